@@ -1,0 +1,3 @@
+"""leaklab: what a model learns from wrong labels, as an executable book."""
+
+__version__ = "0.1.0"

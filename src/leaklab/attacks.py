@@ -1,0 +1,35 @@
+"""Gradient-sign attacks in the l_inf ball, for any model that maps inputs to logits.
+
+`eps` may be a number or a tensor that broadcasts against `x` (one radius per
+model or per example). Losses are summed, not averaged, so each example's
+gradient is its own whatever the batch holds.
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def _loss_grad(model, x, y):
+    x = x.detach().requires_grad_(True)
+    logits = model(x)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+    (grad,) = torch.autograd.grad(loss, x)
+    return grad
+
+
+def fgsm(model, x, y, eps, lo=0.0, hi=1.0):
+    """One step of size eps along sign(grad of the loss for label y), kept in [lo, hi]."""
+    return (x + eps * _loss_grad(model, x, y).sign()).clamp(lo, hi).detach()
+
+
+def pgd(model, x, y, eps, steps=20, step_size=None, lo=0.0, hi=1.0):
+    """Projected gradient ascent on the loss for label y inside the eps-ball around x.
+
+    No random start: the same inputs give the same adversarial points.
+    """
+    step_size = eps / 4 if step_size is None else step_size
+    x_adv = x.detach().clone()
+    for _ in range(steps):
+        x_adv = x_adv + step_size * _loss_grad(model, x_adv, y).sign()
+        x_adv = torch.max(torch.min(x_adv, x + eps), x - eps).clamp(lo, hi).detach()
+    return x_adv

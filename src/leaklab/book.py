@@ -1,0 +1,140 @@
+"""`leaklab book`: execute every notebook of the book, then render it with execution off.
+
+Nothing tracked is touched: the executed notebooks, this build's run records and
+the generated scorecard go to a staging copy of the book under `_build/`, and
+jupyter-book renders that copy.
+"""
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from . import experiments, records, runner
+
+ROOT = experiments.ROOT
+BUILD = ROOT / "_build"
+STAGE = BUILD / "stage"
+HTML = BUILD / "html"
+SOURCES = ("_config.yml", "_toc.yml", "book", "_static", "references.bib")
+
+
+def toc_files():
+    """The files of _toc.yml, in book order, without suffix (e.g. 'notebooks/toy2d')."""
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if key in node:
+                    yield node[key]
+            for value in node.values():
+                if isinstance(value, (list, dict)):
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    return list(walk(yaml.safe_load((ROOT / "_toc.yml").read_text())))
+
+
+def claim_notebooks():
+    return [f.split("/", 1)[1] for f in toc_files() if f.startswith("notebooks/")]
+
+
+def _fmt(exp, key, value):
+    return exp.metrics[key].fmt.format(value)
+
+
+def scorecard(build_records, results_dir):
+    """The front page's table (MyST markdown): paper, this build, full-scale records, verdict."""
+    lines = [
+        "| claim | measure | paper | this build | full-scale records in `results/` | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, exp in experiments.EXPERIMENTS.items():
+        metric = exp.metrics[exp.headline]
+        build = build_records.get(name)
+        here = (f"{_fmt(exp, exp.headline, build['metrics'][exp.headline])} ({build['profile']})"
+                if build else "not run")
+        full = [r["metrics"][exp.headline] for r in records.load_all(Path(results_dir) / name)
+                if r.get("profile") == "full"]
+        if full:
+            spread = statistics.stdev(full) if len(full) > 1 else 0.0
+            full_text = (f"{_fmt(exp, exp.headline, statistics.mean(full))} ± "
+                         f"{_fmt(exp, exp.headline, spread)} over {len(full)} run{'s' * (len(full) > 1)}")
+            judged = statistics.mean(full)
+        else:
+            full_text, judged = "none yet", (build["metrics"][exp.headline] if build else None)
+        basis = "" if full or not build else f" (from this {build['profile']} build)"
+        lines.append(f"| [{exp.name}](../notebooks/{exp.name}.ipynb) | {metric.label} "
+                     f"| {_fmt(exp, exp.headline, metric.paper)} | {here} | {full_text} "
+                     f"| {experiments.verdict(name, judged)}{basis} |")
+    return "\n".join(lines) + "\n"
+
+
+def stage_sources():
+    if STAGE.exists():
+        shutil.rmtree(STAGE)
+    STAGE.mkdir(parents=True)
+    for item in SOURCES:
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, STAGE / item)
+        elif src.exists():
+            shutil.copy2(src, STAGE / item)
+    (STAGE / "notebooks").mkdir()
+
+
+def strip_widget_state(path):
+    """Drop ipywidgets state saved by the executing kernel, so the page loads no widget scripts
+    from a CDN: the live slider needs a kernel anyway, and the book has its own static one."""
+    nb = json.loads(path.read_text())
+    if nb.get("metadata", {}).pop("widgets", None) is not None:
+        path.write_text(json.dumps(nb, indent=1))
+
+
+def build(profile="quick", log=print):
+    """Execute, record, render. Returns the path of the HTML front page."""
+    timings = []
+    total = time.perf_counter()
+    params = {name: experiments.resolve(name, profile) for name in claim_notebooks()}  # check all first
+
+    t = time.perf_counter()
+    stage_sources()
+    timings.append(("stage sources", time.perf_counter() - t))
+
+    build_records = {}
+    for name, p in params.items():
+        log(f"executing notebooks/{name}.ipynb ({profile}) ...")
+        executed = STAGE / "notebooks" / f"{name}.ipynb"
+        payload, wall = runner.execute(name, p, executed)
+        strip_widget_state(executed)
+        build_records[name] = records.complete(payload, wall)
+        records.save(build_records[name], BUILD / "records" / f"{name}.json")
+        timings.append((f"execute {name}", wall))
+
+    t = time.perf_counter()
+    (STAGE / "book" / "_scorecard.md").write_text(scorecard(build_records, ROOT / "results"))
+    timings.append(("scorecard", time.perf_counter() - t))
+
+    t = time.perf_counter()
+    log("rendering with jupyter-book (execution off, warnings are errors) ...")
+    out = BUILD / "jb"
+    proc = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(STAGE), "--path-output", str(out),
+                           "-W", "--keep-going", "-q"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise runner.RunError("jupyter-book build failed:\n" + proc.stdout[-5000:] + proc.stderr[-5000:])
+    if HTML.exists():
+        shutil.rmtree(HTML)
+    shutil.move(str(out / "_build" / "html"), HTML)
+    timings.append(("jupyter-book build", time.perf_counter() - t))
+    timings.append(("total", time.perf_counter() - total))
+
+    log("\nstage                           seconds")
+    for stage, seconds in timings:
+        log(f"{stage:<30} {seconds:8.1f}")
+    return HTML / "index.html"

@@ -1,0 +1,71 @@
+"""The `leaklab` command: run one experiment, or build the whole book."""
+
+import argparse
+import sys
+
+from . import experiments
+
+
+def parse_overrides(pairs):
+    """['eps=0.2', 'seed=3'] -> {'eps': '0.2', 'seed': '3'} (types are checked by experiments.resolve)."""
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise experiments.ParameterError(f"-p {pair!r}: write parameters as NAME=VALUE, e.g. -p eps=0.2")
+        overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="leaklab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute one experiment's notebook and write a run record")
+    run.add_argument("experiment", help="one of: " + ", ".join(experiments.EXPERIMENTS))
+    run.add_argument("--profile", default="quick", help="quick (a CPU) or full (the paper's scale)")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="override one parameter (repeatable)")
+    run.add_argument("--results", default=None, help="directory for the record (default results/EXPERIMENT)")
+    run.add_argument("--log-output", action="store_true", help="stream the notebook's output")
+    book = sub.add_parser("book", help="execute every notebook, then build the HTML book")
+    book.add_argument("--profile", default="quick", help="quick (a CPU) or full (the paper's scale)")
+    sub.add_parser("params", help="list each experiment's parameters and profiles")
+    args = parser.parse_args(argv)
+
+    from . import runner  # after argument parsing: keeps `--help` instant
+    from .data import DataError
+
+    try:
+        if args.command == "params":
+            for exp in experiments.EXPERIMENTS.values():
+                print(f"{exp.name}: {exp.title}")
+                for key, spec in exp.params.items():
+                    values = ", ".join(f"{prof}: {vals[key]}" for prof, vals in exp.profiles.items())
+                    print(f"  {key:<15} {spec.allowed():<32} {values}  -- {spec.help}")
+        elif args.command == "run":
+            experiments.resolve(args.experiment, args.profile, parse_overrides(args.param))  # fail fast
+            path, record = runner.run(args.experiment, args.profile, parse_overrides(args.param),
+                                      args.results, args.log_output)
+            exp = experiments.get(args.experiment)
+            head = exp.metrics[exp.headline]
+            print(f"{exp.name} ({args.profile}): {head.label}: "
+                  f"{head.fmt.format(record['metrics'][exp.headline])} (paper: {head.fmt.format(head.paper)}); "
+                  f"{record['provenance']['wall_time_s']:.1f} s")
+            print(f"record:   {path}")
+            print(f"notebook: {record['executed_notebook']}")
+        else:
+            from . import book
+
+            index = book.build(args.profile)
+            print(f"\nThe book is at {index}")
+    except (experiments.ParameterError, DataError) as err:
+        print(f"leaklab: {err}", file=sys.stderr)
+        return 2
+    except runner.RunError as err:
+        print(f"leaklab: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The claims of the book: each one's notebook, parameters, profiles and the paper's numbers.
+
+This module imports no torch, so the `leaklab` command can check parameters in a
+fraction of a second, before any kernel starts or any training runs. Notebooks
+call `notebook_params` in the cell after their `parameters` cell, so a run of
+plain `papermill -p` is checked by the same rules.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILES = ("quick", "full")
+
+
+class ParameterError(ValueError):
+    """A parameter that the experiment does not accept; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: type  # int, float or str
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+
+    def allowed(self):
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        kind = "an integer" if self.kind is int else "a number"
+        return f"{kind} from {self.lo} to {self.hi}"
+
+    def check(self, name, value):
+        """The value converted to this parameter's type, or ParameterError."""
+        if isinstance(value, str) and self.kind is not str:
+            try:
+                value = self.kind(value)
+            except ValueError:
+                raise ParameterError(f"{name}={value!r} is not {self.allowed()}: {self.help}") from None
+        if self.kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok_type = {int: (int,), float: (int, float), str: (str,)}[self.kind]
+        if isinstance(value, bool) or not isinstance(value, ok_type):
+            raise ParameterError(f"{name}={value!r} has the wrong type: expected {self.allowed()} ({self.help})")
+        if self.choices and value not in self.choices:
+            raise ParameterError(f"{name}={value!r} is not allowed: expected {self.allowed()} ({self.help})")
+        if not self.choices and not (self.lo <= value <= self.hi):
+            raise ParameterError(f"{name}={value!r} is out of range: expected {self.allowed()} ({self.help})")
+        return self.kind(value)
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    paper: float | None = None  # the source's number, when it gives one
+    chance: float | None = None
+    fmt: str = "{:.2f}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    claim: str
+    params: dict
+    profiles: dict
+    metrics: dict
+    headline: str  # the metric the scorecard shows
+    tolerance: float  # |ours - paper| within this counts as reproduced
+    source: str = ""
+    notebook: Path = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "notebook", ROOT / "notebooks" / f"{self.name}.ipynb")
+
+
+EXPERIMENTS = {
+    "toy2d": Experiment(
+        name="toy2d",
+        title="The 2D toy: distilling a net from its mislabeled adversarial points",
+        claim="a net trained only on another net's flipped adversarial points, with their wrong labels, "
+        "recovers much of its decision boundary",
+        source="Wallace (2019), two-dimensional illustration",
+        params={
+            "seed": Param(int, "first seed; seed k of the population is seed + k", 0, 2**31 - 1 - 100_000),
+            "n_points": Param(int, "random points per seed (the claim uses 32)", 4, 32),
+            "eps": Param(float, "l_inf radius of the attack", 0.0, 0.5),
+            "attack": Param(str, "the attack that makes the adversarial points", choices=("pgd", "fgsm")),
+            "attack_steps": Param(int, "PGD steps", 1, 1000),
+            "hidden": Param(int, "width of each hidden layer", 4, 512),
+            "depth": Param(int, "number of hidden layers", 1, 4),
+            "steps": Param(int, "full-batch Adam steps for the original net", 1, 100_000),
+            "student_steps": Param(int, "full-batch Adam steps for the new net", 1, 100_000),
+            "lr": Param(float, "Adam learning rate", 1e-5, 1.0),
+            "n_seeds": Param(int, "seeds in the population at eps", 1, 100_000),
+            "sweep_seeds": Param(int, "seeds per radius in the eps sweep", 1, 10_000),
+            "sweep_eps_max": Param(float, "largest radius of the sweep and of the book's slider", 0.01, 0.5),
+            "sweep_points": Param(int, "radii in the sweep, evenly spaced from 0", 2, 101),
+        },
+        profiles={
+            "quick": dict(seed=0, n_points=32, eps=0.12, attack="pgd", attack_steps=20, hidden=32, depth=2,
+                          steps=1500, student_steps=1000, lr=0.01, n_seeds=200, sweep_seeds=50,
+                          sweep_eps_max=0.3, sweep_points=16),
+            "full": dict(seed=0, n_points=32, eps=0.12, attack="pgd", attack_steps=20, hidden=32, depth=2,
+                         steps=1500, student_steps=1000, lr=0.01, n_seeds=1000, sweep_seeds=200,
+                         sweep_eps_max=0.3, sweep_points=31),
+        },
+        metrics={
+            "student_correct_mean": Metric("new net's score on the original points, mean over seeds",
+                                           paper=23, chance=16, fmt="{:.1f}"),
+            "student_correct_median": Metric("new net's score, median over seeds", paper=23, chance=16,
+                                             fmt="{:.0f}"),
+            "student_correct_sd": Metric("new net's score, standard deviation over seeds", fmt="{:.1f}"),
+            "student_above_chance": Metric("share of seeds where the new net beats chance (16/32)",
+                                           fmt="{:.0%}"),
+            "student_correct_seed": Metric("new net's score for the figure's seed", paper=23, chance=16,
+                                           fmt="{:.0f}"),
+            "original_fit_rate": Metric("share of seeds whose original net fits all its points", paper=1.0,
+                                        fmt="{:.1%}"),
+            "flipped_mean": Metric("flipped points per seed, mean", paper=15.5, fmt="{:.1f}"),
+            "control_correct_mean": Metric("control: flipped points with random labels, mean score",
+                                           chance=16, fmt="{:.1f}"),
+        },
+        headline="student_correct_mean",
+        tolerance=2.0,
+    ),
+}
+
+
+def get(name):
+    if name not in EXPERIMENTS:
+        raise ParameterError(f"unknown experiment {name!r}: choose one of {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def resolve(name, profile="quick", overrides=None):
+    """Every parameter of `name`: the profile's values, then the overrides, all checked.
+
+    Overrides set to None keep the profile's value (that is how the notebooks'
+    parameters cells say "the profile decides").
+    """
+    exp = get(name)
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(overrides) - set(exp.params))
+    if unknown:
+        raise ParameterError(f"unknown parameter {unknown[0]!r} for {name}; its parameters are: "
+                             + ", ".join(exp.params))
+    values = {**exp.profiles[profile], **overrides}
+    checked = {k: exp.params[k].check(k, values[k]) for k in exp.params}
+    return {"profile": profile, **checked}
+
+
+def notebook_params(name, namespace):
+    """Check the parameters a notebook was given (its globals) and return them resolved.
+
+    Papermill injects any `-p NAME VALUE` as a variable, misspelt or not, so every
+    public, non-module, non-callable global at this point must be a parameter.
+    """
+    given = {k: v for k, v in namespace.items()
+             if not k.startswith("_") and k not in ("In", "Out", "exit", "quit", "get_ipython")
+             and not callable(v) and type(v).__name__ != "module"}
+    profile = given.pop("profile", "quick")
+    return SimpleNamespace(**resolve(name, profile, given))
+
+
+def verdict(name, value):
+    """A plain word on one measured headline number against the paper's."""
+    exp = get(name)
+    metric = exp.metrics[exp.headline]
+    if value is None:
+        return "not run"
+    if abs(value - metric.paper) <= exp.tolerance:
+        return "reproduced"
+    if metric.chance is not None and (value - metric.chance) * (metric.paper - metric.chance) > 0:
+        return "effect reproduced, " + ("weaker" if abs(value - metric.chance) < abs(metric.paper - metric.chance)
+                                        else "stronger") + " than the paper"
+    return "not reproduced"

@@ -1,0 +1,61 @@
+"""Execute claim notebooks with papermill and turn them into run records."""
+
+import json
+import re
+import time
+from pathlib import Path
+
+from . import experiments, records
+
+BUILD = experiments.ROOT / "_build"
+
+
+class RunError(RuntimeError):
+    """A notebook failed; the message carries the failing cell's error."""
+
+
+def _cell_error(executed_path):
+    """The traceback of the first failing cell of an executed notebook, without colour codes."""
+    nb = json.loads(Path(executed_path).read_text())
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                tb = "\n".join(out.get("traceback", [])) or f"{out['ename']}: {out['evalue']}"
+                src = "".join(cell.get("source", ""))
+                return (f"cell {i} failed:\n{src}\n---\n" + re.sub(r"\x1b\[[0-9;]*m", "", tb))
+    return "the notebook failed outside any cell"
+
+
+def execute(name, params, output_path, log_output=False):
+    """Run a notebook with papermill; return its record payload and wall time.
+
+    `params` must already be resolved (experiments.resolve), so nothing slow runs
+    before they are checked.
+    """
+    import papermill
+
+    exp = experiments.get(name)
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(exp.notebook), str(output_path), parameters=params,
+                                   cwd=str(exp.notebook.parent), progress_bar=False, log_output=log_output,
+                                   kernel_name="python3")
+    except papermill.PapermillExecutionError:
+        raise RunError(f"{name}: {_cell_error(output_path)}\n(executed notebook: {output_path})") from None
+    wall = time.perf_counter() - start
+    return records.read_from_notebook(output_path), wall
+
+
+def run(name, profile="quick", overrides=None, results_dir=None, log_output=False):
+    """`leaklab run`: check, execute, keep the executed notebook, write the record. Returns its path."""
+    params = experiments.resolve(name, profile, overrides)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    executed = BUILD / "runs" / f"{name}-{profile}-{stamp}.ipynb"
+    payload, wall = execute(name, params, executed, log_output)
+    record = records.complete(payload, wall)
+    record["executed_notebook"] = str(executed.relative_to(experiments.ROOT))
+    out_dir = Path(results_dir) if results_dir else experiments.ROOT / "results" / name
+    path = records.save(record, out_dir / f"{stamp}-{profile}-seed{params.get('seed', 0)}.json")
+    return path, record
