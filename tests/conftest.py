@@ -15,7 +15,16 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
-def built_book():
+def tree_status_before_build():
+    """`git status` of tracked files before the book build, to compare with after it."""
+    import subprocess
+
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                          capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="session")
+def built_book(tree_status_before_build):
     """The quick book, built once per test session by the real `leaklab book`; returns the HTML dir.
 
     Set LEAKLAB_TEST_REUSE_BOOK=1 to reuse an existing _build/html while iterating on tests.

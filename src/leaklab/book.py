@@ -89,12 +89,21 @@ def stage_sources():
     (STAGE / "notebooks").mkdir()
 
 
-def strip_widget_state(path):
-    """Drop ipywidgets state saved by the executing kernel, so the page loads no widget scripts
-    from a CDN: the live slider needs a kernel anyway, and the book has its own static one."""
+def prepare_for_rendering(path):
+    """Adjust an executed notebook for the static book.
+
+    The ipywidgets state saved by the kernel goes: with it, myst-nb would load
+    widget scripts from a CDN, and the live slider needs a kernel anyway (the
+    page has a static one). Papermill's injected-parameters cell is hidden: the
+    cell after it prints every resolved parameter.
+    """
     nb = json.loads(path.read_text())
-    if nb.get("metadata", {}).pop("widgets", None) is not None:
-        path.write_text(json.dumps(nb, indent=1))
+    nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags:
+            tags.append("remove-cell")
+    path.write_text(json.dumps(nb, indent=1))
 
 
 def build(profile="quick", log=print):
@@ -112,7 +121,7 @@ def build(profile="quick", log=print):
         log(f"executing notebooks/{name}.ipynb ({profile}) ...")
         executed = STAGE / "notebooks" / f"{name}.ipynb"
         payload, wall = runner.execute(name, p, executed)
-        strip_widget_state(executed)
+        prepare_for_rendering(executed)
         build_records[name] = records.complete(payload, wall)
         records.save(build_records[name], BUILD / "records" / f"{name}.json")
         timings.append((f"execute {name}", wall))
@@ -127,7 +136,7 @@ def build(profile="quick", log=print):
     proc = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(STAGE), "--path-output", str(out),
                            "-W", "--keep-going", "-q"], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise runner.RunError("jupyter-book build failed:\n" + proc.stdout[-5000:] + proc.stderr[-5000:])
+        raise experiments.RunError("jupyter-book build failed:\n" + proc.stdout[-5000:] + proc.stderr[-5000:])
     if HTML.exists():
         shutil.rmtree(HTML)
     shutil.move(str(out / "_build" / "html"), HTML)

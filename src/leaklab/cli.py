@@ -32,9 +32,6 @@ def main(argv=None):
     sub.add_parser("params", help="list each experiment's parameters and profiles")
     args = parser.parse_args(argv)
 
-    from . import runner  # after argument parsing: keeps `--help` instant
-    from .data import DataError
-
     try:
         if args.command == "params":
             for exp in experiments.EXPERIMENTS.values():
@@ -43,7 +40,10 @@ def main(argv=None):
                     values = ", ".join(f"{prof}: {vals[key]}" for prof, vals in exp.profiles.items())
                     print(f"  {key:<15} {spec.allowed():<32} {values}  -- {spec.help}")
         elif args.command == "run":
-            experiments.resolve(args.experiment, args.profile, parse_overrides(args.param))  # fail fast
+            # Checked before anything heavy is imported: a bad parameter fails in a fraction of a second.
+            experiments.resolve(args.experiment, args.profile, parse_overrides(args.param))
+            from . import runner
+
             path, record = runner.run(args.experiment, args.profile, parse_overrides(args.param),
                                       args.results, args.log_output)
             exp = experiments.get(args.experiment)
@@ -54,14 +54,16 @@ def main(argv=None):
             print(f"record:   {path}")
             print(f"notebook: {record['executed_notebook']}")
         else:
+            for name in experiments.EXPERIMENTS:
+                experiments.resolve(name, args.profile)
             from . import book
 
             index = book.build(args.profile)
             print(f"\nThe book is at {index}")
-    except (experiments.ParameterError, DataError) as err:
+    except experiments.ParameterError as err:
         print(f"leaklab: {err}", file=sys.stderr)
         return 2
-    except runner.RunError as err:
+    except experiments.RunError as err:
         print(f"leaklab: {err}", file=sys.stderr)
         return 1
     return 0

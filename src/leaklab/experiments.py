@@ -18,6 +18,10 @@ class ParameterError(ValueError):
     """A parameter that the experiment does not accept; the message says what is allowed."""
 
 
+class RunError(RuntimeError):
+    """A notebook or the book build failed; the message carries the failing cell's error."""
+
+
 @dataclass(frozen=True)
 class Param:
     kind: type  # int, float or str

@@ -6,12 +6,9 @@ import time
 from pathlib import Path
 
 from . import experiments, records
+from .experiments import RunError
 
 BUILD = experiments.ROOT / "_build"
-
-
-class RunError(RuntimeError):
-    """A notebook failed; the message carries the failing cell's error."""
 
 
 def _cell_error(executed_path):

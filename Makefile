@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make book` (install, execute every notebook, build the HTML book)
+# and `make test` (install, browser included, then the whole test suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch; on a GPU machine use e.g. `make TORCH=torch book` to let pip pick a CUDA build.
+TORCH ?= torch==2.13.0
+SHARED_DATA ?= $(abspath ../shared/data)
+CIFAR_BIN := $(abspath .cache/cifar10-jpeg-bin)
+PROFILE ?= quick
+
+.PHONY: book test install browser clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+book: install
+	$(VENV)/bin/leaklab book --profile $(PROFILE)
+
+# Debian's Chromium drives the browser test (Playwright's own browser download needs the internet).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# The offline CIFAR-10 copy, rebuilt once in the official binary layout (JPEG-recompressed pixels).
+$(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin:
+	@if [ -f $(SHARED_DATA)/build_cifar10_bin.py ]; then \
+		$(PY) $(SHARED_DATA)/build_cifar10_bin.py $(CIFAR_BIN) >/dev/null; \
+	else mkdir -p $(CIFAR_BIN)/cifar-10-batches-bin; fi
+
+test: install browser $(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin
+	LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest
+
+clean:
+	rm -rf _build

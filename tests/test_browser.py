@@ -1,0 +1,324 @@
+"""The built HTML book in a real headless browser (Chromium via Playwright).
+
+Checks that the pages request nothing from any host but the local server and log no console
+errors, that the static eps slider on the toy page works the way a user moves it, and that the
+front page carries the reproduction scorecard.
+
+Needs Chromium at /usr/bin/chromium (or $LEAKLAB_CHROMIUM); CI installs it, so a missing or
+broken browser is a failure, not a skip.
+"""
+import functools
+import http.server
+import os
+import re
+import threading
+import urllib.request
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import pytest
+
+HOST = "127.0.0.1"
+CHROMIUM = os.environ.get("LEAKLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    # Without these Chromium itself phones home (component updates, sync, ...): that traffic
+    # is the browser's, not the page's.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+TIMEOUT_MS = 15_000
+SCORE = re.compile(r"new net:\s*<b>\s*(\d+)\s*/\s*(\d+)\s*</b>\s*correct")
+VERDICTS = ("effect reproduced", "not reproduced", "reproduced")
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    """Serve the built HTML on 127.0.0.1 (a free port); yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer((HOST, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        pytest.fail(f"the playwright Python package is not installed: {e}", pytrace=False)
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM} (install it, or set LEAKLAB_CHROMIUM)", pytrace=False)
+    pw = sync_playwright().start()
+    try:
+        try:
+            b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=30_000)
+        except Exception as e:
+            pytest.fail(f"Chromium at {CHROMIUM} did not start: {type(e).__name__}: {e}", pytrace=False)
+        try:
+            yield b
+        finally:
+            b.close()
+    finally:
+        pw.stop()
+
+
+class _Watch:
+    """What a page does that these tests forbid: requests to anywhere but the local server,
+    console errors, uncaught page errors, failed requests and HTTP errors."""
+
+    def __init__(self, page, base):
+        self.page = page
+        self.netloc = urlsplit(base).netloc
+        self.requests = []
+        self.problems = []
+        self.in_flight = set()
+
+        def on_request(req):
+            self.requests.append(req.url)
+            self.in_flight.add(req)
+            if not self.is_local(req.url):
+                self.problems.append(f"external request: {req.method} {req.url}")
+
+        def on_failed(req):
+            self.in_flight.discard(req)
+            if self.is_local(req.url):  # a foreign one is reported (and aborted) already
+                self.problems.append(f"request failed: {req.url}: {req.failure}")
+
+        def on_console(msg):
+            if msg.type == "error":
+                loc = msg.location or {}
+                self.problems.append(f"console error: {msg.text} (at {loc.get('url')}:{loc.get('lineNumber')})")
+
+        def on_response(resp):
+            if resp.status >= 400:
+                self.problems.append(f"HTTP {resp.status}: {resp.url}")
+
+        page.on("request", on_request)
+        page.on("requestfinished", lambda req: self.in_flight.discard(req))
+        page.on("requestfailed", on_failed)
+        page.on("response", on_response)
+        page.on("console", on_console)
+        page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
+
+    def is_local(self, url):
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about"):
+            return True
+        return parts.scheme == "http" and parts.hostname == HOST and parts.netloc == self.netloc
+
+    def wait_quiet(self, quiet_ms=500, timeout_ms=TIMEOUT_MS):
+        """Wait until no request has been in flight for quiet_ms: network idle, counted here
+        because Playwright's own "networkidle" can miss it across the front page's redirect."""
+        waited = quiet = 0
+        while quiet < quiet_ms:
+            assert waited < timeout_ms, (
+                f"network not idle after {timeout_ms} ms; in flight: {sorted(r.url for r in self.in_flight)}")
+            self.page.wait_for_timeout(50)
+            waited += 50
+            quiet = 0 if self.in_flight else quiet + 50
+
+    def check(self, what):
+        self.wait_quiet()
+        assert not self.problems, f"{what}:\n  " + "\n  ".join(self.problems)
+
+
+@pytest.fixture
+def open_page(browser, site):
+    """open_page(path) -> (page, watch): the page in a fresh browser context, redirect followed,
+    loaded and settled (MathJax done, network idle), everything it does recorded."""
+    contexts = []
+
+    def _open(path):
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+        contexts.append(ctx)
+        ctx.set_default_timeout(TIMEOUT_MS)
+        page = ctx.new_page()
+        watch = _Watch(page, site)
+        # A request for another host is recorded as a problem (above), then aborted, so that it
+        # can never hang on DNS or reach anything.
+        ctx.route(lambda url: not watch.is_local(url), lambda route: route.abort())
+        url = urljoin(site + "/", path.lstrip("/"))
+        with urllib.request.urlopen(url, timeout=10) as r:  # is it a redirect stub?
+            redirect = re.search(r"<meta[^>]+http-equiv=[\"']?refresh", r.read().decode("utf-8", "replace"), re.I)
+        response = page.goto(url, wait_until="load")
+        assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
+        if redirect:
+            page.wait_for_url(lambda u: u != url)
+            page.wait_for_load_state("load")
+        page.evaluate("""async () => {
+            const mj = window.MathJax;
+            if (mj && mj.startup && mj.startup.promise) await mj.startup.promise;
+            if (document.fonts) await document.fonts.ready;
+        }""")
+        watch.wait_quiet()
+        return page, watch
+
+    yield _open
+    for ctx in contexts:
+        ctx.close()
+
+
+# ---------------------------------------------------------------------- the toy page's slider
+
+
+def _slider_state(page):
+    return page.evaluate("""() => {
+        const root = document.querySelector("div.leaklab-frame-slider");
+        const img = root.querySelector("img.ll-frame");
+        return {
+            index: Number(root.querySelector("input.ll-range").value),
+            value: root.querySelector("output.ll-value").textContent.trim(),
+            caption: root.querySelector("div.ll-caption").innerHTML.trim(),
+            src: img.getAttribute("src"),
+            alt: img.getAttribute("alt"),
+        };
+    }""")
+
+
+def _check_frame(page, state):
+    """The frame on show is self-consistent, and its image really decodes."""
+    assert re.fullmatch(r"-?\d+(\.\d+)?", state["value"]), f"eps shown is not a number: {state['value']!r}"
+    m = SCORE.search(state["caption"])
+    assert m, f"caption has no 'new net: <b>k/n</b> correct' score: {state['caption']!r}"
+    assert 0 <= int(m.group(1)) <= int(m.group(2)) and int(m.group(2)) > 0, state["caption"]
+    assert state["src"].startswith("data:image/png;base64,"), f"frame is not an inline PNG: {state['src'][:60]!r}"
+    assert state["value"] in (state["alt"] or ""), f"img alt {state['alt']!r} does not name eps {state['value']}"
+    page.wait_for_function("""() => {
+        const img = document.querySelector("div.leaklab-frame-slider img.ll-frame");
+        return img.complete && img.naturalWidth > 0;
+    }""")
+
+
+def test_toy_slider_moves_like_a_user(open_page):
+    page, watch = open_page("/notebooks/toy2d.html")
+
+    sliders = page.locator("div.leaklab-frame-slider")
+    assert sliders.count() >= 1, "no static slider (div.leaklab-frame-slider) on the toy page"
+    root = sliders.first
+    for part in ("input.ll-range", "output.ll-value", "div.ll-caption", "img.ll-frame"):
+        assert root.locator(part).count() == 1, f"the slider lacks its {part}"
+    rng = root.locator("input.ll-range")
+    assert rng.get_attribute("type") == "range"
+    lo, hi = int(rng.get_attribute("min")), int(rng.get_attribute("max"))
+    initial = int(rng.get_attribute("value"))
+    assert lo == 0 and hi >= 3 and lo <= initial <= hi, (lo, initial, hi)
+
+    # The first frame, before anything moves.
+    first = _slider_state(page)
+    assert first["index"] == initial
+    _check_frame(page, first)
+
+    seen = {initial: first}  # position -> what it showed
+    prev = first
+
+    def move(action):
+        nonlocal prev
+        action()
+        page.wait_for_function(
+            """old => document.querySelector("div.leaklab-frame-slider img.ll-frame").getAttribute("src") !== old""",
+            arg=prev["src"])
+        state = _slider_state(page)
+        assert state["index"] != prev["index"], "the image changed but the slider did not move"
+        assert state["value"] != prev["value"], \
+            f"eps shown stayed {state['value']} from position {prev['index']} to {state['index']}"
+        _check_frame(page, state)
+        if state["index"] in seen:  # a position shows the same frame however we got there
+            assert state == seen[state["index"]], f"position {state['index']} shows something else on a second visit"
+        seen[state["index"]] = state
+        prev = state
+        return state
+
+    def key(name):
+        return lambda: page.keyboard.press(name)
+
+    rng.focus()
+    if initial == hi:
+        move(key("Home"))
+    for _ in range(3):
+        if prev["index"] < hi:
+            move(key("ArrowRight"))
+    assert move(key("End"))["index"] == hi
+    assert move(key("Home"))["index"] == lo
+    # The mouse too: a click on the middle of the track.
+    box = rng.bounding_box()
+    move(lambda: page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+    assert lo < prev["index"] < hi
+    # And back by keyboard to where the page started: the first frame again.
+    rng.focus()
+    move(key("Home"))
+    while prev["index"] < initial:
+        move(key("ArrowRight"))
+    assert prev == first
+
+    ordered = [seen[i] for i in sorted(seen)]
+    eps = [float(s["value"]) for s in ordered]
+    assert eps == sorted(set(eps)), f"eps does not grow along the slider: {eps}"
+    assert len({s["src"] for s in ordered}) == len(ordered), "two positions show the same image"
+    scores = {SCORE.search(s["caption"]).group(1, 2) for s in ordered}
+    assert len(scores) >= 2, f"the new net's score is the same at all {len(ordered)} positions visited: {scores}"
+
+    # The page's math is typeset by the vendored MathJax, with its fonts from the local server.
+    if page.locator(".math").count():
+        assert page.locator("mjx-container").count() > 0, "MathJax did not typeset the page's math"
+        assert [u for u in watch.requests if "/_static/mathjax/" in u and ".woff" in u], \
+            "no MathJax font came from the local server"
+
+    watch.check("the toy page")
+
+
+# ------------------------------------------------------------------- front page, every page
+
+
+def test_front_page_scorecard(open_page):
+    page, watch = open_page("/index.html")
+    tables = [t for t in page.locator("table").all() if "toy2d" in t.inner_text()]
+    assert tables, f"no table mentioning toy2d (the reproduction scorecard) on the front page ({page.url})"
+    text = tables[0].inner_text().lower()
+    assert any(v in text for v in VERDICTS), f"no verdict ({', '.join(VERDICTS)}) in the scorecard:\n{text}"
+    assert "quick" in text, f"the scorecard does not say this build ran at the quick profile:\n{text}"
+    watch.check("the front page")
+
+
+def test_every_sidebar_page_is_clean(open_page):
+    page, watch = open_page("/index.html")
+    watch.check("the front page")
+    hrefs = page.eval_on_selector_all("nav.bd-docs-nav a[href]", "as => as.map(a => a.href)")
+    here = urlsplit(page.url)
+    links = []
+    for href in hrefs:
+        p = urlsplit(href)
+        assert (p.scheme, p.netloc) == (here.scheme, here.netloc), f"the sidebar links off the site: {href}"
+        url = urlunsplit((p.scheme, p.netloc, p.path, p.query, ""))
+        if url not in links:
+            links.append(url)
+    paths = [urlsplit(u).path for u in links]
+    assert any(p.endswith("/notebooks/toy2d.html") for p in paths), f"the toy page is not in the sidebar: {paths}"
+
+    failures = []
+    for url in links:
+        p, w = open_page(urlsplit(url).path)
+        assert p.locator("article, main").count() and p.title(), f"{url} did not render"
+        w.wait_quiet()
+        if w.problems:
+            failures.append(f"{url}:\n    " + "\n    ".join(w.problems))
+        p.context.close()
+    assert not failures, "pages in the sidebar that are not clean:\n  " + "\n  ".join(failures)
