@@ -53,7 +53,8 @@ def test_toy2d_page_shows_glued_numbers_and_the_static_slider(built_book):
 def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch):
     nb = json.loads((ROOT / "notebooks" / "toy2d.ipynb").read_text())
     at = next(i for i, c in enumerate(nb["cells"]) if "notebook_params" in "".join(c["source"]))
-    nb["cells"].insert(at + 1, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+    nb["cells"].insert(at + 1, {"cell_type": "code", "id": "boom", "metadata": {}, "outputs": [],
+                                "execution_count": None,
                                 "source": "raise RuntimeError('boom: a deliberately failing cell')"})
     broken = tmp_path / "toy2d.ipynb"
     broken.write_text(json.dumps(nb))

@@ -21,7 +21,7 @@ ROOT = experiments.ROOT
 BUILD = ROOT / "_build"
 STAGE = BUILD / "stage"
 HTML = BUILD / "html"
-SOURCES = ("_config.yml", "_toc.yml", "book", "_static", "references.bib")
+SOURCES = ("_config.yml", "_toc.yml", "book", "_vendor")
 
 
 def toc_files():
@@ -117,12 +117,13 @@ def build(profile="quick", log=print):
     timings.append(("stage sources", time.perf_counter() - t))
 
     build_records = {}
+    commit = records.git_commit()
     for name, p in params.items():
         log(f"executing notebooks/{name}.ipynb ({profile}) ...")
         executed = STAGE / "notebooks" / f"{name}.ipynb"
         payload, wall = runner.execute(name, p, executed)
         prepare_for_rendering(executed)
-        build_records[name] = records.complete(payload, wall)
+        build_records[name] = records.complete(payload, wall, commit)
         records.save(build_records[name], BUILD / "records" / f"{name}.json")
         timings.append((f"execute {name}", wall))
 

@@ -64,11 +64,11 @@ def git_commit():
     return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def provenance(wall_time_s):
+def provenance(wall_time_s, commit):
     import torch
 
     return {
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
@@ -77,8 +77,9 @@ def provenance(wall_time_s):
     }
 
 
-def complete(payload, wall_time_s):
-    return {**payload, "provenance": provenance(wall_time_s)}
+def complete(payload, wall_time_s, commit):
+    """The record: the notebook's payload plus provenance (`commit`: git_commit() taken before the run)."""
+    return {**payload, "provenance": provenance(wall_time_s, commit)}
 
 
 def write_atomic(path, text):

@@ -50,8 +50,9 @@ def run(name, profile="quick", overrides=None, results_dir=None, log_output=Fals
     params = experiments.resolve(name, profile, overrides)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     executed = BUILD / "runs" / f"{name}-{profile}-{stamp}.ipynb"
+    commit = records.git_commit()
     payload, wall = execute(name, params, executed, log_output)
-    record = records.complete(payload, wall)
+    record = records.complete(payload, wall, commit)
     record["executed_notebook"] = str(executed.relative_to(experiments.ROOT))
     out_dir = Path(results_dir) if results_dir else experiments.ROOT / "results" / name
     path = records.save(record, out_dir / f"{stamp}-{profile}-seed{params.get('seed', 0)}.json")
