@@ -5,7 +5,7 @@ import json
 import uuid
 
 import matplotlib.pyplot as plt
-from IPython.display import HTML
+from IPython.display import HTML, display
 
 from . import figures, toy2d
 
@@ -50,12 +50,14 @@ def toy_live(p, eps_step=0.01):
                         f"on the original points (paper: 23/32, chance: {case['n_points'] // 2})")
         with out:
             out.clear_output(wait=True)
-            display(fig)  # noqa: F821 (IPython's builtin)
+            display(fig)
 
     eps_slider.observe(draw, names="value")
     seed_box.observe(compute, names="value")
     compute()
-    return W.VBox([W.HBox([eps_slider, seed_box]), status, out])
+    box = W.VBox([W.HBox([eps_slider, seed_box]), status, out])
+    box.eps_slider, box.seed_box, box.status = eps_slider, seed_box, status  # for tests and benchmarks
+    return box
 
 
 def frame_slider(frames, label, initial=0):

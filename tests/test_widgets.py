@@ -1,0 +1,48 @@
+"""The sliders: the live one recomputes in the kernel, the static one carries every frame inline."""
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from leaklab import experiments, figures, toy2d, widgets  # noqa: E402
+from leaklab.experiments import resolve  # noqa: E402
+
+
+def small_params(**kw):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**resolve("toy2d", "quick", {"steps": 300, "student_steps": 200, "n_points": 16,
+                                                        "sweep_eps_max": 0.2, **kw}))
+
+
+def test_live_slider_redraws_and_the_seed_box_recomputes():
+    box = widgets.toy_live(small_params(), eps_step=0.05)
+    slider, seed_box, status = box.eps_slider, box.seed_box, box.status
+    assert [label for label, _ in slider.options] == ["0.00", "0.05", "0.10", "0.15", "0.20"]
+    assert slider.label == "0.10"  # the nearest radius to eps = 0.12
+    first = status.value
+    assert re.search(r"<b>\d+/16</b>", first)
+    scores = set()
+    for i in range(len(slider.options)):
+        slider.value = i
+        scores.add(re.search(r"<b>(\d+)/16</b>", status.value).group(1))
+    slider.value = 0
+    assert re.search(r"<b>(\d+)/16</b>", status.value).group(1) == str(
+        int(toy2d.distil(toy2d.train_originals([0], 16, 32, 2, 300, 0.01), [0.0], steps=200).student_correct[0]))
+    seed_box.value = 1  # a new seed retrains the original and the fresh nets
+    assert "<b>" in status.value
+
+
+def test_frame_slider_inlines_every_frame():
+    originals = toy2d.train_originals([0], n_points=8, steps=100)
+    d = toy2d.distil(originals, [0.0, 0.1], steps=50)
+    frames = [{"value": f"{e:.2f}", "caption": f"score {i}",
+               "png": figures.png_bytes(figures.toy_panels(toy2d.case(originals, d, 0, i, resolution=20)))}
+              for i, e in enumerate(d.eps)]
+    html = widgets.frame_slider(frames, "eps", initial=1).data
+    assert html.count("data:image/png;base64,") == 2 + 1  # both frames in the script, the initial one in <img>
+    assert 'max="1"' in html and 'value="1"' in html and "score 1" in html
+    assert "http" not in html  # nothing fetched from anywhere
+    assert experiments.get("toy2d")
