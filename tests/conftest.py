@@ -1,14 +1,14 @@
 """Shared pytest setup: make `import leaklab` work from a plain checkout (src layout)."""
+import os
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 _SRC = Path(__file__).resolve().parents[1] / "src"
 if str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
-
-import os
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -17,8 +17,6 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def tree_status_before_build():
     """`git status` of tracked files before the book build, to compare with after it."""
-    import subprocess
-
     return subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                           capture_output=True, text=True).stdout
 

@@ -134,8 +134,9 @@ def build(profile="quick", log=print):
     t = time.perf_counter()
     log("rendering with jupyter-book (execution off, warnings are errors) ...")
     out = BUILD / "jb"
-    proc = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(STAGE), "--path-output", str(out),
-                           "-W", "--keep-going", "-q"], capture_output=True, text=True)
+    jupyter_book = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]
+    proc = subprocess.run([*jupyter_book, "build", str(STAGE), "--path-output", str(out), "-W", "--keep-going", "-q"],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise experiments.RunError("jupyter-book build failed:\n" + proc.stdout[-5000:] + proc.stderr[-5000:])
     if HTML.exists():
