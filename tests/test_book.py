@@ -27,12 +27,21 @@ def test_front_page_has_the_scorecard_from_this_builds_record(built_book):
     record = json.loads((ROOT / "_build" / "records" / "toy2d.json").read_text())
     page = (built_book / "book" / "intro.html").read_text()  # index.html redirects here
     assert "Reproduction scorecard" in page
-    row = page[page.index("toy2d</span>"):]
-    row = re.sub(r"<[^>]+>", "", row[:row.index("</tr>")])
+    rows = re.findall(r"<tr.*?</tr>", page, flags=re.S)
+    row = next(r for r in rows if "toy2d" in r)
+    cells = [c.strip() for c in re.split(r"<[^>]+>", row) if c.strip()]
     ours = experiments.EXPERIMENTS["toy2d"].metrics["student_correct_mean"].fmt.format(
         record["metrics"]["student_correct_mean"])
-    assert f"{ours} (quick)" in row
-    assert "23.0" in row  # the paper's number
+    assert cells[0] == "toy2d" and cells[2] == "23"  # the paper's number
+    assert cells[3] == f"{ours} (quick)"
+    from leaklab import records
+
+    full = [r for r in records.load_all(ROOT / "results" / "toy2d") if r["profile"] == "full"]
+    if full:
+        assert f"over {len(full)} run" in cells[4]
+    else:
+        assert cells[4] == "none yet"
+    row = " ".join(cells)
     assert experiments.verdict("toy2d", record["metrics"]["student_correct_mean"]) in row
 
 
@@ -65,3 +74,23 @@ def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch)
         runner.execute("toy2d", experiments.resolve("toy2d"), tmp_path / "out.ipynb")
     assert "boom: a deliberately failing cell" in str(err.value)
     assert "raise RuntimeError" in str(err.value)  # the failing cell's source
+
+
+def test_scorecard_uses_only_full_records_and_shows_mean_and_spread(tmp_path):
+    from leaklab import book, records
+
+    def record(profile, value, sd, seeds=1000):
+        return {"profile": profile, "params": {"n_seeds": seeds},
+                "metrics": {"student_correct_mean": value, "student_correct_sd": sd}}
+
+    for i, (profile, value) in enumerate([("full", 20.0), ("full", 22.0), ("quick", 5.0)]):
+        records.save(record(profile, value, 3.0), tmp_path / "toy2d" / f"{i}.json")
+    build = {"toy2d": record("quick", 21.0, 3.0, 200)}
+    table = book.scorecard(build, tmp_path)
+    row = next(line for line in table.splitlines() if "toy2d <" in line)
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[2] == "23" and cells[3] == "21.0 (quick)"
+    assert cells[4] == "21.0 ± 1.4 over 2 runs (2000 seeds in all; sd over seeds 3.0)"
+    assert cells[5] == "reproduced"
+    empty = book.scorecard({}, tmp_path / "nothing")
+    assert "| not run | none yet | not run |" in empty

@@ -27,8 +27,9 @@ def two_runs(tmp_path_factory):
         proc = leaklab("run", "toy2d", *SMALL, "--results", str(out))
         assert proc.returncode == 0, proc.stderr
         runs.append(proc)
-        time.sleep(1.1)  # records are named by the second
-    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))], runs
+    paths = sorted(out.glob("*.json"))
+    assert len(paths) == 2  # no record overwrites another
+    return [json.loads(p.read_text()) for p in paths], runs
 
 
 def test_record_is_complete_and_consistent(two_runs):

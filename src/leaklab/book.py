@@ -55,25 +55,32 @@ def scorecard(build_records, results_dir):
         "| claim | measure | paper | this build | full-scale records in `results/` | verdict |",
         "|---|---|---|---|---|---|",
     ]
+    notes = []
     for name, exp in experiments.EXPERIMENTS.items():
         metric = exp.metrics[exp.headline]
+        fmt = lambda value: metric.fmt.format(value)  # noqa: E731
         build = build_records.get(name)
-        here = (f"{_fmt(exp, exp.headline, build['metrics'][exp.headline])} ({build['profile']})"
-                if build else "not run")
-        full = [r["metrics"][exp.headline] for r in records.load_all(Path(results_dir) / name)
-                if r.get("profile") == "full"]
-        if full:
-            spread = statistics.stdev(full) if len(full) > 1 else 0.0
-            full_text = (f"{_fmt(exp, exp.headline, statistics.mean(full))} ± "
-                         f"{_fmt(exp, exp.headline, spread)} over {len(full)} run{'s' * (len(full) > 1)}")
-            judged = statistics.mean(full)
+        here = f"{fmt(build['metrics'][exp.headline])} ({build['profile']})" if build else "not run"
+        full = [r for r in records.load_all(Path(results_dir) / name) if r.get("profile") == "full"]
+        values = [r["metrics"][exp.headline] for r in full]
+        if values:
+            mean = statistics.mean(values)
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            full_text = f"{fmt(mean)} ± {fmt(spread)} over {len(values)} run{'s' * (len(values) > 1)}"
+            if exp.spread:
+                seeds = sum(r["params"]["n_seeds"] for r in full)
+                per_seed = statistics.mean(r["metrics"][exp.spread] for r in full)
+                full_text += f" ({seeds} seeds in all; sd over seeds {fmt(per_seed)})"
+            judged, basis = mean, ""
+        elif build:
+            full_text, judged, basis = "none yet", build["metrics"][exp.headline], f" (this {build['profile']} build)"
         else:
-            full_text, judged = "none yet", (build["metrics"][exp.headline] if build else None)
-        basis = "" if full or not build else f" (from this {build['profile']} build)"
-        lines.append(f"| [{exp.name}](../notebooks/{exp.name}.ipynb) | {metric.label} "
-                     f"| {_fmt(exp, exp.headline, metric.paper)} | {here} | {full_text} "
-                     f"| {experiments.verdict(name, judged)}{basis} |")
-    return "\n".join(lines) + "\n"
+            full_text, judged, basis = "none yet", None, ""
+        lines.append(f"| {{doc}}`{exp.name} <../notebooks/{exp.name}>` | {metric.label} | {metric.paper:g} "
+                     f"| {here} | {full_text} | {experiments.verdict(name, judged)}{basis} |")
+        notes.append(f"- {exp.name}: *reproduced* within ±{exp.tolerance:g} of the paper's {metric.paper:g}; "
+                     f"chance is {metric.chance:g}.")
+    return "\n".join(lines) + "\n\nTolerances:\n\n" + "\n".join(notes) + "\n"
 
 
 def stage_sources():
