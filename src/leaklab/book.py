@@ -58,7 +58,7 @@ def scorecard(build_records, results_dir):
     notes = []
     for name, exp in experiments.EXPERIMENTS.items():
         metric = exp.metrics[exp.headline]
-        fmt = lambda value: metric.fmt.format(value)  # noqa: E731
+        fmt = metric.fmt.format
         build = build_records.get(name)
         here = f"{fmt(build['metrics'][exp.headline])} ({build['profile']})" if build else "not run"
         full = [r for r in records.load_all(Path(results_dir) / name) if r.get("profile") == "full"]
