@@ -45,10 +45,6 @@ def claim_notebooks():
     return [f.split("/", 1)[1] for f in toc_files() if f.startswith("notebooks/")]
 
 
-def _fmt(exp, key, value):
-    return exp.metrics[key].fmt.format(value)
-
-
 def scorecard(build_records, results_dir):
     """The front page's table (MyST markdown): paper, this build, full-scale records, verdict."""
     lines = [

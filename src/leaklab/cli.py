@@ -41,11 +41,11 @@ def main(argv=None):
                     print(f"  {key:<15} {spec.allowed():<32} {values}  -- {spec.help}")
         elif args.command == "run":
             # Checked before anything heavy is imported: a bad parameter fails in a fraction of a second.
-            experiments.resolve(args.experiment, args.profile, parse_overrides(args.param))
+            overrides = parse_overrides(args.param)
+            experiments.resolve(args.experiment, args.profile, overrides)
             from . import runner
 
-            path, record = runner.run(args.experiment, args.profile, parse_overrides(args.param),
-                                      args.results, args.log_output)
+            path, record = runner.run(args.experiment, args.profile, overrides, args.results, args.log_output)
             exp = experiments.get(args.experiment)
             head = exp.metrics[exp.headline]
             print(f"{exp.name} ({args.profile}): {head.label}: "
@@ -54,9 +54,7 @@ def main(argv=None):
             print(f"record:   {path}")
             print(f"notebook: {record['executed_notebook']}")
         else:
-            for name in experiments.EXPERIMENTS:
-                experiments.resolve(name, args.profile)
-            from . import book
+            from . import book  # build() checks every notebook's parameters before running any
 
             index = book.build(args.profile)
             print(f"\nThe book is at {index}")

@@ -55,9 +55,9 @@ def run(name, profile="quick", overrides=None, results_dir=None, log_output=Fals
     record = records.complete(payload, wall, commit)
     record["executed_notebook"] = str(executed.relative_to(experiments.ROOT))
     out_dir = Path(results_dir) if results_dir else experiments.ROOT / "results" / name
-    path = out_dir / f"{stamp}-{profile}-seed{params.get('seed', 0)}.json"
-    n = 1
+    base = f"{stamp}-{profile}-seed{params.get('seed', 0)}"
+    path, n = out_dir / f"{base}.json", 1
     while path.exists():  # two runs finished in the same second: keep both
-        path, n = path.with_name(f"{stamp}-{profile}-seed{params.get('seed', 0)}-{n}.json"), n + 1
+        path, n = out_dir / f"{base}-{n}.json", n + 1
     path = records.save(record, path)
     return path, record
