@@ -7,6 +7,10 @@ TORCH ?= torch==2.13.0
 SHARED_DATA ?= $(abspath ../shared/data)
 CIFAR_BIN := $(abspath .cache/cifar10-jpeg-bin)
 PROFILE ?= quick
+# Datasets: read from LEAKLAB_DATA when set, else downloaded (checksums verified). With no internet, the
+# copies in ../shared/data are used when that directory exists.
+LEAKLAB_DATA ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA):$(CIFAR_BIN),)
+export LEAKLAB_DATA
 
 .PHONY: book test install browser clean
 

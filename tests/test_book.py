@@ -59,6 +59,25 @@ def test_toy2d_page_shows_glued_numbers_and_the_static_slider(built_book):
     assert record["provenance"]["wall_time_s"] > 0
 
 
+@pytest.mark.parametrize("name, expected", [
+    ("mnist_from_fashion", ["teacher_acc", "student_acc", "student_mnistnorm_acc", "control_acc", "agreement"]),
+    ("gradient_leak", ["leak_true_acc", "raw_pixels_acc", "leak_random_acc", "follows_true_logit",
+                       "class_template"]),
+])
+def test_mnist_pages_show_this_builds_numbers_and_figures(built_book, name, expected):
+    record = json.loads((ROOT / "_build" / "records" / f"{name}.json").read_text())
+    html = (built_book / "notebooks" / f"{name}.html").read_text()
+    page = text_of(built_book / "notebooks" / f"{name}.html")
+    metrics = experiments.EXPERIMENTS[name].metrics
+    for key in expected:  # the prose rounds percentages to one or two decimals
+        value = record["metrics"][key]
+        shown = {f"{value:.2%}", f"{value:.1%}"} if "%" in metrics[key].fmt else {metrics[key].fmt.format(value)}
+        assert any(s in page for s in shown), f"{key} = {shown} is not on the {name} page"
+    assert "{glue" not in page and "glue:text" not in page  # every glue reference resolved
+    assert html.count("<img") >= 2  # the figures
+    assert record["profile"] == "quick" and record["data_source"].startswith("MNIST train")
+
+
 def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch):
     nb = json.loads((ROOT / "notebooks" / "toy2d.ipynb").read_text())
     at = next(i for i, c in enumerate(nb["cells"]) if "notebook_params" in "".join(c["source"]))

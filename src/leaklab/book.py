@@ -62,7 +62,8 @@ def scorecard(build_records, results_dir):
         if values:
             mean = statistics.mean(values)
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            full_text = f"{fmt(mean)} ± {fmt(spread)} over {len(values)} run{'s' * (len(values) > 1)}"
+            full_text = (f"{fmt(mean)} ± {fmt(spread)} over {len(values)} runs" if len(values) > 1
+                         else f"{fmt(mean)} from 1 run")
             if exp.spread:
                 seeds = sum(r["params"]["n_seeds"] for r in full)
                 per_seed = statistics.mean(r["metrics"][exp.spread] for r in full)
@@ -72,10 +73,10 @@ def scorecard(build_records, results_dir):
             full_text, judged, basis = "none yet", build["metrics"][exp.headline], f" (this {build['profile']} build)"
         else:
             full_text, judged, basis = "none yet", None, ""
-        lines.append(f"| {{doc}}`{exp.name} <../notebooks/{exp.name}>` | {metric.label} | {metric.paper:g} "
+        lines.append(f"| {{doc}}`{exp.name} <../notebooks/{exp.name}>` | {metric.label} | {metric.plain(metric.paper)} "
                      f"| {here} | {full_text} | {experiments.verdict(name, judged)}{basis} |")
-        notes.append(f"- {exp.name}: *reproduced* within ±{exp.tolerance:g} of the paper's {metric.paper:g}; "
-                     f"chance is {metric.chance:g}.")
+        notes.append(f"- {exp.name}: *reproduced* within ±{metric.plain_diff(exp.tolerance)} of the paper's "
+                     f"{metric.plain(metric.paper)}; chance is {metric.plain(metric.chance)}.")
     return "\n".join(lines) + "\n\nTolerances:\n\n" + "\n".join(notes) + "\n"
 
 
@@ -114,6 +115,7 @@ def build(profile="quick", log=print):
     timings = []
     total = time.perf_counter()
     params = {name: experiments.resolve(name, profile) for name in claim_notebooks()}  # check all first
+    runner.check_data(params)
 
     t = time.perf_counter()
     stage_sources()

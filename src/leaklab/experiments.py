@@ -62,6 +62,13 @@ class Metric:
     chance: float | None = None
     fmt: str = "{:.2f}"
 
+    def plain(self, value):
+        """A number as a reader would write it: percentages as percentages, counts as given."""
+        return self.fmt.format(value).replace(".00%", "%") if "%" in self.fmt else f"{value:g}"
+
+    def plain_diff(self, value):
+        return f"{value * 100:g} percentage points" if "%" in self.fmt else f"{value:g}"
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -74,6 +81,7 @@ class Experiment:
     headline: str  # the metric the scorecard shows
     tolerance: float  # |ours - paper| within this counts as reproduced
     spread: str | None = None  # a metric holding the headline's spread over seeds within one run
+    datasets: tuple = ()  # (name, split) pairs the notebook loads, checked before it starts
     source: str = ""
     notebook: Path = field(init=False)
 
@@ -131,6 +139,85 @@ EXPERIMENTS = {
         headline="student_correct_mean",
         tolerance=2.0,
         spread="student_correct_sd",
+    ),
+    "mnist_from_fashion": Experiment(
+        name="mnist_from_fashion",
+        title="MNIST learned from Fashion-MNIST: distillation through out-of-domain images",
+        claim="a CNN trained only on Fashion-MNIST images labelled with an MNIST CNN's digits classifies real "
+        "MNIST digits",
+        source="Wallace (2019), out-of-domain section",
+        params={
+            "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
+            "n_seeds": Param(int, "independent teacher-and-students runs", 1, 20),
+            "n_train": Param(int, "images used from each training set (60000 = all)", 1000, 60000),
+            "teacher_epochs": Param(int, "epochs of the MNIST teacher", 1, 100),
+            "epochs": Param(int, "epochs of each student (and of the control)", 1, 100),
+            "batch_size": Param(int, "minibatch size", 8, 4096),
+            "lr": Param(float, "peak Adam learning rate (decayed linearly to zero)", 1e-5, 0.1),
+        },
+        profiles={
+            "quick": dict(seed=0, n_seeds=1, n_train=10000, teacher_epochs=2, epochs=1, batch_size=128, lr=2e-3),
+            "full": dict(seed=0, n_seeds=3, n_train=60000, teacher_epochs=2, epochs=1, batch_size=128, lr=2e-3),
+        },
+        metrics={
+            "teacher_acc": Metric("MNIST teacher, MNIST test accuracy", paper=0.991, fmt="{:.2%}"),
+            "teacher_acc_sd": Metric("teacher accuracy, standard deviation over seeds", fmt="{:.2%}"),
+            "student_acc": Metric("student trained on Fashion (own normalization), MNIST test accuracy",
+                                  paper=0.9104, chance=0.1, fmt="{:.2%}"),
+            "student_acc_sd": Metric("that student, standard deviation over seeds", fmt="{:.2%}"),
+            "student_mnistnorm_acc": Metric("student trained on Fashion in MNIST's normalization, MNIST test "
+                                            "accuracy", paper=0.945, chance=0.1, fmt="{:.2%}"),
+            "student_mnistnorm_acc_sd": Metric("that student, standard deviation over seeds", fmt="{:.2%}"),
+            "agreement": Metric("student (own normalization) agrees with the teacher on MNIST test",
+                                fmt="{:.2%}"),
+            "agreement_mnistnorm": Metric("student (MNIST normalization) agrees with the teacher on MNIST test",
+                                          fmt="{:.2%}"),
+            "control_acc": Metric("control: student on Fashion with random digits, MNIST test accuracy",
+                                  chance=0.1, fmt="{:.2%}"),
+            "labels_same_both_norms": Metric("Fashion images the teacher gives the same digit under both "
+                                             "normalizations", fmt="{:.1%}"),
+        },
+        headline="student_acc",
+        tolerance=0.02,
+        datasets=(("mnist", "train"), ("mnist", "test"), ("fashion_mnist", "train")),
+        spread="student_acc_sd",
+    ),
+    "gradient_leak": Experiment(
+        name="gradient_leak",
+        title="The gradient-sign label leak: an untrained net's input gradient carries the label",
+        claim="the sign of the input gradient of an untrained MLP, computed with the true label, lets a linear "
+        "model read the label",
+        source="Label Leaking in Adversarial Training (2017), MNIST experiment",
+        params={
+            "seed": Param(int, "first seed; seed k of the run is seed + k", 0, 2**31 - 1 - 1000),
+            "n_seeds": Param(int, "untrained MLPs (each with its own linear classifiers)", 1, 50),
+            "n_train": Param(int, "MNIST training images used (60000 = all)", 1000, 60000),
+            "hidden": Param(int, "width of the MLP's two hidden layers", 8, 4096),
+            "epochs": Param(int, "SGD epochs of each linear classifier", 1, 100),
+            "lr": Param(float, "SGD learning rate (constant, no momentum)", 1e-5, 10.0),
+            "batch_size": Param(int, "SGD minibatch size", 1, 4096),
+        },
+        profiles={
+            "quick": dict(seed=0, n_seeds=2, n_train=20000, hidden=256, epochs=2, lr=0.01, batch_size=64),
+            "full": dict(seed=0, n_seeds=5, n_train=60000, hidden=256, epochs=5, lr=0.01, batch_size=64),
+        },
+        metrics={
+            "leak_true_acc": Metric("linear model on gradient signs (true label), MNIST test accuracy",
+                                    paper=0.96, chance=0.1, fmt="{:.2%}"),
+            "leak_true_acc_sd": Metric("that accuracy, standard deviation over seeds", fmt="{:.2%}"),
+            "leak_predicted_acc": Metric("the same with the net's predicted label", chance=0.1, fmt="{:.2%}"),
+            "leak_least_likely_acc": Metric("the same with the net's least-likely label", chance=0.1,
+                                            fmt="{:.2%}"),
+            "leak_random_acc": Metric("the same with a uniformly random label", chance=0.1, fmt="{:.2%}"),
+            "raw_pixels_acc": Metric("linear model on raw pixels", chance=0.1, fmt="{:.2%}"),
+            "p_true": Metric("untrained net's mean softmax probability of the true class", fmt="{:.3f}"),
+            "follows_true_logit": Metric("pixels whose gradient sign is that of -dz_true/dx", fmt="{:.1%}"),
+            "class_template": Metric("feature bits equal to their class's majority bit", fmt="{:.1%}"),
+        },
+        headline="leak_true_acc",
+        tolerance=0.02,
+        datasets=(("mnist", "train"), ("mnist", "test")),
+        spread="leak_true_acc_sd",
     ),
 }
 

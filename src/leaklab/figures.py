@@ -104,6 +104,77 @@ def eps_sweep(eps, score_mean, score_sd, flipped_mean, n_points, paper, paper_ep
     return fig
 
 
+def image_grid(rows, row_labels, title, col_labels=None, titles=None, cmap="gray", vmin=0, vmax=None):
+    """Images in a grid: rows [r][c] of 2-D arrays, one label per row (on the left), an optional
+    label per column and per image (`titles[r][c]`, above it)."""
+    n_rows, n_cols = len(rows), len(rows[0])
+    fig, axes = _new_figure(n_rows, n_cols, figsize=(1.15 * n_cols + 1.2, 1.3 * n_rows + 0.6), squeeze=False)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.imshow(rows[r][c], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if titles is not None:
+                ax.set_title(titles[r][c], fontsize=12, fontweight="bold")
+            elif r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=10)
+        axes[r][0].set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def label_histograms(counts, names, title, xlabel="digit the teacher gave", ylabel="Fashion images"):
+    """Side-by-side bars: counts[k][d] is how often labelling `names[k]` gave class d."""
+    fig, ax = _new_figure(figsize=(8, 3.6))
+    width = 0.8 / len(counts)
+    for k, (row, name) in enumerate(zip(counts, names)):
+        ax.bar([d + (k - (len(counts) - 1) / 2) * width for d in range(len(row))], row, width=width, label=name)
+    ax.axhline(sum(counts[0]) / len(counts[0]), color="black", ls="--", lw=1, label="uniform")
+    ax.set(xticks=range(len(counts[0])), xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(frameon=False, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
+    """A matrix of shares with its values written in the cells."""
+    fig, ax = _new_figure(figsize=(8, 5))
+    im = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(row_names)):
+        for j in range(len(col_names)):
+            v = float(matrix[i][j])
+            if v >= 0.005:
+                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
+                        color="white" if v > 0.6 else "black")
+    ax.set(xticks=range(len(col_names)), xticklabels=col_names, yticks=range(len(row_names)),
+           yticklabels=row_names, xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_bars(names, means, sds, title, paper=None, paper_label="paper", chance=0.1):
+    """Horizontal bars of accuracies (mean ± sd over seeds) with the paper's number and chance marked."""
+    fig, ax = _new_figure(figsize=(8, 0.5 * len(names) + 1.4))
+    y = list(range(len(names)))[::-1]
+    ax.barh(y, means, xerr=sds, color="#4c72b0", alpha=0.85, capsize=3)
+    for yi, m in zip(y, means):
+        ax.text(m + 0.01, yi, f"{m:.1%}", va="center", fontsize=9)
+    if isinstance(paper, (list, tuple)):  # one paper number per bar, None where the paper gives none
+        marked = [(p, yi) for p, yi in zip(paper, y) if p is not None]
+        ax.plot([p for p, _ in marked], [yi for _, yi in marked], "*", color=PAPER_COLOR, ms=14,
+                label=paper_label)
+    elif paper is not None:
+        ax.axvline(paper, color=PAPER_COLOR, lw=2, label=f"{paper_label}: {paper:.0%}")
+    ax.axvline(chance, color="black", ls="--", lw=1.2, label=f"chance: {chance:.0%}")
+    ax.set(yticks=y, yticklabels=names, xlim=(0, 1.12), xlabel="MNIST test accuracy", title=title)
+    ax.legend(frameon=False, fontsize=9, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def png_bytes(fig, dpi=72):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")

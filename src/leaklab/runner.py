@@ -1,6 +1,7 @@
 """Execute claim notebooks with papermill and turn them into run records."""
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -21,6 +22,23 @@ def _cell_error(executed_path):
                 src = "".join(cell.get("source", ""))
                 return (f"cell {i} failed:\n{src}\n---\n" + re.sub(r"\x1b\[[0-9;]*m", "", tb))
     return "the notebook failed outside any cell"
+
+
+def check_data(names):
+    """Find, verify and parse every dataset the experiments need, before any notebook starts.
+
+    Raises data.DataError with the fix. Relative LEAKLAB_DATA directories are made
+    absolute here, because the kernels run in notebooks/, not where the user typed.
+    """
+    if os.environ.get("LEAKLAB_DATA"):
+        os.environ["LEAKLAB_DATA"] = os.pathsep.join(
+            str(Path(d).expanduser().resolve()) for d in os.environ["LEAKLAB_DATA"].split(os.pathsep) if d)
+    needed = dict.fromkeys(pair for name in names for pair in experiments.get(name).datasets)
+    if needed:
+        from . import data
+
+        for dataset, split in needed:
+            data.load(dataset, split)
 
 
 def execute(name, params, output_path, log_output=False):
@@ -48,6 +66,7 @@ def execute(name, params, output_path, log_output=False):
 def run(name, profile="quick", overrides=None, results_dir=None, log_output=False):
     """`leaklab run`: check, execute, keep the executed notebook, write the record. Returns its path."""
     params = experiments.resolve(name, profile, overrides)
+    check_data([name])
     stamp = time.strftime("%Y%m%d-%H%M%S")
     executed = BUILD / "runs" / f"{name}-{profile}-{stamp}.ipynb"
     commit = records.git_commit()

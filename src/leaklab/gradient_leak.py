@@ -1,0 +1,145 @@
+"""The gradient-sign label leak: sign(dCE/dx) of an *untrained* net carries the label it was computed with.
+
+For logits z = f(x) and softmax p, the gradient of the cross-entropy for label t is
+dCE/dx = sum_k (p_k - [k = t]) dz_k/dx. An untrained net gives p close to uniform, so
+the class t enters with weight -(1 - p_t), about -0.9, and every other class with
+about +0.1: the sign of the gradient mostly follows -dz_t/dx, a pattern fixed by the
+weights and shared by similar images. Computed with the true label, it writes the
+label into the features.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from . import models, training
+
+TARGETS = ("true", "predicted", "least_likely", "random")
+
+
+def attack_labels(logits, labels, target, generator=None):
+    """The label each gradient is computed for: the true one, the net's prediction, its least
+    likely class, or a class drawn uniformly from all ten (independent of the true label)."""
+    if target == "true":
+        return labels
+    if target == "predicted":
+        return logits.argmax(1)
+    if target == "least_likely":
+        return logits.argmin(1)
+    if target == "random":
+        return torch.randint(0, logits.shape[1], labels.shape, generator=generator)
+    raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+
+
+def random_mlp(seed, hidden):
+    """The untrained 3-layer MLP (784 -> hidden -> hidden -> 10), PyTorch's default init."""
+    torch.manual_seed(seed)
+    return models.mlp([784, hidden, hidden, 10]).eval()
+
+
+def sign_features(model, images, labels, norm, target, seed=0, batch_size=2000):
+    """clip(sign(dCE(f(x), t)/dx) + 1, 0, 1) for every image: 1 where the gradient is >= 0, else 0.
+
+    Returned as uint8 [N, 784]."""
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for x_u8, y in zip(images.split(batch_size), labels.split(batch_size)):
+        x = training.to_input(x_u8, norm).requires_grad_()
+        logits = model(x)
+        t = attack_labels(logits.detach(), y, target, generator)
+        (grad,) = torch.autograd.grad(F.cross_entropy(logits, t, reduction="sum"), x)
+        out.append((grad.sign() + 1).clamp(0, 1).flatten(1).to(torch.uint8))
+    return torch.cat(out)
+
+
+def fit_linear(features, labels, epochs, lr, batch_size, seed):
+    """A linear classifier (784 -> 10) trained with plain SGD: no momentum, no weight decay,
+    a constant learning rate. Features are floats in [0, 1] (0/1 bits or pixels / 255)."""
+    torch.manual_seed(seed)
+    order_rng = torch.Generator().manual_seed(seed)
+    linear = torch.nn.Linear(features.shape[1], 10)
+    opt = torch.optim.SGD(linear.parameters(), lr=lr)
+    x_all = features.float()
+    if x_all.max() > 1:
+        x_all /= 255
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x_all), generator=order_rng).split(batch_size):
+            loss = F.cross_entropy(linear(x_all[idx]), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return linear
+
+
+@torch.no_grad()
+def linear_accuracy(linear, features, labels):
+    x = features.float()
+    if x.max() > 1:
+        x /= 255
+    return (linear(x).argmax(1) == labels).float().mean().item()
+
+
+@torch.no_grad()
+def anatomy(model, images, labels, norm, batch_size=2000):
+    """Where the leak comes from, measured on `images`.
+
+    p_true: the untrained net's mean softmax probability of the true class (so the
+    true class's weight in dCE/dz is -(1 - p_true)); follows_true_logit: the share
+    of pixels where sign(dCE/dx) equals sign(-dz_y/dx), the true class's logit
+    gradient alone; class_template: the share of an image's feature bits equal to
+    the majority bit of its class (0.5 would mean no class pattern).
+    """
+    p_true, follows, bits = [], [], []
+    for x_u8, y in zip(images.split(batch_size), labels.split(batch_size)):
+        with torch.enable_grad():
+            x = training.to_input(x_u8, norm).requires_grad_()
+            logits = model(x)
+            (g_ce,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x, retain_graph=True)
+            (g_true,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), x)
+        p_true.append(logits.softmax(1).gather(1, y[:, None]).squeeze(1))
+        follows.append((g_ce.sign() == -g_true.sign()).flatten(1).float().mean(1))
+        bits.append((g_ce >= 0).flatten(1))
+    bits, labels = torch.cat(bits), labels[: sum(len(b) for b in bits)]
+    majority = torch.stack([bits[labels == c].float().mean(0) >= 0.5 for c in range(10)])
+    return {
+        "p_true": torch.cat(p_true).mean().item(),
+        "follows_true_logit": torch.cat(follows).mean().item(),
+        "class_template": (bits == majority[labels]).float().mean().item(),
+    }
+
+
+def class_means(features, labels):
+    """The mean feature image of each class, [10, 28, 28]."""
+    return torch.stack([features[labels == c].float().mean(0) for c in range(10)]).view(10, 28, 28)
+
+
+def run_seed(seed, train, test, norm, p):
+    """One untrained MLP: sign features for every target label, a linear classifier on each,
+    and one on raw pixels; accuracies on the test set. Test features are computed with
+    the *test* images' own labels (true, predicted, ...), as a leaking attack would."""
+    model = random_mlp(seed, p.hidden)
+    out = {"acc": {}, "test_features": {}, "anatomy": anatomy(model, test.images, test.labels, norm)}
+    for target in TARGETS:
+        f_train = sign_features(model, train.images, train.labels, norm, target, seed=seed)
+        f_test = sign_features(model, test.images, test.labels, norm, target, seed=seed + 1)
+        linear = fit_linear(f_train, train.labels, p.epochs, p.lr, p.batch_size, seed)
+        out["acc"][target] = linear_accuracy(linear, f_test, test.labels)
+        out["test_features"][target] = f_test
+    linear = fit_linear(train.images.flatten(1), train.labels, p.epochs, p.lr, p.batch_size, seed)
+    out["acc"]["raw pixels"] = linear_accuracy(linear, test.images.flatten(1), test.labels)
+    return out
+
+
+def summarize(seeds):
+    def values(get):
+        return torch.tensor([get(s) for s in seeds])
+
+    metrics = {}
+    for target in TARGETS:
+        acc = values(lambda s: s["acc"][target])
+        metrics[f"leak_{target}_acc"] = acc.mean().item()
+        if target == "true":
+            metrics["leak_true_acc_sd"] = acc.std().item() if len(acc) > 1 else 0.0
+    metrics["raw_pixels_acc"] = values(lambda s: s["acc"]["raw pixels"]).mean().item()
+    for key in ("p_true", "follows_true_logit", "class_template"):
+        metrics[key] = values(lambda s: s["anatomy"][key]).mean().item()
+    return metrics

@@ -1,0 +1,83 @@
+"""Distilling an MNIST net through Fashion-MNIST: a student that only ever sees clothes, labelled
+with the digits an MNIST teacher gives them, is scored on real MNIST digits.
+
+Which normalization each net sees is the whole difference between Wallace's two
+numbers, so it is explicit everywhere: a `norm` is the (mean, std) on the [0, 1]
+scale that maps pixels to a net's inputs.
+"""
+
+import torch
+
+from . import models, training
+
+
+def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
+    """A fresh MnistCNN (initial weights, batch order and dropout fixed by `seed`) trained on the images."""
+    torch.manual_seed(seed)
+    return training.fit(models.MnistCNN(), images, labels, norm, epochs=epochs, batch_size=batch_size, lr=lr,
+                        seed=seed, log=log)
+
+
+def accuracy(predicted, labels):
+    return (predicted == labels).float().mean().item()
+
+
+def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
+    """One seed of the whole experiment. `norms` maps "mnist" and "fashion" to each training set's
+    own (mean, std).
+
+    The teacher trains on MNIST with MNIST's normalization. It labels the Fashion images
+    twice: normalized with Fashion's own statistics (as each dataset's usual pipeline
+    would) and with MNIST's. Each labelling trains a student on the Fashion images in
+    that same normalization. Both students start from the same initial weights and see
+    the images in the same order; both are scored on the MNIST test set in MNIST's
+    normalization, the teacher's input distribution. The control student gets the
+    Fashion images (MNIST normalization) with uniformly random digits.
+    """
+    train = dict(epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, log=log)
+    log = log or (lambda message: None)
+    log(f"seed {seed}: teacher on MNIST ({len(mnist.images):,} images)")
+    teacher = train_cnn(mnist.images, mnist.labels, norms["mnist"], seed, **{**train, "epochs": p.teacher_epochs})
+    teacher_test = training.classify(teacher, mnist_test.images, norms["mnist"])
+    out = {"teacher_acc": accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {}}
+    for name, norm in (("own", norms["fashion"]), ("mnist", norms["mnist"])):
+        given = training.classify(teacher, fashion.images, norm)
+        log(f"seed {seed}: student on Fashion labelled by the teacher, {name} normalization")
+        student = train_cnn(fashion.images, given, norm, seed + 1, **train)
+        test = training.classify(student, mnist_test.images, norms["mnist"])
+        out["labels"][name] = given
+        out["student"][name] = {"acc": accuracy(test, mnist_test.labels), "agreement": accuracy(test, teacher_test)}
+    random_digits = torch.randint(0, 10, fashion.labels.shape, generator=torch.Generator().manual_seed(seed))
+    log(f"seed {seed}: control student on Fashion with random digits")
+    control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1, **train)
+    out["control_acc"] = accuracy(training.classify(control, mnist_test.images, norms["mnist"]), mnist_test.labels)
+    return out
+
+
+def digit_given_class(fashion_labels, given):
+    """[10 Fashion classes, 10 digits]: the share of each class that the teacher called each digit."""
+    counts = torch.zeros(10, 10)
+    counts.index_put_((fashion_labels, given), torch.ones(len(given)), accumulate=True)
+    return counts / counts.sum(1, keepdim=True)
+
+
+def summarize(seeds):
+    """The record's metrics from the per-seed results: means, and standard deviations over seeds."""
+    def stat(get):
+        values = torch.tensor([get(s) for s in seeds])
+        return values.mean().item(), (values.std().item() if len(values) > 1 else 0.0)
+
+    metrics = {}
+    for key, get in {
+        "teacher_acc": lambda s: s["teacher_acc"],
+        "student_acc": lambda s: s["student"]["own"]["acc"],
+        "student_mnistnorm_acc": lambda s: s["student"]["mnist"]["acc"],
+        "agreement": lambda s: s["student"]["own"]["agreement"],
+        "agreement_mnistnorm": lambda s: s["student"]["mnist"]["agreement"],
+        "control_acc": lambda s: s["control_acc"],
+        "labels_same_both_norms": lambda s: accuracy(s["labels"]["own"], s["labels"]["mnist"]),
+    }.items():
+        metrics[key], sd = stat(get)
+        if key in ("teacher_acc", "student_acc", "student_mnistnorm_acc"):
+            metrics[key + "_sd"] = sd
+    return metrics

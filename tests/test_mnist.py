@@ -1,0 +1,130 @@
+"""The MNIST chapters' pieces: the fast CNN is the pytorch/examples net, the loop learns, the leak is there."""
+
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from leaklab import data, gradient_leak, mnist_from_fashion, models, training
+
+needs_data = pytest.mark.skipif(not os.environ.get("LEAKLAB_DATA"), reason="LEAKLAB_DATA not set (make test sets it)")
+
+
+class ExamplesNet(nn.Module):
+    """pytorch/examples mnist/main.py's Net, as written there (log_softmax left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 32, 3, 1), nn.Conv2d(32, 64, 3, 1)
+        self.fc1, self.fc2 = nn.Linear(9216, 128), nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+def test_fast_cnn_computes_the_examples_net_function():
+    torch.manual_seed(0)
+    ours, ref = models.MnistCNN().eval(), ExamplesNet().eval()
+    state = ours.state_dict()
+    # ours flattens (h, w, c); the examples net flattens (c, h, w): the same weights, reordered
+    state["fc1.weight"] = ref.fc1.weight.detach().view(128, 64, 12, 12).permute(0, 2, 3, 1).reshape(128, 9216)
+    for key in ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.bias", "fc2.weight", "fc2.bias"):
+        state[key] = ref.state_dict()[key]
+    ours.load_state_dict(state)
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), ref(x), rtol=1e-4, atol=1e-4)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in ref.parameters()) == 1_199_882
+
+
+@pytest.mark.parametrize("p", [0.25, 0.5])
+def test_byte_dropout_keeps_the_right_share_and_rescales(p):
+    torch.manual_seed(0)
+    x = torch.ones(200_000)
+    y = models.dropout(x, p)
+    kept = (y != 0).float().mean().item()
+    assert abs(kept - (1 - p)) < 0.005
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / (1 - p)))
+    assert models.dropout(x, p, training=False) is x
+
+
+def _mnist(n, split="train"):
+    ds = data.load("mnist", split)
+    return data.Dataset(ds.images[:n], ds.labels[:n], ds.source)
+
+
+@needs_data
+def test_fit_learns_and_is_repeatable():
+    train, test = _mnist(3000), _mnist(1000, "test")
+    norm = training.pixel_stats(data.load("mnist", "train").images)
+    assert abs(norm[0] - 0.1307) < 1e-3 and abs(norm[1] - 0.3081) < 1e-3
+    x = training.to_input(train.images[:500], norm)
+    assert x.shape == (500, 1, 28, 28) and x.is_contiguous(memory_format=torch.channels_last)
+    accs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        model = training.fit(models.MnistCNN(), train.images, train.labels, norm, epochs=1, batch_size=64,
+                             lr=2e-3, seed=3, log=None)
+        accs.append(mnist_from_fashion.accuracy(training.classify(model, test.images, norm), test.labels))
+    assert accs[0] > 0.8, accs  # 3,000 images, one epoch: well above chance
+    assert accs[0] == accs[1]
+
+
+@needs_data
+def test_mnist_from_fashion_seed_on_a_small_slice():
+    mnist, test = _mnist(2000), _mnist(1000, "test")
+    fa = data.load("fashion_mnist", "train")
+    fashion = data.Dataset(fa.images[:2000], fa.labels[:2000], fa.source)
+    norms = {"mnist": training.pixel_stats(mnist.images), "fashion": training.pixel_stats(fashion.images)}
+    p = SimpleNamespace(teacher_epochs=1, epochs=1, batch_size=64, lr=2e-3)
+    out = mnist_from_fashion.run_seed(0, mnist, test, fashion, norms, p, log=None)
+    assert out["teacher_acc"] > 0.8
+    assert set(out["labels"]) == {"own", "mnist"} and out["labels"]["own"].shape == (2000,)
+    for k in ("own", "mnist"):
+        assert 0 <= out["student"][k]["acc"] <= 1 and 0 <= out["student"][k]["agreement"] <= 1
+    metrics = mnist_from_fashion.summarize([out, out])
+    assert metrics["student_acc_sd"] == 0 and metrics["teacher_acc"] == out["teacher_acc"]
+    share = mnist_from_fashion.digit_given_class(fashion.labels, out["labels"]["own"])
+    torch.testing.assert_close(share.sum(1), torch.ones(10))
+
+
+def test_attack_labels():
+    logits = torch.tensor([[0.0, 3.0, -2.0], [1.0, -1.0, 0.5]])
+    y = torch.tensor([2, 0])
+    assert gradient_leak.attack_labels(logits, y, "true").tolist() == [2, 0]
+    assert gradient_leak.attack_labels(logits, y, "predicted").tolist() == [1, 0]
+    assert gradient_leak.attack_labels(logits, y, "least_likely").tolist() == [2, 1]
+    r = gradient_leak.attack_labels(torch.zeros(5000, 10), torch.zeros(5000, dtype=torch.long), "random",
+                                    torch.Generator().manual_seed(0))
+    assert r.bincount(minlength=10).min() > 400  # uniform over all ten, true label included
+    with pytest.raises(ValueError, match="unknown target"):
+        gradient_leak.attack_labels(logits, y, "best")
+
+
+def test_sign_features_are_the_clipped_gradient_sign():
+    model = gradient_leak.random_mlp(0, 32)
+    images = torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (20,))
+    feats = gradient_leak.sign_features(model, images, labels, (0.13, 0.31), "true", batch_size=7)
+    x = training.to_input(images, (0.13, 0.31)).requires_grad_()
+    (g,) = torch.autograd.grad(F.cross_entropy(model(x), labels, reduction="sum"), x)
+    assert feats.dtype == torch.uint8 and feats.shape == (20, 784)
+    assert torch.equal(feats, (g.sign() + 1).clamp(0, 1).flatten(1).to(torch.uint8))
+
+
+@needs_data
+def test_true_label_gradients_leak_and_random_ones_do_not():
+    train, test = _mnist(5000), _mnist(2000, "test")
+    p = SimpleNamespace(hidden=64, epochs=2, lr=0.01, batch_size=64)
+    out = gradient_leak.run_seed(0, train, test, training.pixel_stats(train.images), p)
+    acc = out["acc"]
+    assert acc["true"] > acc["raw pixels"] > acc["random"]
+    assert acc["true"] > 0.95 and acc["random"] < 0.5
+    assert 0.08 < out["anatomy"]["p_true"] < 0.12  # an untrained net's softmax is nearly flat
+    assert out["anatomy"]["follows_true_logit"] > 0.7 and out["anatomy"]["class_template"] > 0.6
+    metrics = gradient_leak.summarize([out])
+    assert metrics["leak_true_acc"] == acc["true"] and metrics["leak_true_acc_sd"] == 0
