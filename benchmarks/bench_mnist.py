@@ -12,8 +12,9 @@ own process so that its peak memory is its own:
 - ours, as the notebooks run it: Adam decayed linearly, batch 128.
 Each row: images/s in training, seconds per epoch, MNIST test accuracy, and the
 process's peak resident memory (and how much the loop added to it).
-With --profiles it also runs both notebooks' quick profiles through `leaklab run`
-and prints their wall times.
+It then lists the wall time of each full-profile record in results/ and, with
+--profiles, runs both notebooks' quick profiles through `leaklab run` and prints
+their wall times.
 """
 
 import argparse
@@ -155,6 +156,16 @@ def main():
         rate = r["images"] / r["seconds"]
         print(f"| {name} | {rate:,.0f} | {r['seconds'] / args.epochs:.1f} | {rate / ref_rate:.2f}x "
               f"| {r['accuracy']:.2%} | {r['peak_mib']:,.0f} ({r['peak_mib'] - r['base_mib']:+,.0f}) |")
+
+    from leaklab import records
+
+    full = [(name, r) for name in ("mnist_from_fashion", "gradient_leak")
+            for r in records.load_all(ROOT / "results" / name) if r.get("profile") == "full"]
+    if full:
+        print("\n| full-profile record in results/ | commit | device | wall s |\n|---|---|---|---|")
+        for name, r in full:
+            prov = r["provenance"]
+            print(f"| {name} | {prov['git_commit']} | {r['device']} | {prov['wall_time_s']:.0f} |")
 
     if args.profiles:
         print("\n| notebook, quick profile | wall s |\n|---|---|")

@@ -65,3 +65,14 @@ def test_verdicts():
     assert experiments.verdict("toy2d", 19.0).startswith("effect reproduced, weaker")
     assert experiments.verdict("toy2d", 15.0) == "not reproduced"
     assert experiments.verdict("toy2d", None) == "not run"
+
+
+def test_scorecard_rows_and_verdicts_per_metric():
+    assert experiments.scorecard_rows("mnist_from_fashion") == [
+        ("student_acc", "student_acc_sd"), ("student_mnistnorm_acc", "student_mnistnorm_acc_sd"),
+        ("teacher_acc", "teacher_acc_sd")]
+    assert experiments.verdict("mnist_from_fashion", 0.93, "student_mnistnorm_acc") == "reproduced"
+    assert experiments.verdict("mnist_from_fashion", 0.80, "student_acc") == \
+        "effect reproduced, weaker than the paper"
+    assert experiments.verdict("gradient_leak", 1.0) == "effect reproduced, stronger than the paper"
+    assert experiments.verdict("mnist_from_fashion", 0.985, "teacher_acc") == "reproduced"

@@ -80,7 +80,7 @@ def test_mnist_from_fashion_seed_on_a_small_slice():
     fa = data.load("fashion_mnist", "train")
     fashion = data.Dataset(fa.images[:2000], fa.labels[:2000], fa.source)
     norms = {"mnist": training.pixel_stats(mnist.images), "fashion": training.pixel_stats(fashion.images)}
-    p = SimpleNamespace(teacher_epochs=1, epochs=1, batch_size=64, lr=2e-3)
+    p = SimpleNamespace(teacher_epochs=1, epochs=1, control_epochs=1, batch_size=64, lr=2e-3)
     out = mnist_from_fashion.run_seed(0, mnist, test, fashion, norms, p, log=None)
     assert out["teacher_acc"] > 0.8
     assert set(out["labels"]) == {"own", "mnist"} and out["labels"]["own"].shape == (2000,)

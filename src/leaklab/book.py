@@ -53,30 +53,32 @@ def scorecard(build_records, results_dir):
     ]
     notes = []
     for name, exp in experiments.EXPERIMENTS.items():
-        metric = exp.metrics[exp.headline]
-        fmt = metric.fmt.format
         build = build_records.get(name)
-        here = f"{fmt(build['metrics'][exp.headline])} ({build['profile']})" if build else "not run"
         full = [r for r in records.load_all(Path(results_dir) / name) if r.get("profile") == "full"]
-        values = [r["metrics"][exp.headline] for r in full]
-        if values:
-            mean = statistics.mean(values)
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            full_text = (f"{fmt(mean)} ± {fmt(spread)} over {len(values)} runs" if len(values) > 1
-                         else f"{fmt(mean)} from 1 run")
-            if exp.spread:
-                seeds = sum(r["params"]["n_seeds"] for r in full)
-                per_seed = statistics.mean(r["metrics"][exp.spread] for r in full)
-                full_text += f" ({seeds} seeds in all; sd over seeds {fmt(per_seed)})"
-            judged, basis = mean, ""
-        elif build:
-            full_text, judged, basis = "none yet", build["metrics"][exp.headline], f" (this {build['profile']} build)"
-        else:
-            full_text, judged, basis = "none yet", None, ""
-        lines.append(f"| {{doc}}`{exp.name} <../notebooks/{exp.name}>` | {metric.label} | {metric.plain(metric.paper)} "
-                     f"| {here} | {full_text} | {experiments.verdict(name, judged)}{basis} |")
+        for key, spread_key in experiments.scorecard_rows(name):
+            metric = exp.metrics[key]
+            fmt = metric.fmt.format
+            here = f"{fmt(build['metrics'][key])} ({build['profile']})" if build else "not run"
+            values = [r["metrics"][key] for r in full]
+            if values:
+                mean = statistics.mean(values)
+                full_text = (f"{fmt(mean)} ± {fmt(statistics.stdev(values))} over {len(values)} runs"
+                             if len(values) > 1 else f"{fmt(mean)} from 1 run")
+                if spread_key:
+                    seeds = sum(r["params"]["n_seeds"] for r in full)
+                    per_seed = statistics.mean(r["metrics"][spread_key] for r in full)
+                    full_text += f" ({seeds} seeds in all; sd over seeds {fmt(per_seed)})"
+                judged, basis = mean, ""
+            elif build:
+                full_text, judged, basis = "none yet", build["metrics"][key], f" (this {build['profile']} build)"
+            else:
+                full_text, judged, basis = "none yet", None, ""
+            lines.append(f"| {{doc}}`{exp.name} <../notebooks/{exp.name}>` | {metric.label} "
+                         f"| {metric.plain(metric.paper)} | {here} | {full_text} "
+                         f"| {experiments.verdict(name, judged, key)}{basis} |")
+        metric = exp.metrics[exp.headline]
         notes.append(f"- {exp.name}: *reproduced* within ±{metric.plain_diff(exp.tolerance)} of the paper's "
-                     f"{metric.plain(metric.paper)}; chance is {metric.plain(metric.chance)}.")
+                     f"number; chance is {metric.plain(metric.chance)}.")
     return "\n".join(lines) + "\n\nTolerances:\n\n" + "\n".join(notes) + "\n"
 
 

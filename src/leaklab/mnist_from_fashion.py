@@ -49,9 +49,27 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
         out["student"][name] = {"acc": accuracy(test, mnist_test.labels), "agreement": accuracy(test, teacher_test)}
     random_digits = torch.randint(0, 10, fashion.labels.shape, generator=torch.Generator().manual_seed(seed))
     log(f"seed {seed}: control student on Fashion with random digits")
-    control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1, **train)
+    control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1,
+                        **{**train, "epochs": p.control_epochs})
     out["control_acc"] = accuracy(training.classify(control, mnist_test.images, norms["mnist"]), mnist_test.labels)
     return out
+
+
+def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print):
+    """Seeds p.seed, p.seed + 10, ... (p.n_seeds of them). With a `checkpoints` directory each
+    finished seed is saved there, and a seed found there is read back instead of run again."""
+    results = []
+    for k in range(p.n_seeds):
+        seed = p.seed + 10 * k
+        path = checkpoints / f"seed{seed}.pt" if checkpoints else None
+        if path and path.exists():
+            log(f"seed {seed}: finished by an earlier run with the same parameters; read from {path}")
+            results.append(training.load_checkpoint(path))
+            continue
+        results.append(run_seed(seed, mnist, mnist_test, fashion, norms, p, log))
+        if path:
+            training.save_checkpoint(results[-1], path)
+    return results
 
 
 def digit_given_class(fashion_labels, given):

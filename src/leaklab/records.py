@@ -8,6 +8,7 @@ it knows (wall time, git commit) and writes the JSON atomically.
 
 import ast
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -80,6 +81,20 @@ def provenance(wall_time_s, commit):
 def complete(payload, wall_time_s, commit):
     """The record: the notebook's payload plus provenance (`commit`: git_commit() taken before the run)."""
     return {**payload, "provenance": provenance(wall_time_s, commit)}
+
+
+def checkpoint_dir(name, params):
+    """Where a run of `name` with exactly these parameters keeps its finished pieces, so that a
+    killed run started again with the same parameters resumes instead of starting over.
+
+    The key covers the parameters and the library's source, so a change to the code
+    never resumes from pieces computed by the old code.
+    """
+    digest = hashlib.sha256(json.dumps(dict(vars(params)), sort_keys=True).encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    key = digest.hexdigest()[:16]
+    return experiments.ROOT / "_build" / "checkpoints" / name / key
 
 
 def write_atomic(path, text):

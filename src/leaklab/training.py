@@ -1,6 +1,9 @@
 """Training loops: full-batch for the toy's tiny nets, minibatches from in-memory tensors for images."""
 
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -93,7 +96,26 @@ def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimize
 
 
 @torch.inference_mode()
-def classify(model, images, norm, batch_size=500):
+def classify(model, images, norm, batch_size=256):
     """The model's predicted class for each uint8 image."""
     model.eval()
     return torch.cat([model(to_input(chunk, norm)).argmax(1) for chunk in images.split(batch_size)])
+
+
+def save_checkpoint(obj, path):
+    """torch.save, atomically: a run killed mid-write leaves the previous file or none, never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path):
+    """A checkpoint this project wrote: tensors, numbers, strings and containers only (no unpickling)."""
+    return torch.load(path, weights_only=True)
