@@ -147,7 +147,9 @@ def main():
     rows = []
     for name in LOOPS:
         run = subprocess.run([sys.executable, __file__, "--child", name, "--epochs", str(args.epochs)],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+        if run.returncode:
+            sys.exit(f"{name} failed:\n{run.stderr[-3000:]}")
         rows.append((name, json.loads(run.stdout.strip().splitlines()[-1])))
     ref_rate = rows[0][1]["images"] / rows[0][1]["seconds"]
     print(f"\n| loop | images/s | s/epoch | vs reference | MNIST test acc | peak RSS MiB (loop adds) |")

@@ -128,3 +128,42 @@ def test_true_label_gradients_leak_and_random_ones_do_not():
     assert out["anatomy"]["follows_true_logit"] > 0.7 and out["anatomy"]["class_template"] > 0.6
     metrics = gradient_leak.summarize([out])
     assert metrics["leak_true_acc"] == acc["true"] and metrics["leak_true_acc_sd"] == 0
+
+
+@needs_data
+def test_finished_seeds_are_checkpointed_and_a_rerun_resumes(tmp_path, monkeypatch):
+    mnist, test = _mnist(1000), _mnist(500, "test")
+    fa = data.load("fashion_mnist", "train")
+    fashion = data.Dataset(fa.images[:1000], fa.labels[:1000], fa.source)
+    norms = {"mnist": (0.13, 0.31), "fashion": (0.29, 0.35)}
+    p = SimpleNamespace(seed=0, n_seeds=2, teacher_epochs=1, epochs=1, control_epochs=1, batch_size=128, lr=2e-3)
+    first = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["seed0.pt", "seed10.pt"]  # no temporary files left
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a checkpointed seed was run again")
+
+    monkeypatch.setattr(mnist_from_fashion, "run_seed", must_not_run)
+    again = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
+    assert mnist_from_fashion.summarize(again) == mnist_from_fashion.summarize(first)
+    assert torch.equal(again[1]["labels"]["own"], first[1]["labels"]["own"])
+
+
+def test_checkpoints_refuse_arbitrary_pickles(tmp_path):
+    import pickle
+
+    path = tmp_path / "evil.pt"
+    torch.save({"fine": torch.ones(2), "odd": SimpleNamespace(a=1)}, path)  # not a plain container
+    with pytest.raises(pickle.UnpicklingError):
+        training.load_checkpoint(path)
+    training.save_checkpoint({"x": torch.ones(2), "n": 3, "s": "a"}, path)
+    assert training.load_checkpoint(path)["n"] == 3
+
+
+def test_checkpoint_dir_depends_on_parameters():
+    from leaklab import experiments, records
+
+    quick = SimpleNamespace(**experiments.resolve("mnist_from_fashion", "quick"))
+    other = SimpleNamespace(**experiments.resolve("mnist_from_fashion", "quick", {"seed": 1}))
+    assert records.checkpoint_dir("mnist_from_fashion", quick) == records.checkpoint_dir("mnist_from_fashion", quick)
+    assert records.checkpoint_dir("mnist_from_fashion", quick) != records.checkpoint_dir("mnist_from_fashion", other)

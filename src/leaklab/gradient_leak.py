@@ -58,9 +58,7 @@ def fit_linear(features, labels, epochs, lr, batch_size, seed):
     order_rng = torch.Generator().manual_seed(seed)
     linear = torch.nn.Linear(features.shape[1], 10)
     opt = torch.optim.SGD(linear.parameters(), lr=lr)
-    x_all = features.float()
-    if x_all.max() > 1:
-        x_all /= 255
+    x_all = _unit_floats(features)
     for _ in range(epochs):
         for idx in torch.randperm(len(x_all), generator=order_rng).split(batch_size):
             loss = F.cross_entropy(linear(x_all[idx]), labels[idx])
@@ -72,10 +70,13 @@ def fit_linear(features, labels, epochs, lr, batch_size, seed):
 
 @torch.no_grad()
 def linear_accuracy(linear, features, labels):
+    return (linear(_unit_floats(features)).argmax(1) == labels).float().mean().item()
+
+
+def _unit_floats(features):
+    """0/1 feature bits as they are; uint8 pixels scaled to [0, 1]."""
     x = features.float()
-    if x.max() > 1:
-        x /= 255
-    return (linear(x).argmax(1) == labels).float().mean().item()
+    return x / 255 if x.max() > 1 else x
 
 
 @torch.no_grad()

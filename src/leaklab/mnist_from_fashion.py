@@ -79,12 +79,14 @@ def digit_given_class(fashion_labels, given):
     return counts / counts.sum(1, keepdim=True)
 
 
+def stat(seeds, get):
+    """Mean and standard deviation over seeds of get(seed's results) (sd 0 for one seed)."""
+    values = torch.tensor([get(s) for s in seeds], dtype=torch.float64)
+    return values.mean().item(), (values.std().item() if len(values) > 1 else 0.0)
+
+
 def summarize(seeds):
     """The record's metrics from the per-seed results: means, and standard deviations over seeds."""
-    def stat(get):
-        values = torch.tensor([get(s) for s in seeds])
-        return values.mean().item(), (values.std().item() if len(values) > 1 else 0.0)
-
     metrics = {}
     for key, get in {
         "teacher_acc": lambda s: s["teacher_acc"],
@@ -95,7 +97,7 @@ def summarize(seeds):
         "control_acc": lambda s: s["control_acc"],
         "labels_same_both_norms": lambda s: accuracy(s["labels"]["own"], s["labels"]["mnist"]),
     }.items():
-        metrics[key], sd = stat(get)
+        metrics[key], sd = stat(seeds, get)
         if key in ("teacher_acc", "student_acc", "student_mnistnorm_acc"):
             metrics[key + "_sd"] = sd
     return metrics
