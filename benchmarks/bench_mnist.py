@@ -1,6 +1,6 @@
 """Our MNIST training loop against the familiar pytorch/examples loop; prints a table.
 
-    python benchmarks/bench_mnist.py [--epochs 1] [--profiles]
+    python benchmarks/bench_mnist.py [--epochs 1] [--repeat 2] [--profiles]
 
 Same model (the two-conv CNN), same recipe (Adadelta, learning rate 1.0 times 0.7
 per epoch, batch 64), same epochs, one after the other in this run, each in its
@@ -136,6 +136,7 @@ def child(name, epochs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=2, help="passes over the loops; the fastest counts")
     parser.add_argument("--profiles", action="store_true", help="also time both notebooks' quick profiles")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -144,19 +145,30 @@ def main():
 
     import torch
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epoch(s) of 60,000 images")
-    rows = []
-    for name in LOOPS:
-        run = subprocess.run([sys.executable, __file__, "--child", name, "--epochs", str(args.epochs)],
-                             capture_output=True, text=True)
-        if run.returncode:
-            sys.exit(f"{name} failed:\n{run.stderr[-3000:]}")
-        rows.append((name, json.loads(run.stdout.strip().splitlines()[-1])))
+    # This machine's speed drifts by tens of percent over minutes (a shared VM), so each loop runs
+    # `--repeat` times, the passes alternating in order, and the fastest pass of each is kept.
+    best = {}
+    for i in range(args.repeat):
+        for name in (list(LOOPS) if i % 2 == 0 else list(LOOPS)[::-1]):
+            run = subprocess.run([sys.executable, __file__, "--child", name, "--epochs", str(args.epochs)],
+                                 capture_output=True, text=True)
+            if run.returncode:
+                sys.exit(f"{name} failed:\n{run.stderr[-3000:]}")
+            out = json.loads(run.stdout.strip().splitlines()[-1])
+            out["passes"] = best.get(name, {}).get("passes", []) + [out["images"] / out["seconds"]]
+            if name not in best or out["seconds"] < best[name]["seconds"]:
+                best[name] = out
+            else:
+                best[name]["passes"] = out["passes"]
+    rows = [(name, best[name]) for name in LOOPS]
     ref_rate = rows[0][1]["images"] / rows[0][1]["seconds"]
-    print(f"\n| loop | images/s | s/epoch | vs reference | MNIST test acc | peak RSS MiB (loop adds) |")
-    print("|---|---|---|---|---|---|")
+    print("\n| loop | images/s (best pass) | every pass | s/epoch | vs reference | MNIST test acc "
+          "| peak RSS MiB (loop adds) |")
+    print("|---|---|---|---|---|---|---|")
     for name, r in rows:
         rate = r["images"] / r["seconds"]
-        print(f"| {name} | {rate:,.0f} | {r['seconds'] / args.epochs:.1f} | {rate / ref_rate:.2f}x "
+        passes = ", ".join(f"{x:,.0f}" for x in r["passes"])
+        print(f"| {name} | {rate:,.0f} | {passes} | {r['seconds'] / args.epochs:.1f} | {rate / ref_rate:.2f}x "
               f"| {r['accuracy']:.2%} | {r['peak_mib']:,.0f} ({r['peak_mib'] - r['base_mib']:+,.0f}) |")
 
     from leaklab import records
