@@ -63,7 +63,8 @@ def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print)
         seed = p.seed + 10 * k
         path = checkpoints / f"seed{seed}.pt" if checkpoints else None
         if path and path.exists():
-            log(f"seed {seed}: finished by an earlier run with the same parameters; read from {path}")
+            if log:
+                log(f"seed {seed}: finished by an earlier run with the same parameters; read from {path}")
             results.append(training.load_checkpoint(path))
             continue
         results.append(run_seed(seed, mnist, mnist_test, fashion, norms, p, log))
