@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 from IPython.display import HTML, display
 
 from . import figures, toy2d
+from .experiments import EXPERIMENTS
 
 
 def toy_live(p, eps_step=0.01):
@@ -43,11 +44,13 @@ def toy_live(p, eps_step=0.01):
                                           p.student_steps, p.lr)
         draw()
 
+    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
+
     def draw(_=None):
         case = toy2d.case(state["originals"], state["distilled"], 0, eps_slider.value)
         figures.toy_panels(case, fig)
         status.value = (f"new net: <b>{case['student_correct']}/{case['n_points']}</b> correct "
-                        f"on the original points (paper: 23/32, chance: {case['n_points'] // 2})")
+                        f"on the original points (paper: {paper:g}/32, chance: {case['n_points'] // 2})")
         with out:
             out.clear_output(wait=True)
             display(fig)
