@@ -96,3 +96,22 @@ def test_plain_papermill_checks_the_same_way(tmp_path, params, words):
     for word in words:
         assert word in err.value.evalue
     assert time.perf_counter() - start < 30  # kernel start and imports; no training
+
+
+@pytest.mark.parametrize("error, code, prefix", [
+    (experiments.RunError("toy2d: cell 3 failed"), 1, "leaklab: toy2d: cell 3 failed"),
+    ("data", 2, "leaklab: data: MNIST/raw/x.gz was not found"),
+])
+def test_a_failed_run_or_missing_data_exits_with_a_message_not_a_traceback(monkeypatch, capsys, error, code,
+                                                                          prefix):
+    from leaklab import cli, runner
+    from leaklab.data import DataError
+
+    error = DataError("MNIST/raw/x.gz was not found") if error == "data" else error
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(runner, "run", fail)
+    assert cli.main(["run", "toy2d"]) == code
+    assert capsys.readouterr().err.startswith(prefix)

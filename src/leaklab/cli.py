@@ -61,14 +61,16 @@ def main(argv=None):
     except experiments.ParameterError as err:
         print(f"leaklab: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # data problems: named by class so the check needs no torch import above
-        if type(err).__name__ != "DataError":
-            raise
-        print(f"leaklab: data: {err}", file=sys.stderr)
-        return 2
     except experiments.RunError as err:
         print(f"leaklab: {err}", file=sys.stderr)
         return 1
+    except Exception as err:
+        from .data import DataError  # here, not at the top: `--help` and parameter checks need no torch
+
+        if not isinstance(err, DataError):
+            raise
+        print(f"leaklab: data: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
