@@ -147,28 +147,23 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epoch(s) of 60,000 images")
     # This machine's speed drifts by tens of percent over minutes (a shared VM), so each loop runs
     # `--repeat` times, the passes alternating in order, and the fastest pass of each is kept.
-    best = {}
+    passes = {name: [] for name in LOOPS}
     for i in range(args.repeat):
         for name in (list(LOOPS) if i % 2 == 0 else list(LOOPS)[::-1]):
             run = subprocess.run([sys.executable, __file__, "--child", name, "--epochs", str(args.epochs)],
                                  capture_output=True, text=True)
             if run.returncode:
                 sys.exit(f"{name} failed:\n{run.stderr[-3000:]}")
-            out = json.loads(run.stdout.strip().splitlines()[-1])
-            out["passes"] = best.get(name, {}).get("passes", []) + [out["images"] / out["seconds"]]
-            if name not in best or out["seconds"] < best[name]["seconds"]:
-                best[name] = out
-            else:
-                best[name]["passes"] = out["passes"]
-    rows = [(name, best[name]) for name in LOOPS]
+            passes[name].append(json.loads(run.stdout.strip().splitlines()[-1]))
+    rows = [(name, min(runs, key=lambda r: r["seconds"])) for name, runs in passes.items()]
     ref_rate = rows[0][1]["images"] / rows[0][1]["seconds"]
     print("\n| loop | images/s (best pass) | every pass | s/epoch | vs reference | MNIST test acc "
           "| peak RSS MiB (loop adds) |")
     print("|---|---|---|---|---|---|---|")
     for name, r in rows:
         rate = r["images"] / r["seconds"]
-        passes = ", ".join(f"{x:,.0f}" for x in r["passes"])
-        print(f"| {name} | {rate:,.0f} | {passes} | {r['seconds'] / args.epochs:.1f} | {rate / ref_rate:.2f}x "
+        every = ", ".join(f"{p['images'] / p['seconds']:,.0f}" for p in passes[name])
+        print(f"| {name} | {rate:,.0f} | {every} | {r['seconds'] / args.epochs:.1f} | {rate / ref_rate:.2f}x "
               f"| {r['accuracy']:.2%} | {r['peak_mib']:,.0f} ({r['peak_mib'] - r['base_mib']:+,.0f}) |")
 
     from leaklab import records

@@ -11,7 +11,7 @@ label into the features.
 import torch
 import torch.nn.functional as F
 
-from . import models, training
+from . import models, records, training
 
 TARGETS = ("true", "predicted", "least_likely", "random")
 
@@ -99,7 +99,7 @@ def anatomy(model, images, labels, norm, batch_size=2000):
         p_true.append(logits.softmax(1).gather(1, y[:, None]).squeeze(1))
         follows.append((g_ce.sign() == -g_true.sign()).flatten(1).float().mean(1))
         bits.append((g_ce >= 0).flatten(1))
-    bits, labels = torch.cat(bits), labels[: sum(len(b) for b in bits)]
+    bits = torch.cat(bits)
     majority = torch.stack([bits[labels == c].float().mean(0) >= 0.5 for c in range(10)])
     return {
         "p_true": torch.cat(p_true).mean().item(),
@@ -131,16 +131,13 @@ def run_seed(seed, train, test, norm, p):
 
 
 def summarize(seeds):
-    def values(get):
-        return torch.tensor([get(s) for s in seeds])
-
+    """The record's metrics: means over seeds, and the spread of the true-label accuracy."""
     metrics = {}
     for target in TARGETS:
-        acc = values(lambda s: s["acc"][target])
-        metrics[f"leak_{target}_acc"] = acc.mean().item()
+        metrics[f"leak_{target}_acc"], sd = records.mean_sd(s["acc"][target] for s in seeds)
         if target == "true":
-            metrics["leak_true_acc_sd"] = acc.std().item() if len(acc) > 1 else 0.0
-    metrics["raw_pixels_acc"] = values(lambda s: s["acc"]["raw pixels"]).mean().item()
+            metrics["leak_true_acc_sd"] = sd
+    metrics["raw_pixels_acc"] = records.mean_sd(s["acc"]["raw pixels"] for s in seeds)[0]
     for key in ("p_true", "follows_true_logit", "class_template"):
-        metrics[key] = values(lambda s: s["anatomy"][key]).mean().item()
+        metrics[key] = records.mean_sd(s["anatomy"][key] for s in seeds)[0]
     return metrics

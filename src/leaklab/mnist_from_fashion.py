@@ -8,7 +8,7 @@ scale that maps pixels to a net's inputs.
 
 import torch
 
-from . import models, training
+from . import models, records, training
 
 
 def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
@@ -82,8 +82,7 @@ def digit_given_class(fashion_labels, given):
 
 def stat(seeds, get):
     """Mean and standard deviation over seeds of get(seed's results) (sd 0 for one seed)."""
-    values = torch.tensor([get(s) for s in seeds], dtype=torch.float64)
-    return values.mean().item(), (values.std().item() if len(values) > 1 else 0.0)
+    return records.mean_sd(get(s) for s in seeds)
 
 
 def summarize(seeds):

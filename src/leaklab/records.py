@@ -7,11 +7,13 @@ it knows (wall time, git commit) and writes the JSON atomically.
 """
 
 import ast
+import contextlib
 import datetime
 import hashlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import tempfile
 from pathlib import Path
@@ -83,6 +85,12 @@ def complete(payload, wall_time_s, commit):
     return {**payload, "provenance": provenance(wall_time_s, commit)}
 
 
+def mean_sd(values):
+    """Mean and sample standard deviation of per-seed numbers (sd 0 for a single seed)."""
+    values = [float(v) for v in values]
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
 def checkpoint_dir(name, params):
     """Where a run of `name` with exactly these parameters keeps its finished pieces, so that a
     killed run started again with the same parameters resumes instead of starting over.
@@ -97,17 +105,25 @@ def checkpoint_dir(name, params):
     return experiments.ROOT / "_build" / "checkpoints" / name / key
 
 
-def write_atomic(path, text):
+@contextlib.contextmanager
+def atomic(path):
+    """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one step,
+    so a run killed mid-write leaves the old file or none, never half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path, text):
+    with atomic(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 def save(record, path):

@@ -1,12 +1,11 @@
 """Training loops: full-batch for the toy's tiny nets, minibatches from in-memory tensors for images."""
 
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from . import records
 
 
 def fit_full_batch(model, x, y, mask=None, steps=1000, lr=1e-2):
@@ -50,8 +49,7 @@ def to_input(images, norm):
     return images.unsqueeze(1).float().sub_(255 * mean).div_(255 * std)
 
 
-def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimizer="adam", seed=0, log=print,
-        after_epoch=None):
+def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimizer="adam", seed=0, log=print):
     """Train on shuffled minibatches. `optimizer` "adam": Adam with the learning rate
     decayed linearly to zero over the run (our default: short runs need no tuning);
     "adadelta": pytorch/examples' MNIST recipe, Adadelta with the rate times 0.7
@@ -59,7 +57,7 @@ def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimize
 
     The whole training set stays in memory as uint8: a batch is one gather, one
     conversion and one normalization, with no per-sample Python. `seed` fixes the
-    batch order and the dropout masks. `after_epoch(epoch, model)` is called after each epoch.
+    batch order and the dropout masks.
     """
     torch.manual_seed(seed)
     order_rng = torch.Generator().manual_seed(seed)
@@ -89,9 +87,6 @@ def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimize
         if log:
             log(f"  epoch {epoch + 1}/{epochs}: loss {loss_sum.item() / n:.4f}, {n / seconds:,.0f} images/s, "
                 f"{seconds:.0f} s")
-        if after_epoch:
-            after_epoch(epoch, model)
-            model.train()
     return model.eval()
 
 
@@ -103,17 +98,9 @@ def classify(model, images, norm, batch_size=256):
 
 
 def save_checkpoint(obj, path):
-    """torch.save, atomically: a run killed mid-write leaves the previous file or none, never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    """torch.save, atomically (records.atomic)."""
+    with records.atomic(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path):
