@@ -113,3 +113,29 @@ def test_scorecard_uses_only_full_records_and_shows_mean_and_spread(tmp_path):
     assert cells[5] == "reproduced"
     empty = book.scorecard({}, tmp_path / "nothing")
     assert "| not run | none yet | not run |" in empty
+
+
+@pytest.mark.parametrize("name, expected, sliders", [
+    ("cifar_mislabeled", ["teacher_train_acc", "teacher_test_acc", "student_acc", "random_wrong_acc",
+                          "true_labels_acc", "student_agreement"], 0),
+    ("fgsm_leak", ["clean_acc", "fgsm_acc", "leak_gap", "leak_gap_predicted", "leak_gap_least_likely",
+                   "leak_gap_random", "loss_eps0", "loss_rise", "loss_drop"], 1),
+])
+def test_cifar_pages_show_this_builds_numbers_figures_and_scale(built_book, name, expected, sliders):
+    record = json.loads((ROOT / "_build" / "records" / f"{name}.json").read_text())
+    html = (built_book / "notebooks" / f"{name}.html").read_text()
+    page = text_of(built_book / "notebooks" / f"{name}.html")
+    metrics = experiments.EXPERIMENTS[name].metrics
+    for key in expected:
+        value = record["metrics"][key]
+        fmt = metrics[key].fmt
+        shown = ({f"{value:.2%}", f"{value:.1%}", f"{value:+.2%}"} if "%" in fmt
+                 else {fmt.format(value), f"{value:.3f}", f"{value:+.3f}"})
+        assert any(s in page for s in shown), f"{key} = {shown} is not on the {name} page"
+    assert "{glue" not in page and "glue:text" not in page
+    assert html.count("<img") >= 2
+    assert html.count('class="leaklab-frame-slider"') == sliders
+    # the quick profile is scaled down and the page says how; the data is labelled as the JPEG copy
+    assert "scaled down from the paper's" in page and "(full: " in page
+    assert "JPEG-recompressed copy" in page and "JPEG-recompressed copy" in record["data_source"]
+    assert "application/vnd.jupyter.widget-state+json" not in html

@@ -322,3 +322,29 @@ def test_every_sidebar_page_is_clean(open_page):
             failures.append(f"{url}:\n    " + "\n    ".join(w.problems))
         p.context.close()
     assert not failures, "pages in the sidebar that are not clean:\n  " + "\n  ".join(failures)
+
+
+def test_fgsm_eps_slider_moves_and_its_frames_differ(open_page):
+    page, watch = open_page("/notebooks/fgsm_leak.html")
+    root = page.locator("div.leaklab-frame-slider")
+    assert root.count() == 1, "no static eps slider on the fgsm_leak page"
+    rng = root.locator("input.ll-range")
+    hi = int(rng.get_attribute("max"))
+    assert hi >= 4
+    seen = {}
+    rng.focus()
+    for key in ["Home"] + ["ArrowRight"] * 2 + ["End"]:
+        old, before = root.locator("img.ll-frame").get_attribute("src"), rng.evaluate("e => e.value")
+        page.keyboard.press(key)
+        if rng.evaluate("e => e.value") != before:
+            page.wait_for_function(
+                """old => document.querySelector("div.leaklab-frame-slider img.ll-frame").getAttribute("src") !== old""",
+                arg=old)
+        value = root.locator("output.ll-value").inner_text()
+        caption = root.locator("div.ll-caption").inner_text()
+        assert re.search(r"eps = [\d.]+/255: \d/8 right; mean test loss [\d.]+", caption), caption
+        assert value in caption
+        seen[value] = root.locator("img.ll-frame").get_attribute("src")
+    assert len(seen) == 4 and len(set(seen.values())) == 4, f"positions {list(seen)} do not show four frames"
+    assert float(list(seen)[0]) == 0 and float(list(seen)[-1]) > float(list(seen)[1])
+    watch.check("the fgsm_leak page")

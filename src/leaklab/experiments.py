@@ -61,6 +61,7 @@ class Metric:
     paper: float | None = None  # the source's number, when it gives one
     chance: float | None = None
     fmt: str = "{:.2f}"
+    tolerance: float | None = None  # this metric's own |ours - paper| for "reproduced", if not the experiment's
 
     def plain(self, value):
         """A number as a reader would write it: percentages as percentages, counts as given."""
@@ -224,6 +225,120 @@ EXPERIMENTS = {
         datasets=(("mnist", "train"), ("mnist", "test")),
         spread="leak_true_acc_sd",
     ),
+    "cifar_mislabeled": Experiment(
+        name="cifar_mislabeled",
+        title="Training only on a model's mistakes: CIFAR-10 relabelled by a 2-epoch ResNet-18",
+        claim="a fresh ResNet-18 trained only on the training images a 2-epoch ResNet-18 gets wrong, with its "
+        "wrong labels, classifies the real test set far above chance",
+        source="Wallace (2019), CIFAR-10 section",
+        params={
+            "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
+            "n_seeds": Param(int, "independent teacher-and-students runs", 1, 10),
+            "n_train": Param(int, "CIFAR-10 training images used (50000 = all)", 1000, 50000),
+            "width": Param(int, "ResNet-18 width: channels of the first stage (64 = the standard net)", 4, 128),
+            "teacher_epochs": Param(int, "epochs of the teacher (the paper: 2)", 1, 200),
+            "epochs": Param(int, "epochs of each student (the paper: 50)", 1, 500),
+            "batch_size": Param(int, "SGD minibatch size", 16, 4096),
+            "lr": Param(float, "SGD learning rate (momentum 0.9, weight decay 5e-4)", 1e-4, 2.0),
+            "device": Param(str, "where to train: auto picks CUDA when there is a GPU",
+                            choices=("auto", "cpu", "cuda")),
+        },
+        profiles={
+            "quick": dict(seed=0, n_seeds=1, n_train=10000, width=8, teacher_epochs=2, epochs=3,
+                          batch_size=128, lr=0.1, device="auto"),
+            "full": dict(seed=0, n_seeds=3, n_train=50000, width=64, teacher_epochs=2, epochs=50,
+                         batch_size=128, lr=0.1, device="auto"),
+        },
+        metrics={
+            "student_acc": Metric("new ResNet-18 trained only on the wrong set, CIFAR-10 test accuracy",
+                                  paper=0.497, chance=0.1, fmt="{:.2%}"),
+            "student_acc_sd": Metric("that accuracy, standard deviation over seeds", fmt="{:.2%}"),
+            "teacher_test_acc": Metric("2-epoch ResNet-18, CIFAR-10 test accuracy", paper=0.631, chance=0.1,
+                                       fmt="{:.2%}"),
+            "teacher_test_acc_sd": Metric("teacher test accuracy, standard deviation over seeds", fmt="{:.2%}"),
+            "teacher_train_acc": Metric("2-epoch ResNet-18, accuracy on the training images", paper=0.625,
+                                        chance=0.1, fmt="{:.2%}"),
+            "teacher_train_acc_sd": Metric("teacher training accuracy, standard deviation over seeds",
+                                           fmt="{:.2%}"),
+            "n_wrong": Metric("training images the teacher gets wrong (the wrong set)", paper=18768,
+                              fmt="{:,.0f}", tolerance=1000),
+            "n_wrong_sd": Metric("size of the wrong set, standard deviation over seeds", fmt="{:,.0f}"),
+            "student_agreement": Metric("new net agrees with the teacher on the test set", fmt="{:.2%}"),
+            "random_wrong_acc": Metric("control: the wrong set with uniformly random wrong labels, test accuracy",
+                                       chance=0.1, fmt="{:.2%}"),
+            "true_labels_acc": Metric("control: the wrong set with its true labels, test accuracy", chance=0.1,
+                                      fmt="{:.2%}"),
+        },
+        headline="student_acc",
+        tolerance=0.02,
+        spread="student_acc_sd",
+        also=("teacher_test_acc", "teacher_train_acc"),
+        datasets=(("cifar10", "train"), ("cifar10", "test")),
+    ),
+    "fgsm_leak": Experiment(
+        name="fgsm_leak",
+        title="Label leaking in FGSM adversarial training: adversarial images easier than clean ones",
+        claim="a ResNet-110 adversarially trained with true-label FGSM is more accurate on FGSM images "
+        "(eps = 6) than on clean ones, and its loss along the FGSM direction rises, peaks and falls",
+        source="Label Leaking in Adversarial Training (2017), CIFAR-10 experiment and loss figure",
+        params={
+            "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
+            "n_seeds": Param(int, "independent trainings of each attack label", 1, 10),
+            "n_train": Param(int, "CIFAR-10 training images used (50000 = all)", 1000, 50000),
+            "depth_n": Param(int, "blocks per stage: depth 6n + 2 (18 = ResNet-110, 3 = ResNet-20)", 1, 18),
+            "width": Param(int, "channels of the first stage (16 = He et al.'s)", 4, 64),
+            "epochs": Param(int, "training epochs", 1, 500),
+            "batch_size": Param(int, "SGD minibatch size, half of it adversarial", 16, 4096),
+            "lr": Param(float, "peak SGD learning rate (momentum 0.9, weight decay 5e-4)", 1e-4, 2.0),
+            "sigma": Param(float, "training eps ~ |N(0, sigma)| on the 0-255 scale", 0.0, 64.0),
+            "eval_eps": Param(float, "eps of the FGSM evaluation, 0-255 scale (the blog: 6)", 0.0, 64.0),
+            "eps_max": Param(float, "largest eps of the loss curve and the slider, 0-255 scale", 1.0, 64.0),
+            "eps_points": Param(int, "points of the loss curve, evenly spaced from 0", 3, 201),
+            "n_eval": Param(int, "test images for the curves and the FGSM evaluation (10000 = all)", 100, 10000),
+            "device": Param(str, "where to train: auto picks CUDA when there is a GPU",
+                            choices=("auto", "cpu", "cuda")),
+        },
+        profiles={
+            "quick": dict(seed=0, n_seeds=1, n_train=10000, depth_n=1, width=16, epochs=3,
+                          batch_size=128, lr=0.1, sigma=12.0, eval_eps=6.0, eps_max=6.0, eps_points=13,
+                          n_eval=1000, device="auto"),
+            "full": dict(seed=0, n_seeds=3, n_train=50000, depth_n=18, width=16, epochs=60,
+                         batch_size=128, lr=0.1, sigma=12.0, eval_eps=6.0, eps_max=6.0, eps_points=49,
+                         n_eval=10000, device="auto"),
+        },
+        metrics={
+            "leak_gap": Metric("FGSM accuracy minus clean accuracy (true-label training and attack)",
+                               paper=0.9481 - 0.9212, chance=0.0, fmt="{:+.2%}"),
+            "leak_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
+            "clean_acc": Metric("clean test accuracy of the true-label model", paper=0.9212, chance=0.1,
+                                fmt="{:.2%}"),
+            "clean_acc_sd": Metric("clean accuracy, standard deviation over seeds", fmt="{:.2%}"),
+            "fgsm_acc": Metric("its accuracy on true-label FGSM test images at eps = 6", paper=0.9481,
+                               chance=0.1, fmt="{:.2%}"),
+            "fgsm_acc_sd": Metric("FGSM accuracy, standard deviation over seeds", fmt="{:.2%}"),
+            "label_advantage": Metric("that model's FGSM accuracy with the true label minus with its predicted "
+                                      "label (eps = 6)", chance=0.0, fmt="{:+.2%}"),
+            "loss_eps0": Metric("mean test cross-entropy at eps = 0 (read off the blog's figure)", paper=0.28,
+                                fmt="{:.3f}"),
+            "loss_rise": Metric("loss curve: its peak minus its eps = 0 value (read off the blog's figure)",
+                                paper=0.05, chance=0.0, fmt="{:+.3f}", tolerance=0.02),
+            "loss_peak_eps": Metric("loss curve: eps of its peak, 0-255 scale (read off the blog's figure)",
+                                    paper=0.5, fmt="{:.2f}", tolerance=0.5),
+            "loss_drop": Metric("loss curve: value at the largest eps minus value at eps = 0 (blog's figure)",
+                                paper=0.19 - 0.28, chance=0.0, fmt="{:+.3f}", tolerance=0.03),
+            "leak_gap_predicted": Metric("predicted-label training: own-attack accuracy minus clean",
+                                         chance=0.0, fmt="{:+.2%}"),
+            "leak_gap_least_likely": Metric("least-likely training: own-attack accuracy minus clean",
+                                            chance=0.0, fmt="{:+.2%}"),
+            "leak_gap_random": Metric("random-class training: own-attack accuracy minus clean", chance=0.0,
+                                      fmt="{:+.2%}"),
+        },
+        headline="leak_gap",
+        tolerance=0.01,
+        spread="leak_gap_sd",
+        also=("clean_acc", "fgsm_acc", "loss_rise", "loss_drop"),
+        datasets=(("cifar10", "train"), ("cifar10", "test")),
+    ),
 }
 
 
@@ -265,6 +380,14 @@ def notebook_params(name, namespace):
     return SimpleNamespace(**resolve(name, profile, given))
 
 
+def scale_note(name, params):
+    """The parameters of a run that differ from the full profile, as 'name value (full: value)', or ''."""
+    full = get(name).profiles["full"]
+    given = dict(vars(params)) if not isinstance(params, dict) else params
+    return ", ".join(f"{k} {given[k]} (full: {v})" for k, v in full.items()
+                     if k not in ("n_seeds", "seed", "device") and given.get(k) != v)
+
+
 def scorecard_rows(name):
     """(metric key, key of its spread over seeds or None) for each scorecard row of `name`."""
     exp = get(name)
@@ -278,7 +401,7 @@ def verdict(name, value, key=None):
     metric = exp.metrics[key or exp.headline]
     if value is None:
         return "not run"
-    if abs(value - metric.paper) <= exp.tolerance:
+    if abs(value - metric.paper) <= (exp.tolerance if metric.tolerance is None else metric.tolerance):
         return "reproduced"
     if metric.chance is not None and (value - metric.chance) * (metric.paper - metric.chance) > 0:
         return "effect reproduced, " + ("weaker" if abs(value - metric.chance) < abs(metric.paper - metric.chance)

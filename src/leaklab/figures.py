@@ -104,9 +104,10 @@ def eps_sweep(eps, score_mean, score_sd, flipped_mean, n_points, paper, paper_ep
     return fig
 
 
-def image_grid(rows, row_labels, title, col_labels=None, titles=None, cmap="gray", vmin=0, vmax=None):
+def image_grid(rows, row_labels, title, col_labels=None, titles=None, cmap="gray", vmin=0, vmax=None,
+               xlabels=None, title_size=12):
     """Images in a grid: rows [r][c] of 2-D arrays, one label per row (on the left), an optional
-    label per column and per image (`titles[r][c]`, above it)."""
+    label per column and per image (`titles[r][c]` above it, `xlabels[r][c]` below it)."""
     n_rows, n_cols = len(rows), len(rows[0])
     fig, axes = _new_figure(n_rows, n_cols, figsize=(1.15 * n_cols + 1.2, 1.3 * n_rows + 0.6), squeeze=False)
     for r in range(n_rows):
@@ -116,9 +117,11 @@ def image_grid(rows, row_labels, title, col_labels=None, titles=None, cmap="gray
             ax.set_xticks([])
             ax.set_yticks([])
             if titles is not None:
-                ax.set_title(titles[r][c], fontsize=12, fontweight="bold")
+                ax.set_title(titles[r][c], fontsize=title_size, fontweight="bold")
             elif r == 0 and col_labels is not None:
                 ax.set_title(col_labels[c], fontsize=10)
+            if xlabels is not None:
+                ax.set_xlabel(xlabels[r][c], fontsize=title_size - 1)
         axes[r][0].set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
     fig.suptitle(title)
     fig.tight_layout()
@@ -155,7 +158,8 @@ def heatmap(matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
     return fig
 
 
-def accuracy_bars(names, means, sds, title, paper=None, paper_label="paper", chance=0.1):
+def accuracy_bars(names, means, sds, title, paper=None, paper_label="paper", chance=0.1,
+                  xlabel="MNIST test accuracy"):
     """Horizontal bars of accuracies (mean ± sd over seeds) with the paper's number and chance marked."""
     fig, ax = _new_figure(figsize=(8, 0.5 * len(names) + 1.4))
     y = list(range(len(names)))[::-1]
@@ -169,8 +173,48 @@ def accuracy_bars(names, means, sds, title, paper=None, paper_label="paper", cha
     elif paper is not None:
         ax.axvline(paper, color=PAPER_COLOR, lw=2, label=f"{paper_label}: {paper:.0%}")
     ax.axvline(chance, color="black", ls="--", lw=1.2, label=f"chance: {chance:.0%}")
-    ax.set(yticks=y, yticklabels=names, xlim=(0, 1.12), xlabel="MNIST test accuracy", title=title)
+    ax.set(yticks=y, yticklabels=names, xlim=(0, 1.12), xlabel=xlabel, title=title)
     ax.legend(frameon=False, fontsize=9, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(eps, curves, title, paper_points=None, marker=None, ax=None):
+    """Mean cross-entropy against eps: curves {name: losses}; the first is drawn bold. `paper_points`
+    [(eps, loss)] are values read off the source's figure; `marker` an eps to mark on the first curve."""
+    fig, ax = _new_figure(figsize=(7, 3.8)) if ax is None else (ax.figure, ax)
+    for i, (name, loss) in enumerate(curves.items()):
+        ax.plot(eps, loss, lw=2.4 if i == 0 else 1.2, alpha=1 if i == 0 else 0.75, label=name)
+    first = next(iter(curves.values()))
+    ax.axhline(first[0], color=CHANCE_COLOR, ls=":", lw=1)
+    if paper_points:
+        ax.plot(*zip(*paper_points), "*", color=PAPER_COLOR, ms=13, label="blog's figure (read off)")
+    if marker is not None:
+        i = min(range(len(eps)), key=lambda k: abs(eps[k] - marker))
+        ax.plot([eps[i]], [first[i]], "o", color="black", ms=8, zorder=4)
+    ax.set(xlabel="FGSM eps (0-255 scale), true-label direction", ylabel="mean test cross-entropy", title=title)
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def fgsm_frame(images, predicted, labels, p_true, classes, eps, curve_eps, curve_loss, paper_points=None):
+    """One frame of the eps slider: FGSM images at `eps` with the model's answers, above the loss curve
+    with that eps marked. images: uint8 [N, H, W, C]."""
+    fig = plt.figure(figsize=(10, 5.2), facecolor="white")
+    grid = fig.add_gridspec(2, len(images), height_ratios=[1, 1.6])
+    for i, img in enumerate(images):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(img.numpy(), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        right = int(predicted[i]) == int(labels[i])
+        ax.set_title(classes[int(predicted[i])], fontsize=9, fontweight="bold",
+                     color="#2a7f2a" if right else PAPER_COLOR)
+        ax.set_xlabel(f"{classes[int(labels[i])]}\np={float(p_true[i]):.2f}", fontsize=8)
+    loss_curves(curve_eps, {"true-label FGSM training": curve_loss}, "", paper_points, eps,
+                ax=fig.add_subplot(grid[1, :]))
+    fig.suptitle(f"FGSM (true label) at eps = {eps:g}/255: prediction above (green right, red wrong), "
+                 "true class and its probability below", fontsize=10)
     fig.tight_layout()
     return fig
 

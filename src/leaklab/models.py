@@ -103,3 +103,78 @@ def mlp(sizes):
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     return nn.Sequential(nn.Flatten(), *layers[:-1])
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers and a shortcut: the block of both CIFAR ResNets below.
+
+    `projection` picks the shortcut used when the shape changes: a 1x1 conv-BN
+    (kuangliu/pytorch-cifar's ResNet-18) or He et al.'s parameter-free option A,
+    which subsamples and pads the new channels with zeros (their CIFAR ResNet-110).
+    """
+
+    def __init__(self, c_in, c_out, stride, projection):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.reshape = stride != 1 or c_in != c_out
+        self.pad = c_out - c_in
+        self.shortcut = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+                         if self.reshape and projection else None)
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.shortcut is not None:
+            x = self.shortcut(x)
+        elif self.reshape:
+            x = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return torch.relu(out + x)
+
+
+class CifarResNet(nn.Module):
+    """A ResNet for 32x32 images: a 3x3 stem (no max-pool), then stages of BasicBlocks, the first
+    at stride 1 and each later one halving the resolution, global average pool, one dense layer."""
+
+    def __init__(self, blocks, widths, projection, num_classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
+                                  nn.ReLU())
+        layers, c_in = [], widths[0]
+        for stage, (n, c) in enumerate(zip(blocks, widths)):
+            for i in range(n):
+                layers.append(BasicBlock(c_in, c, 2 if stage > 0 and i == 0 else 1, projection))
+                c_in = c
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(c_in, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.layers(self.stem(x)).mean((2, 3)))
+
+
+def resnet18(width=64):
+    """CIFAR ResNet-18 as in kuangliu/pytorch-cifar (11.2M parameters at width 64); `width` scales
+    every stage (64, 128, 256, 512 at width 64)."""
+    return CifarResNet([2, 2, 2, 2], [width, 2 * width, 4 * width, 8 * width], projection=True)
+
+
+def resnet_he(n=18, width=16):
+    """He et al.'s CIFAR ResNet of depth 6n + 2 with option-A shortcuts: n = 18 is ResNet-110
+    (16, 32, 64 channels, 1.7M parameters), n = 3 is ResNet-20."""
+    return CifarResNet([n, n, n], [width, 2 * width, 4 * width], projection=False)
+
+
+class Normalized(nn.Module):
+    """`net` behind a per-channel standardization, so the model takes pixels in [0, 1] and attacks
+    work, and are clipped, in pixel space."""
+
+    def __init__(self, net, mean, std):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return self.net((x - self.mean) / self.std)

@@ -1,6 +1,7 @@
 """Training loops: full-batch for the toy's tiny nets, minibatches from in-memory tensors for images."""
 
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -106,3 +107,160 @@ def save_checkpoint(obj, path):
 def load_checkpoint(path):
     """A checkpoint this project wrote: tensors, numbers, strings and containers only (no unpickling)."""
     return torch.load(path, weights_only=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The CIFAR-10 engine: SGD on a dataset held on the device, augmented there in batches.
+
+def default_device():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def bf16_helps(device):
+    """bf16 autocast pays off on CUDA and on CPUs with bf16 matrix units (AMX or AVX512-BF16); on other
+    CPUs it emulates bf16 and ran 1.8x slower here (benchmarks/bench_cifar.py)."""
+    if str(device).startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def on_device(images, device, pad=0):
+    """uint8 images [N, C, H, W] moved to the device once, as [N, H + 2 pad, W + 2 pad, C]: channels-last
+    rows, so that a gathered batch is already in the memory layout the convolutions want."""
+    hwc = images.permute(0, 2, 3, 1).to(device)
+    return torch.nn.functional.pad(hwc, (0, 0, pad, pad, pad, pad)).contiguous()
+
+
+def crop_flip(padded, idx, gen, pad=4):
+    """A batch of random crops with random horizontal flips, as one gather on the device.
+
+    padded: [N, H + 2 pad, W + 2 pad, C] uint8 from `on_device`. Each image gets its own
+    offset in [0, 2 pad] along each axis and a coin for the flip; the flip is folded into
+    the column indices. Returns floats in [0, 1], [B, C, H, W] in channels_last memory.
+    """
+    b, size = len(idx), padded.shape[1] - 2 * pad
+    dev = padded.device
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b, 1), generator=gen, device=dev)
+    flip = torch.randint(0, 2, (b, 1), generator=gen, device=dev).bool()
+    ar = torch.arange(size, device=dev)
+    rows = dy + ar
+    cols = dx + torch.where(flip, size - 1 - ar, ar)
+    out = padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).float().div_(255)
+
+
+def plain_batch(padded, idx, pad=0):
+    """The same batch layout as `crop_flip`, without augmentation (the central crop)."""
+    size = padded.shape[1] - 2 * pad
+    return padded[idx, pad:pad + size, pad:pad + size].permute(0, 3, 1, 2).float().div_(255)
+
+
+def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
+        decay=True, augment=True, adversarial=None, seed=0, checkpoint=None, device=None, compile=None,
+        progress=True, desc="train"):
+    """Train `model` (which takes pixels in [0, 1]) with SGD and momentum: the CIFAR engine.
+
+    The data go to the device once as uint8; each batch is one gather with its random
+    crop and flip (`crop_flip`), so the loop runs no per-sample Python. With `decay` the
+    learning rate falls linearly to zero over the run; without it, it stays at `lr` (a
+    snapshot of a longer standard run, as the 2-epoch teacher of cifar_mislabeled is).
+    `adversarial(model, x, y, gen)` may replace part of each batch (FGSM training).
+
+    With a `checkpoint` path the state after every epoch (weights, optimizer, random
+    generator, losses) is written there atomically, and a run started again with the
+    same arguments resumes after the last finished epoch and ends in the same state.
+    All randomness after initialization comes from one generator seeded by `seed`.
+    Returns (model in eval mode, per-epoch history).
+    """
+    from tqdm import tqdm  # text, so the executed notebooks keep a plain log (no widget state)
+
+    device = device or default_device()
+    model.to(device, memory_format=torch.channels_last).train()
+    compile = str(device).startswith("cuda") if compile is None else compile
+    net = torch.compile(model) if compile else model
+    x_all, y_all = on_device(images, device, pad=4 if augment else 0), labels.to(device)
+    gen = torch.Generator(device).manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                          foreach=True)
+    steps_per_epoch = -(-len(labels) // batch_size)
+    total = epochs * steps_per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: 1 - s / total) if decay else (lambda s: 1.0))
+    history, start_epoch = [], 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        schedule.load_state_dict(state["schedule"])
+        gen.set_state(state["gen"])
+        history, start_epoch = state["history"], state["epoch"]
+    amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16_helps(device))
+    for epoch in range(start_epoch, epochs):
+        model.train()
+        order = torch.randperm(len(labels), generator=gen, device=device)
+        loss_sum, seen, start = torch.zeros((), device=device), 0, time.perf_counter()
+        bar = tqdm(total=len(labels), desc=f"{desc} epoch {epoch + 1}/{epochs}", unit="img", unit_scale=True,
+                   mininterval=5, disable=not progress)
+        for step, idx in enumerate(order.split(batch_size)):
+            x = crop_flip(x_all, idx, gen) if augment else plain_batch(x_all, idx)
+            y = y_all[idx]
+            with amp:
+                if adversarial is not None:
+                    x = adversarial(net, x, y, gen)
+                loss = F.cross_entropy(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+            loss_sum += loss.detach() * len(idx)
+            seen += len(idx)
+            bar.update(len(idx))
+            if step % 50 == 49:
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", refresh=False)
+        history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen,
+                        "seconds": time.perf_counter() - start})
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
+        bar.close()
+        if checkpoint is not None:
+            save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(),
+                             "schedule": schedule.state_dict(), "gen": gen.get_state(), "history": history,
+                             "epoch": epoch + 1}, checkpoint)
+    return model.eval(), history
+
+
+@torch.no_grad()
+def logits_of(model, images, device=None, batch_size=1000):
+    """The model's logits (float, on the CPU) for uint8 images [N, C, H, W]."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    x_all = on_device(images, device)
+    amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16_helps(device))
+    out = []
+    for idx in torch.arange(len(images), device=device).split(batch_size):
+        with amp:
+            out.append(model(plain_batch(x_all, idx)).float().cpu())
+    return torch.cat(out)
+
+
+def channel_stats(images):
+    """Per-channel mean and standard deviation of uint8 images [N, C, H, W], on the [0, 1] scale."""
+    x = images.float().div_(255)
+    return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
+
+
+def resolve_device(choice):
+    """'auto' is CUDA when there is a GPU; asking for CUDA without one is an error, said plainly."""
+    if choice == "auto":
+        return default_device()
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for, but torch sees no GPU here: use device='auto' or 'cpu'")
+    return choice
+
+
+def describe_device(device):
+    if str(device).startswith("cuda"):
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"

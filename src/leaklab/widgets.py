@@ -7,7 +7,7 @@ import uuid
 import matplotlib.pyplot as plt
 from IPython.display import HTML, display
 
-from . import figures, toy2d
+from . import fgsm_leak, figures, toy2d
 from .experiments import EXPERIMENTS
 
 
@@ -60,6 +60,32 @@ def toy_live(p, eps_step=0.01):
     compute()
     box = W.VBox([W.HBox([eps_slider, seed_box]), status, out])
     box.eps_slider, box.seed_box, box.status = eps_slider, seed_box, status  # for tests and benchmarks
+    return box
+
+
+def fgsm_live(model, images, labels, classes, curve_eps, curve_loss, paper_points=None, eps_max=16.0,
+              step=0.25):
+    """An eps slider that attacks `images` with the trained model in the running kernel, at any eps up to
+    eps_max (beyond the curve's range too): one gradient and one forward pass on 8 images per move."""
+    import ipywidgets as W
+
+    slider = W.FloatSlider(value=0.0, min=0.0, max=eps_max, step=step, description="eps (/255)",
+                           continuous_update=False, layout=W.Layout(width="60%"))
+    out = W.Output()
+
+    def draw(_=None):
+        frames, predicted, p_true = fgsm_leak.adversarial_images(model, images, labels, [slider.value])
+        fig = figures.fgsm_frame(frames[0], predicted[0], labels, p_true[0], classes, slider.value, curve_eps,
+                                 curve_loss, paper_points)
+        with out:
+            out.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    slider.observe(draw, names="value")
+    draw()
+    box = W.VBox([slider, out])
+    box.slider = slider
     return box
 
 

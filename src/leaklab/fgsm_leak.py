@@ -1,0 +1,162 @@
+"""FGSM adversarial training and its label leak (CIFAR-10).
+
+Half of every training batch is replaced by one-step adversarial images, each with its
+own radius eps drawn from |N(0, sigma)| on the 0-255 scale (a normal with its negative
+draws discarded). Which label the step uses is the whole question:
+
+- "true":         x + eps sign(grad CE(f(x), y_true))      (the blog's FGSM: the label leaks)
+- "predicted":    x + eps sign(grad CE(f(x), argmax f(x)))  (what attack libraries default to)
+- "least_likely": x - eps sign(grad CE(f(x), argmin f(x)))  (Kurakin et al.'s step l.l.: towards it)
+- "random":       x - eps sign(grad CE(f(x), r)), r uniform over the 10 classes (step rnd.)
+"""
+
+import torch
+import torch.nn.functional as F
+
+from . import models, records, training
+
+ATTACKS = ("true", "predicted", "least_likely", "random")
+TOWARDS = {"least_likely", "random"}  # targeted steps descend the target's loss
+
+
+def attack_label(kind, logits, y, gen=None):
+    if kind == "true":
+        return y
+    if kind == "predicted":
+        return logits.argmax(1)
+    if kind == "least_likely":
+        return logits.argmin(1)
+    if kind == "random":
+        return torch.randint(0, logits.shape[1], y.shape, generator=gen, device=y.device)
+    raise ValueError(f"unknown attack label {kind!r}: choose one of {', '.join(ATTACKS)}")
+
+
+def fgsm_direction(net, x, y, kind, gen=None):
+    """sign of the step of the `kind` attack at x (one forward and one backward pass), and the logits."""
+    x = x.detach().requires_grad_(True)
+    logits = net(x)
+    target = attack_label(kind, logits.detach(), y, gen)
+    (grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), target, reduction="sum"), x)
+    step = grad.sign()
+    return (-step if kind in TOWARDS else step), logits.detach()
+
+
+def half_fgsm(kind, sigma):
+    """The `adversarial` hook of training.sgd: the first half of each batch replaced by `kind` FGSM
+    images with per-example eps ~ |N(0, sigma)| / 255."""
+    def adversarial(net, x, y, gen):
+        half = len(x) // 2
+        eps = torch.randn(half, 1, 1, 1, generator=gen, device=x.device).abs_().mul_(sigma / 255)
+        step, _ = fgsm_direction(net, x[:half], y[:half], kind, gen)
+        return torch.cat([(x[:half] + eps * step).clamp_(0, 1), x[half:]])
+    return adversarial
+
+
+def build_model(p, mean, std):
+    return models.Normalized(models.resnet_he(p.depth_n, p.width), mean, std)
+
+
+def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, progress=True):
+    torch.manual_seed(seed)
+    model = build_model(p, mean, std)
+    model, history = training.sgd(model, train_set.images, train_set.labels, epochs=p.epochs,
+                                  batch_size=p.batch_size, lr=p.lr, adversarial=half_fgsm(kind, p.sigma),
+                                  seed=seed, checkpoint=checkpoint, device=device, progress=progress,
+                                  desc=f"FGSM training ({kind} label)")
+    return model, history
+
+
+def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=500, seed=0):
+    """Mean cross-entropy (true label) and accuracy at x + eps * step for each eps (0-255 scale) in
+    eps_grid, where step is the sign of the `kind` attack computed once at the clean x."""
+    device = next(model.parameters()).device
+    model.eval()
+    gen = torch.Generator(device).manual_seed(seed)
+    x_all, y_all = training.on_device(images, device), labels.to(device)
+    eps = torch.tensor(eps_grid, device=device, dtype=torch.float32) / 255
+    loss, correct = torch.zeros(len(eps), device=device), torch.zeros(len(eps), device=device)
+    for idx in torch.arange(len(labels), device=device).split(batch_size):
+        x, y = training.plain_batch(x_all, idx), y_all[idx]
+        step, _ = fgsm_direction(model, x, y, kind, gen)
+        with torch.no_grad():
+            for i, e in enumerate(eps):
+                logits = model((x + e * step).clamp_(0, 1)).float()
+                loss[i] += F.cross_entropy(logits, y, reduction="sum")
+                correct[i] += (logits.argmax(1) == y).sum()
+    return {"eps": list(eps_grid), "loss": (loss / len(labels)).tolist(),
+            "acc": (correct / len(labels)).tolist()}
+
+
+def adversarial_images(model, images, labels, eps_grid, kind="true"):
+    """For a few images: the FGSM images at each eps (uint8 [len(eps), N, H, W, C]) and the model's
+    predictions and softmax probabilities of the true class there."""
+    device = next(model.parameters()).device
+    model.eval()
+    x, y = training.plain_batch(training.on_device(images, device), torch.arange(len(images), device=device)), \
+        labels.to(device)
+    step, _ = fgsm_direction(model, x, y, kind)
+    frames, preds, p_true = [], [], []
+    with torch.no_grad():
+        for e in eps_grid:
+            xe = (x + e / 255 * step).clamp_(0, 1)
+            probs = model(xe).float().softmax(1)
+            frames.append((xe * 255).round().byte().permute(0, 2, 3, 1).cpu())
+            preds.append(probs.argmax(1).cpu())
+            p_true.append(probs.gather(1, y[:, None])[:, 0].cpu())
+    return torch.stack(frames), torch.stack(preds), torch.stack(p_true)
+
+
+def eps_grid(p):
+    """The curve's eps values: eps_points evenly spaced from 0 to eps_max, plus eval_eps."""
+    grid = {round(p.eps_max * i / (p.eps_points - 1), 6) for i in range(p.eps_points)} | {p.eval_eps}
+    return sorted(grid)
+
+
+def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None, progress=True):
+    """Train one model per attack label and measure each: clean accuracy and the loss and accuracy along
+    the true-label FGSM direction (the curve), and its accuracy at eval_eps under every attack label
+    (one row of the trained-with x attacked-with table)."""
+    grid = eps_grid(p)
+    at = grid.index(p.eval_eps)
+    out = {"eps": grid, "models": {}}
+    for kind in ATTACKS:
+        checkpoint = checkpoints / f"seed{seed}-{kind}.pt" if checkpoints else None
+        model, history = train(p, kind, train_set, mean, std, seed, checkpoint, device, progress)
+        curve = along_fgsm(model, test.images, test.labels, grid, "true", seed=seed)
+        row = {a: (curve["acc"][at] if a == "true" else
+                   along_fgsm(model, test.images, test.labels, [p.eval_eps], a, seed=seed)["acc"][0])
+               for a in ATTACKS}
+        out["models"][kind] = {"clean_acc": curve["acc"][0], "curve": curve, "attacked": row, "history": history}
+        if kind == "true":
+            out["slider"] = adversarial_images(model, test.images[:8], test.labels[:8], grid)
+            out["model"] = model  # for the live slider; not part of the record
+    return out
+
+
+def summarize(seeds):
+    """The record's metrics: means over seeds, with standard deviations of the paper's numbers."""
+    def true_model(s):
+        return s["models"]["true"]
+
+    def loss(s):
+        return true_model(s)["curve"]["loss"]
+
+    getters = {
+        "clean_acc": lambda s: true_model(s)["clean_acc"],
+        "fgsm_acc": lambda s: true_model(s)["attacked"]["true"],
+        "leak_gap": lambda s: true_model(s)["attacked"]["true"] - true_model(s)["clean_acc"],
+        "label_advantage": lambda s: true_model(s)["attacked"]["true"] - true_model(s)["attacked"]["predicted"],
+        "loss_eps0": lambda s: loss(s)[0],
+        "loss_rise": lambda s: max(loss(s)) - loss(s)[0],
+        "loss_peak_eps": lambda s: s["eps"][max(range(len(loss(s))), key=loss(s).__getitem__)],
+        "loss_drop": lambda s: loss(s)[-1] - loss(s)[0],
+    }
+    for kind in ATTACKS[1:]:
+        getters[f"leak_gap_{kind}"] = (lambda k: lambda s: s["models"][k]["attacked"][k]
+                                       - s["models"][k]["clean_acc"])(kind)
+    metrics = {}
+    for key, get in getters.items():
+        metrics[key], sd = records.mean_sd(get(s) for s in seeds)
+        if key in ("leak_gap", "clean_acc", "fgsm_acc"):
+            metrics[key + "_sd"] = sd
+    return metrics

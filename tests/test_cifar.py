@@ -1,0 +1,163 @@
+"""The CIFAR-10 engine and the two CIFAR chapters' pieces, on tiny nets and random images."""
+
+import pytest
+import torch
+
+from leaklab import cifar_mislabeled, experiments, fgsm_leak, models, training
+
+
+def test_resnets_have_the_published_sizes():
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(models.resnet18()) == 11_173_962  # kuangliu/pytorch-cifar's ResNet18
+    assert round(count(models.resnet_he(18)) / 1e6, 1) == 1.7  # He et al.: ResNet-110, 1.7M
+    assert round(count(models.resnet_he(3)) / 1e6, 2) == 0.27  # ResNet-20, 0.27M
+    depth = lambda m: sum(isinstance(x, (torch.nn.Conv2d, torch.nn.Linear)) for x in m.modules())  # noqa: E731
+    assert depth(models.resnet_he(18)) == 110  # option A: no 1x1 convs on the shortcuts
+    out = models.resnet18(8)(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, 10)
+
+
+def test_crop_flip_gives_each_image_a_padded_crop_possibly_flipped():
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    padded = training.on_device(images, "cpu", pad=4)
+    gen = torch.Generator().manual_seed(0)
+    batch = training.crop_flip(padded, torch.arange(6), gen)
+    assert batch.shape == (6, 3, 32, 32) and batch.dtype == torch.float32
+    assert batch.is_contiguous(memory_format=torch.channels_last)
+    full = torch.nn.functional.pad(images.float() / 255, (4, 4, 4, 4))
+    flips_seen = set()
+    for b in range(6):
+        matches = [(dy, dx, f) for dy in range(9) for dx in range(9) for f in (0, 1)
+                   if torch.equal((full[b, :, dy:dy + 32, dx:dx + 32].flip(2) if f else
+                                   full[b, :, dy:dy + 32, dx:dx + 32]), batch[b])]
+        assert matches, f"image {b} is not a crop of its padded original"
+        flips_seen.add(matches[0][2])
+    plain = training.plain_batch(training.on_device(images, "cpu"), torch.arange(6))
+    assert torch.equal(plain, images.float() / 255)
+
+
+def test_normalized_model_standardizes_per_channel():
+    net = torch.nn.Identity()
+    model = models.Normalized(net, [0.5, 0.4, 0.3], [0.2, 0.2, 0.1])
+    x = torch.rand(1, 3, 2, 2)
+    assert torch.allclose(model(x)[0, 2], (x[0, 2] - 0.3) / 0.1)
+
+
+def tiny_data(n=192, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    # class-dependent colour so a tiny net can learn something in a few steps
+    images = (torch.rand(n, 3, 32, 32, generator=g) * 120 + labels.view(-1, 1, 1, 1) * 12).to(torch.uint8)
+    return images, labels
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return models.Normalized(models.resnet_he(1, 4), [0.5] * 3, [0.25] * 3)
+
+
+def test_sgd_learns(tmp_path):
+    images, labels = tiny_data()
+    model, history = training.sgd(tiny_model(), images, labels, epochs=6, batch_size=32, lr=0.05, device="cpu",
+                                  progress=False)
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert (training.logits_of(model, images).argmax(1) == labels).float().mean() > 0.2
+
+
+def test_a_killed_run_resumes_and_ends_in_the_same_state(tmp_path, monkeypatch):
+    images, labels = tiny_data()
+    args = dict(epochs=3, batch_size=64, lr=0.05, device="cpu", progress=False,
+                adversarial=fgsm_leak.half_fgsm("random", 12.0), seed=5)
+    straight, history = training.sgd(tiny_model(), images, labels, **args)
+
+    saves = []
+    real_save = training.save_checkpoint
+
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        saves.append(obj["epoch"])
+        if len(saves) == 2:
+            raise KeyboardInterrupt  # killed after the second epoch's checkpoint
+
+    path = tmp_path / "run.pt"
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        training.sgd(tiny_model(), images, labels, checkpoint=path, **args)
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    assert training.load_checkpoint(path)["epoch"] == 2
+    resumed, resumed_history = training.sgd(tiny_model(seed=99), images, labels, checkpoint=path, **args)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [h["loss"] for h in resumed_history] == [h["loss"] for h in history]
+    # a finished run is read back, not trained again
+    again, _ = training.sgd(tiny_model(seed=7), images, labels, checkpoint=path, **{**args, "epochs": 3})
+    assert torch.equal(again.state_dict()["net.fc.weight"], straight.state_dict()["net.fc.weight"])
+
+
+def test_fgsm_steps_and_their_labels():
+    images, labels = tiny_data(16)
+    model = tiny_model().eval()
+    x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(16))
+    step, logits = fgsm_leak.fgsm_direction(model, x, labels, "true")
+    xg = x.clone().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(model(xg), labels, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, xg)
+    assert torch.equal(step, grad.sign())
+    ll_step, _ = fgsm_leak.fgsm_direction(model, x, labels, "least_likely")
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(model(xg), logits.argmin(1), reduction="sum"),
+                                  xg)
+    assert torch.equal(ll_step, -grad.sign())  # a step towards the least-likely class
+    assert torch.equal(fgsm_leak.attack_label("predicted", logits, labels), logits.argmax(1))
+    with pytest.raises(ValueError, match="unknown attack label"):
+        fgsm_leak.attack_label("target", logits, labels)
+
+
+def test_half_of_each_batch_is_attacked_within_the_pixel_range():
+    images, labels = tiny_data(32)
+    x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))
+    out = fgsm_leak.half_fgsm("true", 12.0)(tiny_model().train(), x, labels, torch.Generator().manual_seed(0))
+    assert torch.equal(out[16:], x[16:])
+    changed = (out[:16] - x[:16]).abs().flatten(1).amax(1)
+    assert (changed > 0).all() and changed.max() < 60 / 255  # |N(0, 12)|/255 draws, clipped to [0, 1]
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_loss_along_fgsm_starts_at_the_clean_numbers():
+    images, labels = tiny_data(40)
+    model = tiny_model().eval()
+    curve = fgsm_leak.along_fgsm(model, images, labels, [0, 3, 6], batch_size=16)
+    logits = training.logits_of(model, images)
+    assert curve["acc"][0] == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+    assert curve["loss"][0] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-4)
+    assert curve["loss"][1] > curve["loss"][0]  # an untrained net: the attack raises the loss
+
+
+def test_random_wrong_labels_are_wrong_and_spread():
+    labels = torch.randint(0, 10, (9000,), generator=torch.Generator().manual_seed(1))
+    wrong = cifar_mislabeled.random_wrong_labels(labels, seed=3)
+    assert not (wrong == labels).any()
+    shift = torch.bincount((wrong - labels) % 10, minlength=10)
+    assert shift[0] == 0 and shift[1:].min() > 850  # uniform over the nine other classes
+
+
+def test_confusion_rows_are_shares():
+    m = cifar_mislabeled.confusion(torch.tensor([0, 0, 1, 2]), torch.tensor([1, 1, 3, 0]))
+    assert m[0, 1] == 1 and m[1, 3] == 1 and m[2, 0] == 1 and m[5].sum() == 0
+
+
+def test_scale_note_names_what_the_quick_profile_shrinks():
+    quick = experiments.resolve("fgsm_leak", "quick")
+    note = experiments.scale_note("fgsm_leak", quick)
+    assert "depth_n 1 (full: 18)" in note and "n_train 10000 (full: 50000)" in note
+    assert experiments.scale_note("cifar_mislabeled", experiments.resolve("cifar_mislabeled", "full")) == ""
+    grid = fgsm_leak.eps_grid(experiments.notebook_params("fgsm_leak", {"profile": "quick", "eval_eps": 5.3}))
+    assert grid[0] == 0 and grid[-1] == quick["eps_max"] and 5.3 in grid and len(grid) == quick["eps_points"] + 1
+
+
+def test_asking_for_cuda_without_a_gpu_is_refused_plainly():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="no GPU"):
+        training.resolve_device("cuda")
+    assert training.resolve_device("auto") == "cpu"
