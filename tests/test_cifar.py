@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from leaklab import cifar_mislabeled, experiments, fgsm_leak, models, training
+from leaklab import attacks, cifar_mislabeled, experiments, fgsm_leak, models, training
 
 
 def test_resnets_have_the_published_sizes():
@@ -108,9 +108,9 @@ def test_fgsm_steps_and_their_labels():
     (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(model(xg), logits.argmin(1), reduction="sum"),
                                   xg)
     assert torch.equal(ll_step, -grad.sign())  # a step towards the least-likely class
-    assert torch.equal(fgsm_leak.attack_label("predicted", logits, labels), logits.argmax(1))
+    assert torch.equal(attacks.attack_label("predicted", logits, labels), logits.argmax(1))
     with pytest.raises(ValueError, match="unknown attack label"):
-        fgsm_leak.attack_label("target", logits, labels)
+        attacks.attack_label("target", logits, labels)
 
 
 def test_half_of_each_batch_is_attacked_within_the_pixel_range():
@@ -161,3 +161,25 @@ def test_asking_for_cuda_without_a_gpu_is_refused_plainly():
     with pytest.raises(RuntimeError, match="no GPU"):
         training.resolve_device("cuda")
     assert training.resolve_device("auto") == "cpu"
+
+
+def test_small_resnet18_survives_odd_batches_in_channels_last():
+    """torch 2.13's CPU backward of a strided 1x1 conv with 8 input channels segfaults on odd batches in
+    channels_last; the projection shortcut avoids that kernel. Run apart, so a crash fails one test."""
+    import subprocess
+    import sys
+
+    code = ("import torch, torch.nn.functional as F; from leaklab import models; torch.manual_seed(0); "
+            "m = models.resnet18(8).to(memory_format=torch.channels_last).train(); "
+            "x = torch.rand(25, 3, 32, 32).contiguous(memory_format=torch.channels_last); "
+            "F.cross_entropy(m(x), torch.randint(0, 10, (25,))).backward(); print('ok')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-500:]
+
+
+def test_projection_shortcut_is_a_strided_1x1_conv():
+    block = models.BasicBlock(8, 16, 2, projection=True).eval()
+    x = torch.rand(3, 8, 8, 8)
+    conv, bn = block.shortcut
+    expected = bn(torch.nn.functional.conv2d(x, conv.weight, stride=2))
+    assert torch.allclose(block.shortcut(x[:, :, ::2, ::2]), expected, atol=1e-6)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leaklab import data, gradient_leak, mnist_from_fashion, models, training
+from leaklab import attacks, data, gradient_leak, mnist_from_fashion, models, training
 
 needs_data = pytest.mark.skipif(not os.environ.get("LEAKLAB_DATA"), reason="LEAKLAB_DATA not set (make test sets it)")
 
@@ -95,14 +95,14 @@ def test_mnist_from_fashion_seed_on_a_small_slice():
 def test_attack_labels():
     logits = torch.tensor([[0.0, 3.0, -2.0], [1.0, -1.0, 0.5]])
     y = torch.tensor([2, 0])
-    assert gradient_leak.attack_labels(logits, y, "true").tolist() == [2, 0]
-    assert gradient_leak.attack_labels(logits, y, "predicted").tolist() == [1, 0]
-    assert gradient_leak.attack_labels(logits, y, "least_likely").tolist() == [2, 1]
-    r = gradient_leak.attack_labels(torch.zeros(5000, 10), torch.zeros(5000, dtype=torch.long), "random",
-                                    torch.Generator().manual_seed(0))
+    assert attacks.attack_label("true", logits, y).tolist() == [2, 0]
+    assert attacks.attack_label("predicted", logits, y).tolist() == [1, 0]
+    assert attacks.attack_label("least_likely", logits, y).tolist() == [2, 1]
+    r = attacks.attack_label("random", torch.zeros(5000, 10), torch.zeros(5000, dtype=torch.long),
+                             torch.Generator().manual_seed(0))
     assert r.bincount(minlength=10).min() > 400  # uniform over all ten, true label included
-    with pytest.raises(ValueError, match="unknown target"):
-        gradient_leak.attack_labels(logits, y, "best")
+    with pytest.raises(ValueError, match="unknown attack label"):
+        attacks.attack_label("best", logits, y)
 
 
 def test_sign_features_are_the_clipped_gradient_sign():

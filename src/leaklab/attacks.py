@@ -9,6 +9,23 @@ import torch
 import torch.nn.functional as F
 
 
+ATTACK_LABELS = ("true", "predicted", "least_likely", "random")
+
+
+def attack_label(kind, logits, labels, generator=None):
+    """The label a gradient is computed for: the true one, the model's prediction, its least likely
+    class, or a class drawn uniformly from all ten (independent of the true label)."""
+    if kind == "true":
+        return labels
+    if kind == "predicted":
+        return logits.argmax(1)
+    if kind == "least_likely":
+        return logits.argmin(1)
+    if kind == "random":
+        return torch.randint(0, logits.shape[1], labels.shape, generator=generator, device=labels.device)
+    raise ValueError(f"unknown attack label {kind!r}: choose one of {', '.join(ATTACK_LABELS)}")
+
+
 def _loss_grad(model, x, y):
     x = x.detach().requires_grad_(True)
     logits = model(x)

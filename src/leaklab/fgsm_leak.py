@@ -13,29 +13,17 @@ draws discarded). Which label the step uses is the whole question:
 import torch
 import torch.nn.functional as F
 
-from . import models, records, training
+from . import attacks, models, records, training
 
-ATTACKS = ("true", "predicted", "least_likely", "random")
+ATTACKS = attacks.ATTACK_LABELS
 TOWARDS = {"least_likely", "random"}  # targeted steps descend the target's loss
-
-
-def attack_label(kind, logits, y, gen=None):
-    if kind == "true":
-        return y
-    if kind == "predicted":
-        return logits.argmax(1)
-    if kind == "least_likely":
-        return logits.argmin(1)
-    if kind == "random":
-        return torch.randint(0, logits.shape[1], y.shape, generator=gen, device=y.device)
-    raise ValueError(f"unknown attack label {kind!r}: choose one of {', '.join(ATTACKS)}")
 
 
 def fgsm_direction(net, x, y, kind, gen=None):
     """sign of the step of the `kind` attack at x (one forward and one backward pass), and the logits."""
     x = x.detach().requires_grad_(True)
     logits = net(x)
-    target = attack_label(kind, logits.detach(), y, gen)
+    target = attacks.attack_label(kind, logits.detach(), y, gen)
     (grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), target, reduction="sum"), x)
     step = grad.sign()
     return (-step if kind in TOWARDS else step), logits.detach()

@@ -11,23 +11,9 @@ label into the features.
 import torch
 import torch.nn.functional as F
 
-from . import models, records, training
+from . import attacks, models, records, training
 
-TARGETS = ("true", "predicted", "least_likely", "random")
-
-
-def attack_labels(logits, labels, target, generator=None):
-    """The label each gradient is computed for: the true one, the net's prediction, its least
-    likely class, or a class drawn uniformly from all ten (independent of the true label)."""
-    if target == "true":
-        return labels
-    if target == "predicted":
-        return logits.argmax(1)
-    if target == "least_likely":
-        return logits.argmin(1)
-    if target == "random":
-        return torch.randint(0, logits.shape[1], labels.shape, generator=generator)
-    raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+TARGETS = attacks.ATTACK_LABELS
 
 
 def random_mlp(seed, hidden):
@@ -45,7 +31,7 @@ def sign_features(model, images, labels, norm, target, seed=0, batch_size=2000):
     for x_u8, y in zip(images.split(batch_size), labels.split(batch_size)):
         x = training.to_input(x_u8, norm).requires_grad_()
         logits = model(x)
-        t = attack_labels(logits.detach(), y, target, generator)
+        t = attacks.attack_label(target, logits.detach(), y, generator)
         (grad,) = torch.autograd.grad(F.cross_entropy(logits, t, reduction="sum"), x)
         out.append((grad.sign() + 1).clamp(0, 1).flatten(1).to(torch.uint8))
     return torch.cat(out)
