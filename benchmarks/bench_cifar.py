@@ -89,9 +89,10 @@ def reference(net, images, labels, mean, std, device, adversarial):
     return len(labels) / (time.perf_counter() - start)
 
 
-def ours(net, images, labels, mean, std, device, adversarial):
+def ours(net, images, labels, mean, std, device, adversarial, compile=None):
     model = models.Normalized(net, mean, std)
     _, history = training.sgd(model, images, labels, epochs=2, batch_size=128, lr=0.1, device=device,
+                              compile=compile,
                               adversarial=fgsm_leak.half_fgsm("true", 12.0) if adversarial else None,
                               progress=False)
     return len(labels) / history[1]["seconds"]
@@ -107,6 +108,8 @@ def main():
     ap.add_argument("--batches", type=int, default=10, help="batches of 128 per timed pass")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--nets", default="all", choices=("all", "quick", "full"))
+    ap.add_argument("--compile", action="store_true",
+                    help="also time our loop with torch.compile switched the other way (on, on a CPU)")
     args = ap.parse_args()
     device = training.resolve_device(args.device)
     if device == "cpu":
@@ -118,8 +121,10 @@ def main():
     print(f"device: {training.describe_device(device)}; torch {torch.__version__}; bf16 autocast "
           f"{'on' if training.bf16_helps(device) else 'off'}; compile {'on' if device == 'cuda' else 'off'}; "
           f"{n} images per timed pass\n")
+    flip = device != "cuda"  # the setting --compile tries: the opposite of the default
     head = (f"{'network (profile)':<46} {'reference img/s':>15} {'ours img/s':>10} {'ratio':>6} "
-            f"{'epoch (ours)':>12}  full profile per seed (ours)")
+            f"{'epoch (ours)':>12}  full profile per seed (ours)"
+            + (f"  | ours, compile {'on' if flip else 'off'}" if args.compile else ""))
     print(head)
     print("-" * len(head))
     for name, (profile, build, adversarial) in NETS.items():
@@ -138,7 +143,12 @@ def main():
             total = f"one attack label {fmt_time(60 * epoch)}; all four {fmt_time(240 * epoch)}"
         else:
             total = "-"
-        print(f"{name:<46} {ref:>15,.0f} {our:>10,.0f} {our / ref:>5.2f}x {fmt_time(epoch):>12}  {total}",
+        extra = ""
+        if args.compile:
+            torch.manual_seed(0)
+            other = ours(build(), images, labels, mean, std, device, adversarial, compile=flip)
+            extra = f"  | {other:,.0f} img/s ({other / our:.2f}x ours)"
+        print(f"{name:<46} {ref:>15,.0f} {our:>10,.0f} {our / ref:>5.2f}x {fmt_time(epoch):>12}  {total}{extra}",
               flush=True)
 
 

@@ -139,3 +139,10 @@ def test_cifar_pages_show_this_builds_numbers_figures_and_scale(built_book, name
     assert "scaled down from the paper's" in page and "(full: " in page
     assert "JPEG-recompressed copy" in page and "JPEG-recompressed copy" in record["data_source"]
     assert "application/vnd.jupyter.widget-state+json" not in html
+
+
+def test_progress_bars_render_as_their_last_state():
+    from leaklab import book
+
+    text = "epoch 1:  10%|#\repoch 1: 100%|##########| 10/10 [loss=1.9]\n\repoch 2:  50%\repoch 2: 100% done\nend"
+    assert book.terminal_text(text) == "epoch 1: 100%|##########| 10/10 [loss=1.9]\nepoch 2: 100% done\nend"

@@ -101,7 +101,8 @@ def prepare_for_rendering(path):
     The ipywidgets state saved by the kernel goes: with it, myst-nb would load
     widget scripts from a CDN, and the live slider needs a kernel anyway (the
     page has a static one). Papermill's injected-parameters cell is hidden: the
-    cell after it prints every resolved parameter.
+    cell after it prints every resolved parameter. Progress bars keep only what
+    a terminal would end up showing: each line's text after its last carriage return.
     """
     nb = json.loads(path.read_text())
     nb.get("metadata", {}).pop("widgets", None)
@@ -109,7 +110,15 @@ def prepare_for_rendering(path):
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags:
             tags.append("remove-cell")
+        streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+        for out in streams:
+            out["text"] = terminal_text("".join(out["text"]))
     path.write_text(json.dumps(nb, indent=1))
+
+
+def terminal_text(text):
+    """Stream text as a terminal shows it: a carriage return overwrites its line."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
 def build(profile="quick", log=print):
