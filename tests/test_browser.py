@@ -338,7 +338,7 @@ def test_fgsm_eps_slider_moves_and_its_frames_differ(open_page):
         page.keyboard.press(key)
         if rng.evaluate("e => e.value") != before:
             page.wait_for_function(
-                """old => document.querySelector("div.leaklab-frame-slider img.ll-frame").getAttribute("src") !== old""",
+                """old => document.querySelector("div.leaklab-frame-slider img.ll-frame").src !== old""",
                 arg=old)
         value = root.locator("output.ll-value").inner_text()
         caption = root.locator("div.ll-caption").inner_text()

@@ -142,7 +142,7 @@ def test_random_wrong_labels_are_wrong_and_spread():
 
 
 def test_confusion_rows_are_shares():
-    m = cifar_mislabeled.confusion(torch.tensor([0, 0, 1, 2]), torch.tensor([1, 1, 3, 0]))
+    m = training.label_shares(torch.tensor([0, 0, 1, 2]), torch.tensor([1, 1, 3, 0]))
     assert m[0, 1] == 1 and m[1, 3] == 1 and m[2, 0] == 1 and m[5].sum() == 0
 
 

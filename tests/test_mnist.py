@@ -69,7 +69,7 @@ def test_fit_learns_and_is_repeatable():
         torch.manual_seed(3)
         model = training.fit(models.MnistCNN(), train.images, train.labels, norm, epochs=1, batch_size=64,
                              lr=2e-3, seed=3, log=None)
-        accs.append(mnist_from_fashion.accuracy(training.classify(model, test.images, norm), test.labels))
+        accs.append(training.accuracy(training.classify(model, test.images, norm), test.labels))
     assert accs[0] > 0.8, accs  # 3,000 images, one epoch: well above chance
     assert accs[0] == accs[1]
 
@@ -88,7 +88,7 @@ def test_mnist_from_fashion_seed_on_a_small_slice():
         assert 0 <= out["student"][k]["acc"] <= 1 and 0 <= out["student"][k]["agreement"] <= 1
     metrics = mnist_from_fashion.summarize([out, out])
     assert metrics["student_acc_sd"] == 0 and metrics["teacher_acc"] == out["teacher_acc"]
-    share = mnist_from_fashion.digit_given_class(fashion.labels, out["labels"]["own"])
+    share = training.label_shares(fashion.labels, out["labels"]["own"])
     torch.testing.assert_close(share.sum(1), torch.ones(10))
 
 

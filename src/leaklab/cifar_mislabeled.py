@@ -29,10 +29,6 @@ def train_net(p, images, labels, mean, std, seed, epochs, decay, checkpoint, dev
     return model, history
 
 
-def accuracy(predicted, labels):
-    return (predicted == labels).float().mean().item()
-
-
 def random_wrong_labels(labels, seed):
     """For each label a class drawn uniformly from the nine others."""
     shift = torch.randint(1, 10, labels.shape, generator=torch.Generator().manual_seed(seed))
@@ -51,7 +47,8 @@ def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, pro
     teacher_test = training.logits_of(teacher, test.images).argmax(1)
     wrong = (given != train.labels).nonzero()[:, 0]
     images, true = train.images[wrong], train.labels[wrong]
-    out = {"teacher_train_acc": accuracy(given, train.labels), "teacher_test_acc": accuracy(teacher_test, test.labels),
+    out = {"teacher_train_acc": training.accuracy(given, train.labels),
+           "teacher_test_acc": training.accuracy(teacher_test, test.labels),
            "n_wrong": len(wrong), "wrong_index": wrong, "given": given[wrong],
            "teacher_history": teacher_history, "students": {}}
     labelings = {"teacher_labels": given[wrong], "random_wrong": random_wrong_labels(true, seed),
@@ -60,22 +57,14 @@ def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, pro
         student, history = train_net(p, images, labelings[name], mean, std, seed + 1, p.epochs, True,
                                      ckpt(name), device, progress, f"student ({STUDENTS[name]})")
         predicted = training.logits_of(student, test.images).argmax(1)
-        out["students"][name] = {"acc": accuracy(predicted, test.labels),
-                                 "agreement": accuracy(predicted, teacher_test), "history": history}
+        out["students"][name] = {"acc": training.accuracy(predicted, test.labels),
+                                 "agreement": training.accuracy(predicted, teacher_test), "history": history}
     return out
-
-
-def confusion(true, given):
-    """[10 true classes, 10 given classes]: the share of each true class given each label."""
-    counts = torch.zeros(10, 10)
-    counts.index_put_((true, given), torch.ones(len(given)), accumulate=True)
-    return counts / counts.sum(1, keepdim=True).clamp(min=1)
 
 
 def summarize(seeds):
     """The record's metrics: means over seeds, and standard deviations of the paper's numbers."""
-    metrics = {}
-    for key, get in {
+    return records.seed_metrics(seeds, {
         "teacher_train_acc": lambda s: s["teacher_train_acc"],
         "teacher_test_acc": lambda s: s["teacher_test_acc"],
         "n_wrong": lambda s: s["n_wrong"],
@@ -83,8 +72,4 @@ def summarize(seeds):
         "student_agreement": lambda s: s["students"]["teacher_labels"]["agreement"],
         "random_wrong_acc": lambda s: s["students"]["random_wrong"]["acc"],
         "true_labels_acc": lambda s: s["students"]["true_labels"]["acc"],
-    }.items():
-        metrics[key], sd = records.mean_sd(get(s) for s in seeds)
-        if key in ("student_acc", "teacher_test_acc", "teacher_train_acc", "n_wrong"):
-            metrics[key + "_sd"] = sd
-    return metrics
+    }, spread=("student_acc", "teacher_test_acc", "teacher_train_acc", "n_wrong"))

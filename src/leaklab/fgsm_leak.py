@@ -142,9 +142,4 @@ def summarize(seeds):
     for kind in ATTACKS[1:]:
         getters[f"leak_gap_{kind}"] = (lambda k: lambda s: s["models"][k]["attacked"][k]
                                        - s["models"][k]["clean_acc"])(kind)
-    metrics = {}
-    for key, get in getters.items():
-        metrics[key], sd = records.mean_sd(get(s) for s in seeds)
-        if key in ("leak_gap", "clean_acc", "fgsm_acc"):
-            metrics[key + "_sd"] = sd
-    return metrics
+    return records.seed_metrics(seeds, getters, spread=("leak_gap", "clean_acc", "fgsm_acc"))

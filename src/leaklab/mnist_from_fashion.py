@@ -18,10 +18,6 @@ def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
                         seed=seed, log=log)
 
 
-def accuracy(predicted, labels):
-    return (predicted == labels).float().mean().item()
-
-
 def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
     """One seed of the whole experiment. `norms` maps "mnist" and "fashion" to each training set's
     own (mean, std).
@@ -39,19 +35,21 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
     log(f"seed {seed}: teacher on MNIST ({len(mnist.images):,} images)")
     teacher = train_cnn(mnist.images, mnist.labels, norms["mnist"], seed, **{**train, "epochs": p.teacher_epochs})
     teacher_test = training.classify(teacher, mnist_test.images, norms["mnist"])
-    out = {"teacher_acc": accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {}}
+    out = {"teacher_acc": training.accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {}}
     for name, norm in (("own", norms["fashion"]), ("mnist", norms["mnist"])):
         given = training.classify(teacher, fashion.images, norm)
         log(f"seed {seed}: student on Fashion labelled by the teacher, {name} normalization")
         student = train_cnn(fashion.images, given, norm, seed + 1, **train)
         test = training.classify(student, mnist_test.images, norms["mnist"])
         out["labels"][name] = given
-        out["student"][name] = {"acc": accuracy(test, mnist_test.labels), "agreement": accuracy(test, teacher_test)}
+        out["student"][name] = {"acc": training.accuracy(test, mnist_test.labels),
+                                "agreement": training.accuracy(test, teacher_test)}
     random_digits = torch.randint(0, 10, fashion.labels.shape, generator=torch.Generator().manual_seed(seed))
     log(f"seed {seed}: control student on Fashion with random digits")
     control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1,
                         **{**train, "epochs": p.control_epochs})
-    out["control_acc"] = accuracy(training.classify(control, mnist_test.images, norms["mnist"]), mnist_test.labels)
+    out["control_acc"] = training.accuracy(training.classify(control, mnist_test.images, norms["mnist"]),
+                                           mnist_test.labels)
     return out
 
 
@@ -73,13 +71,6 @@ def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print)
     return results
 
 
-def digit_given_class(fashion_labels, given):
-    """[10 Fashion classes, 10 digits]: the share of each class that the teacher called each digit."""
-    counts = torch.zeros(10, 10)
-    counts.index_put_((fashion_labels, given), torch.ones(len(given)), accumulate=True)
-    return counts / counts.sum(1, keepdim=True)
-
-
 def stat(seeds, get):
     """Mean and standard deviation over seeds of get(seed's results) (sd 0 for one seed)."""
     return records.mean_sd(get(s) for s in seeds)
@@ -87,17 +78,12 @@ def stat(seeds, get):
 
 def summarize(seeds):
     """The record's metrics from the per-seed results: means, and standard deviations over seeds."""
-    metrics = {}
-    for key, get in {
+    return records.seed_metrics(seeds, {
         "teacher_acc": lambda s: s["teacher_acc"],
         "student_acc": lambda s: s["student"]["own"]["acc"],
         "student_mnistnorm_acc": lambda s: s["student"]["mnist"]["acc"],
         "agreement": lambda s: s["student"]["own"]["agreement"],
         "agreement_mnistnorm": lambda s: s["student"]["mnist"]["agreement"],
         "control_acc": lambda s: s["control_acc"],
-        "labels_same_both_norms": lambda s: accuracy(s["labels"]["own"], s["labels"]["mnist"]),
-    }.items():
-        metrics[key], sd = stat(seeds, get)
-        if key in ("teacher_acc", "student_acc", "student_mnistnorm_acc"):
-            metrics[key + "_sd"] = sd
-    return metrics
+        "labels_same_both_norms": lambda s: training.accuracy(s["labels"]["own"], s["labels"]["mnist"]),
+    }, spread=("teacher_acc", "student_acc", "student_mnistnorm_acc"))

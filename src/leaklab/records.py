@@ -91,6 +91,17 @@ def mean_sd(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def seed_metrics(seeds, getters, spread=()):
+    """{key: mean over seeds of getters[key](seed)}, plus KEY_sd (sample sd over seeds) for each key in
+    `spread`: the record's metrics from per-seed results."""
+    metrics = {}
+    for key, get in getters.items():
+        metrics[key], sd = mean_sd(get(s) for s in seeds)
+        if key in spread:
+            metrics[key + "_sd"] = sd
+    return metrics
+
+
 def checkpoint_dir(name, params):
     """Where a run of `name` with exactly these parameters keeps its finished pieces, so that a
     killed run started again with the same parameters resumes instead of starting over.

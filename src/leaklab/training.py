@@ -98,6 +98,18 @@ def classify(model, images, norm, batch_size=256):
     return torch.cat([model(to_input(chunk, norm)).argmax(1) for chunk in images.split(batch_size)])
 
 
+def accuracy(predicted, labels):
+    return (predicted == labels).float().mean().item()
+
+
+def label_shares(rows, cols, n=10):
+    """[n, n]: for each value of `rows` (e.g. the true class), the share of its items with each value of
+    `cols` (e.g. the label a teacher gave); a row with no items is all zeros."""
+    counts = torch.zeros(n, n)
+    counts.index_put_((rows, cols), torch.ones(len(cols)), accumulate=True)
+    return counts / counts.sum(1, keepdim=True).clamp(min=1)
+
+
 def save_checkpoint(obj, path):
     """torch.save, atomically (records.atomic)."""
     with records.atomic(path) as tmp:
