@@ -66,7 +66,7 @@ def reference(net, images, labels, mean, std, device, adversarial):
                                          num_workers=2 if device == "cuda" else 0)
     net = net.to(device).train()
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    attack = fgsm_leak.half_fgsm("true", 12.0) if adversarial else None
+    attack = fgsm_leak.mixed_fgsm("true", 12.0) if adversarial else None
     # the dataset normalizes, so the attack runs on normalized inputs: scale eps by 1/std
     norm_std = torch.tensor(std, device=device).view(1, 3, 1, 1)
     for rep in range(2):
@@ -93,7 +93,7 @@ def ours(net, images, labels, mean, std, device, adversarial, compile=None):
     model = models.Normalized(net, mean, std)
     _, history = training.sgd(model, images, labels, epochs=2, batch_size=128, lr=0.1, device=device,
                               compile=compile,
-                              adversarial=fgsm_leak.half_fgsm("true", 12.0) if adversarial else None,
+                              adversarial=fgsm_leak.mixed_fgsm("true", 12.0) if adversarial else None,
                               progress=False)
     return len(labels) / history[1]["seconds"]
 

@@ -67,7 +67,7 @@ def test_sgd_learns(tmp_path):
 def test_a_killed_run_resumes_and_ends_in_the_same_state(tmp_path, monkeypatch):
     images, labels = tiny_data()
     args = dict(epochs=3, batch_size=64, lr=0.05, device="cpu", progress=False,
-                adversarial=fgsm_leak.half_fgsm("random", 12.0), seed=5)
+                adversarial=fgsm_leak.mixed_fgsm("random", 12.0), seed=5)
     straight, history = training.sgd(tiny_model(), images, labels, **args)
 
     saves = []
@@ -116,11 +116,23 @@ def test_fgsm_steps_and_their_labels():
 def test_half_of_each_batch_is_attacked_within_the_pixel_range():
     images, labels = tiny_data(32)
     x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))
-    out = fgsm_leak.half_fgsm("true", 12.0)(tiny_model().train(), x, labels, torch.Generator().manual_seed(0))
+    out = fgsm_leak.mixed_fgsm("true", 12.0)(tiny_model().train(), x, labels, torch.Generator().manual_seed(0))
     assert torch.equal(out[16:], x[16:])
     changed = (out[:16] - x[:16]).abs().flatten(1).amax(1)
     assert (changed > 0).all() and changed.max() < 60 / 255  # |N(0, 12)|/255 draws, clipped to [0, 1]
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_a_fixed_eps_attacks_the_given_share_by_exactly_that_much():
+    images, labels = tiny_data(32)
+    x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))
+    out = fgsm_leak.mixed_fgsm("true", 12.0, share=0.75, fixed_eps=32.0)(tiny_model().train(), x, labels,
+                                                                         torch.Generator().manual_seed(0))
+    assert torch.equal(out[24:], x[24:])
+    moved = (out[:24] - x[:24]).abs()
+    unclipped = ((x[:24] > 32 / 255) & (x[:24] < 1 - 32 / 255))
+    assert torch.allclose(moved[unclipped], torch.full_like(moved[unclipped], 32 / 255), atol=1e-6)
+    assert (moved <= 32 / 255 + 1e-6).all()
 
 
 def test_loss_along_fgsm_starts_at_the_clean_numbers():
@@ -150,6 +162,8 @@ def test_scale_note_names_what_the_quick_profile_shrinks():
     quick = experiments.resolve("fgsm_leak", "quick")
     note = experiments.scale_note("fgsm_leak", quick)
     assert "depth_n 1 (full: 18)" in note and "n_train 10000 (full: 50000)" in note
+    magnified = experiments.scale_note("fgsm_leak", {**quick, "train_eps": 32.0, "adv_share": 0.75})
+    assert "train_eps 32.0 (full: 0.0)" in magnified and "adv_share 0.75 (full: 0.5)" in magnified
     assert experiments.scale_note("cifar_mislabeled", experiments.resolve("cifar_mislabeled", "full")) == ""
     grid = fgsm_leak.eps_grid(experiments.notebook_params("fgsm_leak", {"profile": "quick", "eval_eps": 5.3}))
     assert grid[0] == 0 and grid[-1] == quick["eps_max"] and 5.3 in grid and len(grid) == quick["eps_points"] + 1

@@ -1,8 +1,9 @@
 """FGSM adversarial training and its label leak (CIFAR-10).
 
-Half of every training batch is replaced by one-step adversarial images, each with its
-own radius eps drawn from |N(0, sigma)| on the 0-255 scale (a normal with its negative
-draws discarded). Which label the step uses is the whole question:
+A share of every training batch (the blog: half) is replaced by one-step adversarial
+images, each with its own radius eps drawn from |N(0, sigma)| on the 0-255 scale (a normal
+with its negative draws discarded), or all with one fixed eps. Which label the step uses
+is the whole question:
 
 - "true":         x + eps sign(grad CE(f(x), y_true))      (the blog's FGSM: the label leaks)
 - "predicted":    x + eps sign(grad CE(f(x), argmax f(x)))  (what attack libraries default to)
@@ -29,14 +30,17 @@ def fgsm_direction(net, x, y, kind, gen=None):
     return (-step if kind in TOWARDS else step), logits.detach()
 
 
-def half_fgsm(kind, sigma):
-    """The `adversarial` hook of training.sgd: the first half of each batch replaced by `kind` FGSM
-    images with per-example eps ~ |N(0, sigma)| / 255."""
+def mixed_fgsm(kind, sigma, share=0.5, fixed_eps=0.0):
+    """The `adversarial` hook of training.sgd: the first `share` of each batch replaced by `kind` FGSM
+    images, with per-example eps ~ |N(0, sigma)| / 255, or fixed_eps / 255 for all when it is positive."""
     def adversarial(net, x, y, gen):
-        half = len(x) // 2
-        eps = torch.randn(half, 1, 1, 1, generator=gen, device=x.device).abs_().mul_(sigma / 255)
-        step, _ = fgsm_direction(net, x[:half], y[:half], kind, gen)
-        return torch.cat([(x[:half] + eps * step).clamp_(0, 1), x[half:]])
+        n = round(len(x) * share)
+        if fixed_eps > 0:
+            eps = torch.full((n, 1, 1, 1), fixed_eps / 255, device=x.device)
+        else:
+            eps = torch.randn(n, 1, 1, 1, generator=gen, device=x.device).abs_().mul_(sigma / 255)
+        step, _ = fgsm_direction(net, x[:n], y[:n], kind, gen)
+        return torch.cat([(x[:n] + eps * step).clamp_(0, 1), x[n:]])
     return adversarial
 
 
@@ -47,9 +51,10 @@ def build_model(p, mean, std):
 def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, progress=True):
     torch.manual_seed(seed)
     model = build_model(p, mean, std)
+    attack = mixed_fgsm(kind, p.sigma, p.adv_share, p.train_eps)
     model, history = training.sgd(model, train_set.images, train_set.labels, epochs=p.epochs,
-                                  batch_size=p.batch_size, lr=p.lr, adversarial=half_fgsm(kind, p.sigma),
-                                  seed=seed, checkpoint=checkpoint, device=device, progress=progress,
+                                  batch_size=p.batch_size, lr=p.lr, adversarial=attack, seed=seed,
+                                  checkpoint=checkpoint, device=device, progress=progress,
                                   desc=f"FGSM training ({kind} label)")
     return model, history
 
