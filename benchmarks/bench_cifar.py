@@ -66,7 +66,6 @@ def reference(net, images, labels, mean, std, device, adversarial):
                                          num_workers=2 if device == "cuda" else 0)
     net = net.to(device).train()
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    attack = fgsm_leak.mixed_fgsm("true", 12.0) if adversarial else None
     # the dataset normalizes, so the attack runs on normalized inputs: scale eps by 1/std
     norm_std = torch.tensor(std, device=device).view(1, 3, 1, 1)
     for rep in range(2):
@@ -75,7 +74,7 @@ def reference(net, images, labels, mean, std, device, adversarial):
         start = time.perf_counter()
         for x, y in loader:
             x, y = x.to(device), y.to(device)
-            if attack:
+            if adversarial:
                 half = len(x) // 2
                 step, _ = fgsm_leak.fgsm_direction(net, x[:half], y[:half], "true")
                 eps = torch.randn(half, 1, 1, 1, device=device).abs() * 12 / 255 / norm_std
