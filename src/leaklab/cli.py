@@ -1,4 +1,4 @@
-"""The `leaklab` command: run one experiment, or build the whole book."""
+"""The `leaklab` command: compute or run one experiment, or build the whole book."""
 
 import argparse
 import sys
@@ -20,13 +20,17 @@ def parse_overrides(pairs):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="leaklab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="execute one experiment's notebook and write a run record")
-    run.add_argument("experiment", help="one of: " + ", ".join(experiments.EXPERIMENTS))
-    run.add_argument("--profile", default="quick", help="quick (a CPU) or full (the paper's scale)")
-    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="override one parameter (repeatable)")
-    run.add_argument("--results", default=None, help="directory for the record (default results/EXPERIMENT)")
-    run.add_argument("--log-output", action="store_true", help="stream the notebook's output")
+    for command, text in (("run", "execute one experiment's notebook (papermill) and write a run record"),
+                          ("compute", "compute one experiment with no notebook (no Jupyter needed) and write "
+                                      "the same record")):
+        one = sub.add_parser(command, help=text)
+        one.add_argument("experiment", help="one of: " + ", ".join(experiments.EXPERIMENTS))
+        one.add_argument("--profile", default="quick", help="quick (a CPU) or full (the paper's scale)")
+        one.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="override one parameter (repeatable)")
+        one.add_argument("--results", default=None, help="directory for the record (default results/EXPERIMENT)")
+        if command == "run":
+            one.add_argument("--log-output", action="store_true", help="stream the notebook's output")
     book = sub.add_parser("book", help="execute every notebook, then build the HTML book")
     book.add_argument("--profile", default="quick", help="quick (a CPU) or full (the paper's scale)")
     sub.add_parser("params", help="list each experiment's parameters and profiles")
@@ -39,20 +43,25 @@ def main(argv=None):
                 for key, spec in exp.params.items():
                     values = ", ".join(f"{prof}: {vals[key]}" for prof, vals in exp.profiles.items())
                     print(f"  {key:<15} {spec.allowed():<32} {values}  -- {spec.help}")
-        elif args.command == "run":
+        elif args.command in ("run", "compute"):
             # Checked before anything heavy is imported: a bad parameter fails in a fraction of a second.
             overrides = parse_overrides(args.param)
             experiments.resolve(args.experiment, args.profile, overrides)
             from . import runner
 
-            path, record = runner.run(args.experiment, args.profile, overrides, args.results, args.log_output)
+            if args.command == "run":
+                path, record, executed = runner.run(args.experiment, args.profile, overrides, args.results,
+                                                    args.log_output)
+            else:
+                path, record = runner.compute(args.experiment, args.profile, overrides, args.results)
             exp = experiments.get(args.experiment)
-            head = exp.metrics[exp.headline]
+            head, value = exp.metrics[exp.headline], record["metrics"][exp.headline]
             print(f"{exp.name} ({args.profile}): {head.label}: "
-                  f"{head.fmt.format(record['metrics'][exp.headline])} (paper: {head.fmt.format(head.paper)}); "
-                  f"{record['provenance']['wall_time_s']:.1f} s")
+                  f"{'undefined' if value is None else head.fmt.format(value)} "
+                  f"(paper: {head.fmt.format(head.paper)}); {record['provenance']['wall_time_s']:.1f} s")
             print(f"record:   {path}")
-            print(f"notebook: {record['executed_notebook']}")
+            if args.command == "run":
+                print(f"notebook: {executed}")
         else:
             from . import book  # build() checks every notebook's parameters before running any
 

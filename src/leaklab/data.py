@@ -44,6 +44,7 @@ class Dataset(NamedTuple):
     images: torch.Tensor  # uint8, [N, 28, 28] (MNIST-likes) or [N, 3, 32, 32] (CIFAR-10)
     labels: torch.Tensor  # int64, [N]
     source: str           # where the data came from and how it was checked, for run records
+    digest: str = ""      # SHA-256 over the files read: what a checkpoint key and a record identify the data by
 
 
 # dataset -> (folder, title, mirrors, {file: (bytes, md5, sha256)}); published checksums
@@ -172,10 +173,10 @@ def _locate(rel: str, urls: list[str], hint: str, **checks) -> tuple[Path, str]:
     """Find ``rel`` in LEAKLAB_DATA, then the cache, else download it; return (path, where)."""
     for root in _data_dirs():
         if (root / rel).is_file():
-            return root / rel, f"from {(root / rel).parent}"
+            return root / rel, "from a LEAKLAB_DATA directory"
     cached = _cache_dir() / "data" / rel
     if cached.is_file():
-        return cached, f"from {cached.parent}"
+        return cached, "from the download cache"
     bases = os.environ.get("LEAKLAB_DATA_URL", "").split()
     if bases:
         urls = [b.rstrip("/") + "/" + rel for b in bases]
@@ -298,9 +299,9 @@ def _cifar_bins(d: Path, names: list[str], split: str):
                             f"`python ../shared/data/build_cifar10_bin.py {d.parent}`, or {_CIFAR_HINT}.")
     if all(_digests(p)["sha256"] == _CIFAR_JPEG_SHA256[p.name] for p in paths):
         source = (f"CIFAR-10 (JPEG-recompressed copy) {split}, not the official pixels; SHA-256 matches "
-                  f"the rebuild from shared/data; from {d}")
+                  "the rebuild from shared/data")
     else:
-        source = f"CIFAR-10 binary {split}, unverified local copy (no known checksum) from {d}"
+        source = f"CIFAR-10 binary {split}, unverified local copy (no known checksum)"
 
     def parse():
         def read(p):
@@ -364,5 +365,13 @@ def load(name: str, split: str = "train") -> Dataset:
         raise DataError(f"unknown split {split!r}; choose one of {', '.join(map(repr, SPLITS))}")
     files, source, parse = _cifar_files(split) if name == "cifar10" else _idx_files(name, split)
     images, labels = _parsed(name, split, files, parse)
+    digest = hashlib.sha256(" ".join(_digests(p)["sha256"] for p in files).encode()).hexdigest()
     # Fresh tensors each call, so a caller editing them in place cannot corrupt the cache.
-    return Dataset(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), source)
+    return Dataset(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), source, digest)
+
+
+def subset(ds: Dataset, n: int) -> Dataset:
+    """The first `n` items; the digest says which, so a checkpoint of n images never serves m."""
+    if n >= len(ds.labels):
+        return ds
+    return Dataset(ds.images[:n], ds.labels[:n], ds.source, f"{ds.digest}[:{n}]")

@@ -8,7 +8,7 @@ scale that maps pixels to a net's inputs.
 
 import torch
 
-from . import models, records, training
+from . import data, models, records, training
 
 
 def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
@@ -35,7 +35,8 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
     log(f"seed {seed}: teacher on MNIST ({len(mnist.images):,} images)")
     teacher = train_cnn(mnist.images, mnist.labels, norms["mnist"], seed, **{**train, "epochs": p.teacher_epochs})
     teacher_test = training.classify(teacher, mnist_test.images, norms["mnist"])
-    out = {"teacher_acc": training.accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {}}
+    out = {"teacher_acc": training.accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {},
+           "confusion": {"teacher": training.confusion(mnist_test.labels, teacher_test)}}
     for name, norm in (("own", norms["fashion"]), ("mnist", norms["mnist"])):
         given = training.classify(teacher, fashion.images, norm)
         log(f"seed {seed}: student on Fashion labelled by the teacher, {name} normalization")
@@ -44,12 +45,14 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
         out["labels"][name] = given
         out["student"][name] = {"acc": training.accuracy(test, mnist_test.labels),
                                 "agreement": training.accuracy(test, teacher_test)}
+        out["confusion"][name] = training.confusion(mnist_test.labels, test)
     random_digits = torch.randint(0, 10, fashion.labels.shape, generator=torch.Generator().manual_seed(seed))
     log(f"seed {seed}: control student on Fashion with random digits")
     control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1,
                         **{**train, "epochs": p.control_epochs})
-    out["control_acc"] = training.accuracy(training.classify(control, mnist_test.images, norms["mnist"]),
-                                           mnist_test.labels)
+    control_test = training.classify(control, mnist_test.images, norms["mnist"])
+    out["control_acc"] = training.accuracy(control_test, mnist_test.labels)
+    out["confusion"]["control"] = training.confusion(mnist_test.labels, control_test)
     return out
 
 
@@ -71,19 +74,48 @@ def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print)
     return results
 
 
-def stat(seeds, get):
-    """Mean and standard deviation over seeds of get(seed's results) (sd 0 for one seed)."""
-    return records.mean_sd(get(s) for s in seeds)
+NETS = {"teacher": "teacher (MNIST)", "own": "student, Fashion's own normalization",
+        "mnist": "student, MNIST's normalization", "control": "control: Fashion with random digits"}
 
 
-def summarize(seeds):
-    """The record's metrics from the per-seed results: means, and standard deviations over seeds."""
-    return records.seed_metrics(seeds, {
-        "teacher_acc": lambda s: s["teacher_acc"],
-        "student_acc": lambda s: s["student"]["own"]["acc"],
-        "student_mnistnorm_acc": lambda s: s["student"]["mnist"]["acc"],
-        "agreement": lambda s: s["student"]["own"]["agreement"],
-        "agreement_mnistnorm": lambda s: s["student"]["mnist"]["agreement"],
-        "control_acc": lambda s: s["control_acc"],
-        "labels_same_both_norms": lambda s: training.accuracy(s["labels"]["own"], s["labels"]["mnist"]),
-    }, spread=("teacher_acc", "student_acc", "student_mnistnorm_acc"))
+def seed_row(seed, s):
+    """One seed's numbers, as the record keeps them."""
+    return {"seed": seed, "teacher_acc": s["teacher_acc"], "student_acc": s["student"]["own"]["acc"],
+            "student_mnistnorm_acc": s["student"]["mnist"]["acc"],
+            "agreement": s["student"]["own"]["agreement"], "agreement_mnistnorm": s["student"]["mnist"]["agreement"],
+            "control_acc": s["control_acc"],
+            "labels_same_both_norms": training.accuracy(s["labels"]["own"], s["labels"]["mnist"])}
+
+
+def summarize(rows):
+    """The record's metrics from the per-seed rows: means, and standard deviations over seeds."""
+    keys = [k for k in rows[0] if k != "seed"]
+    return records.summarize_rows(rows, keys, spread=("teacher_acc", "student_acc", "student_mnistnorm_acc"))
+
+
+def compute(p, log=print):
+    """The whole experiment for parameters `p`: every seed (checkpointed, resumed when run again the same
+    way), summarized into the record's metrics, per-seed rows and the series the page draws."""
+    mnist_all, mnist_test, fashion_all = (data.load("mnist", "train"), data.load("mnist", "test"),
+                                          data.load("fashion_mnist", "train"))
+    norms = {"mnist": training.pixel_stats(mnist_all.images), "fashion": training.pixel_stats(fashion_all.images)}
+    mnist, fashion = data.subset(mnist_all, p.n_train), data.subset(fashion_all, p.n_train)
+    checkpoints = records.checkpoint_dir("mnist_from_fashion", p, [mnist.digest, mnist_test.digest, fashion.digest])
+    seeds = run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints, log)
+    numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
+    rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
+    examples = [int((fashion.labels == c).nonzero()[0]) for c in range(10)]  # one image of each class
+    series = {
+        "norms": norms, "n_test": len(mnist_test.labels), "n_fashion": len(fashion.labels),
+        "example_index": examples,
+        "seeds": [{
+            "seed": n,
+            "label_counts": {k: torch.bincount(s["labels"][k], minlength=10).tolist() for k in ("own", "mnist")},
+            "label_shares": {k: training.label_shares(fashion.labels, s["labels"][k]).tolist()
+                             for k in ("own", "mnist")},
+            "example_labels": {k: s["labels"][k][examples].tolist() for k in ("own", "mnist")},
+            "confusion": {k: v.tolist() for k, v in s["confusion"].items()},
+        } for n, s in zip(numbers, seeds)],
+    }
+    return {"metrics": summarize(rows), "per_seed": rows, "series": series,
+            "device": training.describe_device("cpu"), "data": records.describe_data(mnist_all, mnist_test, fashion_all)}

@@ -1,16 +1,24 @@
 """Run records: what a run measured, beside the paper's numbers, with where it came from.
 
-A notebook ends with `publish(...)`, which glues every metric (for the prose, via
-myst-nb) and one dict named `leaklab_record`. The runner (`leaklab run`,
-`leaklab book`) reads that dict back from the executed notebook, adds what only
-it knows (wall time, git commit) and writes the JSON atomically.
+Every experiment module has one `compute(p)` that returns its results as plain data:
+the metrics, one row of numbers per seed (`per_seed`), the series its page draws
+(`series`: curves, histories, matrices) and, where a figure needs arrays or a
+trained model, files to keep beside the record (`files`: {suffix: bytes}). `leaklab
+compute` calls it directly; a notebook calls it too and ends with `publish(...)`, which
+glues every metric (for the prose, via myst-nb) and the record as JSON, so that
+`leaklab run` and `leaklab book` read the same record back from the executed notebook.
+Either way the record is completed with what only the caller knows (wall time, git
+commit) and written atomically, its files beside it with the same name.
 """
 
-import ast
+import base64
 import contextlib
 import datetime
 import hashlib
+import importlib
+import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -21,48 +29,108 @@ from pathlib import Path
 from . import experiments
 
 RECORD_GLUE_NAME = "leaklab_record"
+RESULTS = experiments.ROOT / "results"
 
 
-def publish(name, params, metrics, device="cpu", data_source="none"):
-    """Glue each metric and the record's payload into the running notebook; return the payload."""
-    from myst_nb import glue  # only inside a kernel
+def plain(value):
+    """`value` with every float that is not a number (an sd over one seed) as None, JSON's null:
+    an undefined statistic is stored as undefined."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
+
+def payload(name, params, out):
+    """The record's body from what `name`'s compute() returned (`out`) for `params`."""
     exp = experiments.get(name)
-    missing = set(exp.metrics) - set(metrics)
+    missing = set(exp.metrics) - set(out["metrics"])
     if missing:
         raise ValueError(f"{name} did not measure: {', '.join(sorted(missing))}")
-    metrics = {k: float(v) for k, v in metrics.items()}
-    for key, value in metrics.items():
-        glue(key, value, display=False)
-    payload = {
+    params = dict(vars(params)) if not isinstance(params, dict) else dict(params)
+    body = {
         "experiment": name,
-        "profile": vars(params)["profile"],
-        "params": dict(vars(params)),
-        "metrics": metrics,
+        "profile": params["profile"],
+        "params": params,
+        "metrics": {k: float(v) for k, v in out["metrics"].items()},
         "paper": {k: m.paper for k, m in exp.metrics.items() if m.paper is not None},
-        "device": device,
-        "data_source": data_source,
+        "device": out["device"],
+        "data": out.get("data", {}),
+        "per_seed": out["per_seed"],
+        "series": out.get("series", {}),
+        "files": sorted(out.get("files", {})),
     }
-    glue(RECORD_GLUE_NAME, payload, display=False)
-    return payload
+    body = plain(body)
+    body["_files"] = dict(out.get("files", {}))  # bytes, written beside the JSON, never into it
+    return body
+
+
+def publish(name, params, out):
+    """In a notebook: glue each metric and the record (as JSON); return the record for the page to draw."""
+    from myst_nb import glue  # only inside a kernel
+
+    body = payload(name, params, out)
+    for key, value in body["metrics"].items():
+        if value is not None:
+            glue(key, value, display=False)
+    wire = {**{k: v for k, v in body.items() if k != "_files"},
+            "_files": {k: base64.b64encode(v).decode() for k, v in body["_files"].items()}}
+    glue(RECORD_GLUE_NAME, json.dumps(wire, allow_nan=False), display=False)
+    return body
 
 
 def read_from_notebook(path):
-    """The payload that `publish` glued into an executed notebook."""
+    """The record that `publish` glued into an executed notebook."""
+    import ast
+
     nb = json.loads(Path(path).read_text())
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             scrap = out.get("metadata", {}).get("scrapbook", {})
             if scrap.get("name") == RECORD_GLUE_NAME:
-                # under papermill, glue prefixes its mime types ("application/papermill.record/")
-                return ast.literal_eval(out["data"][scrap.get("mime_prefix", "") + "text/plain"])
+                # under papermill, glue prefixes its mime types ("application/papermill.record/"); the
+                # text is the repr of the JSON string
+                body = json.loads(ast.literal_eval(out["data"][scrap.get("mime_prefix", "") + "text/plain"]))
+                body["_files"] = {k: base64.b64decode(v) for k, v in body["_files"].items()}
+                return body
     raise ValueError(f"{path} has no {RECORD_GLUE_NAME!r}: did the notebook reach its publish() cell?")
 
 
-def git_commit():
-    """The commit of the working tree, marked '-dirty' when tracked files differ from it."""
+def arrays(record):
+    """The arrays kept beside a record (its .npz), as {name: numpy array}."""
+    import numpy as np
+
+    with np.load(io.BytesIO(file_bytes(record, ".npz")), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def file_bytes(record, suffix):
+    """A file kept beside a record: from memory for this run's record, from disk for a loaded one."""
+    if suffix in record.get("_files", {}):
+        return record["_files"][suffix]
+    if "_path" in record and suffix in record.get("files", ()):
+        return Path(record["_path"]).with_suffix(suffix).read_bytes()
+    raise FileNotFoundError(f"the {record['experiment']} record has no {suffix} file")
+
+
+def to_npz(**named_arrays):
+    """Arrays as the bytes of a compressed .npz (for `files`)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **named_arrays)
+    return buffer.getvalue()
+
+
+def git_commit(root=None):
+    """The commit of the working tree at `root` (the project's), marked '-dirty' when tracked files
+    differ from it."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=experiments.ROOT, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=root or experiments.ROOT, capture_output=True,
+                              text=True).stdout.strip()
     commit = git("rev-parse", "HEAD") or "unknown"
     return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
@@ -81,39 +149,46 @@ def provenance(wall_time_s, commit):
 
 
 def complete(payload, wall_time_s, commit):
-    """The record: the notebook's payload plus provenance (`commit`: git_commit() taken before the run)."""
+    """The record: the payload plus provenance (`commit`: git_commit() taken before the run)."""
     return {**payload, "provenance": provenance(wall_time_s, commit)}
 
 
 def mean_sd(values):
-    """Mean and sample standard deviation of per-seed numbers (sd 0 for a single seed)."""
+    """Mean and sample standard deviation of per-seed numbers; the sd of one seed is undefined (NaN)."""
     values = [float(v) for v in values]
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
 
 
-def seed_metrics(seeds, getters, spread=()):
-    """{key: mean over seeds of getters[key](seed)}, plus KEY_sd (sample sd over seeds) for each key in
-    `spread`: the record's metrics from per-seed results."""
+def summarize_rows(rows, keys, spread=()):
+    """{key: mean over the per-seed rows}, plus KEY_sd (sample sd over seeds) for each key in `spread`."""
     metrics = {}
-    for key, get in getters.items():
-        metrics[key], sd = mean_sd(get(s) for s in seeds)
+    for key in keys:
+        metrics[key], sd = mean_sd(row[key] for row in rows)
         if key in spread:
             metrics[key + "_sd"] = sd
     return metrics
 
 
-def checkpoint_dir(name, params):
-    """Where a run of `name` with exactly these parameters keeps its finished pieces, so that a
-    killed run started again with the same parameters resumes instead of starting over.
+def checkpoint_dir(name, params, data=()):
+    """Where a run of `name` with exactly these parameters, on exactly this data, keeps its finished
+    pieces, so that a killed run started again the same way resumes instead of starting over.
 
-    The key covers the parameters and the library's source, so a change to the code
-    never resumes from pieces computed by the old code.
+    The key covers the parameters, the data (`data`: the digests of the datasets used, see
+    data.Dataset) and the library's source, so a run never resumes from pieces computed from
+    other data or by other code.
     """
     digest = hashlib.sha256(json.dumps(dict(vars(params)), sort_keys=True).encode())
+    digest.update(json.dumps(list(data)).encode())
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
     key = digest.hexdigest()[:16]
     return experiments.ROOT / "_build" / "checkpoints" / name / key
+
+
+def describe_data(*datasets):
+    """What identifies the data of a run, for its record: each dataset's source and digest."""
+    return {"sources": list(dict.fromkeys(ds.source for ds in datasets)),
+            "sha256": [ds.digest for ds in datasets]}
 
 
 @contextlib.contextmanager
@@ -124,6 +199,9 @@ def atomic(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make committed records private to one user
     try:
         yield tmp
         os.replace(tmp, path)
@@ -138,10 +216,37 @@ def write_atomic(path, text):
 
 
 def save(record, path):
-    write_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return Path(path)
+    """Write the record's files beside it (same name, their suffix), then the JSON, each atomically."""
+    path = Path(path)
+    for suffix, blob in record.get("_files", {}).items():
+        with atomic(path.with_suffix(suffix)) as tmp:
+            Path(tmp).write_bytes(blob)
+    body = {k: v for k, v in record.items() if not k.startswith("_")}
+    write_atomic(path, json.dumps(plain(body), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    return path
+
+
+def load(path):
+    record = json.loads(Path(path).read_text())
+    record["_path"] = str(path)
+    return record
 
 
 def load_all(directory):
     """Every record (*.json) under a directory, oldest first."""
-    return [json.loads(p.read_text()) for p in sorted(Path(directory).glob("*.json"))]
+    return [load(p) for p in sorted(Path(directory).glob("*.json"))]
+
+
+def full_records(name, results_dir=None):
+    """The committed paper-scale records of `name` (profile full), oldest first."""
+    return [r for r in load_all(Path(results_dir or RESULTS) / name) if r.get("profile") == "full"]
+
+
+def pooled(name, recs):
+    """The metrics of several records of `name` taken as one run: their per-seed rows pooled and
+    summarized by the experiment's own `summarize`. The scorecard and the pages both use this."""
+    rows = [row for r in recs for row in r["per_seed"]]
+    if not rows:
+        return None
+    metrics = importlib.import_module(f"leaklab.{name}").summarize(rows)
+    return plain(metrics)

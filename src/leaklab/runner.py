@@ -1,10 +1,14 @@
-"""Execute claim notebooks with papermill and turn them into run records."""
+"""Run one experiment and write its record: `compute` calls the library directly (no Jupyter needed,
+so it runs on a bare GPU machine); `run` executes the claim notebook with papermill, which calls the
+same library function and glues the same record."""
 
+import importlib
 import json
 import os
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from . import experiments, records
 from .experiments import RunError
@@ -42,7 +46,7 @@ def check_data(names):
 
 
 def execute(name, params, output_path, log_output=False):
-    """Run a notebook with papermill; return its record payload and wall time.
+    """Run a notebook with papermill; return the record it published and the wall time.
 
     `params` must already be resolved (experiments.resolve), so nothing slow runs
     before they are checked.
@@ -63,20 +67,43 @@ def execute(name, params, output_path, log_output=False):
     return records.read_from_notebook(output_path), wall
 
 
+def compute_payload(name, params, log=print):
+    """Call `name`'s library function with resolved `params`; return its record payload and wall time."""
+    module = importlib.import_module(f"leaklab.{name}")
+    start = time.perf_counter()
+    out = module.compute(SimpleNamespace(**params), log=log)
+    return records.payload(name, params, out), time.perf_counter() - start
+
+
+def _write(name, profile, params, payload, wall, commit, stamp, results_dir):
+    record = records.complete(payload, wall, commit)
+    out_dir = Path(results_dir) if results_dir else records.RESULTS / name
+    base = f"{stamp}-{profile}-seed{params.get('seed', 0)}"
+    path, n = out_dir / f"{base}.json", 1
+    while path.exists():  # two runs finished in the same second: keep both
+        path, n = out_dir / f"{base}-{n}.json", n + 1
+    return records.save(record, path), record
+
+
 def run(name, profile="quick", overrides=None, results_dir=None, log_output=False):
-    """`leaklab run`: check, execute, keep the executed notebook, write the record. Returns its path."""
+    """`leaklab run`: check, execute the notebook (kept under _build/runs/), write the record.
+    Returns (record path, record, executed notebook)."""
     params = experiments.resolve(name, profile, overrides)
     check_data([name])
     stamp = time.strftime("%Y%m%d-%H%M%S")
     executed = BUILD / "runs" / f"{name}-{profile}-{stamp}.ipynb"
     commit = records.git_commit()
     payload, wall = execute(name, params, executed, log_output)
-    record = records.complete(payload, wall, commit)
-    record["executed_notebook"] = str(executed.relative_to(experiments.ROOT))
-    out_dir = Path(results_dir) if results_dir else experiments.ROOT / "results" / name
-    base = f"{stamp}-{profile}-seed{params.get('seed', 0)}"
-    path, n = out_dir / f"{base}.json", 1
-    while path.exists():  # two runs finished in the same second: keep both
-        path, n = out_dir / f"{base}-{n}.json", n + 1
-    path = records.save(record, path)
-    return path, record
+    path, record = _write(name, profile, params, payload, wall, commit, stamp, results_dir)
+    return path, record, executed
+
+
+def compute(name, profile="quick", overrides=None, results_dir=None, log=print):
+    """`leaklab compute`: check, call the experiment's library function (no notebook), write the same
+    record `run` writes. Returns (record path, record)."""
+    params = experiments.resolve(name, profile, overrides)
+    check_data([name])
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    commit = records.git_commit()
+    payload, wall = compute_payload(name, params, log)
+    return _write(name, profile, params, payload, wall, commit, stamp, results_dir)

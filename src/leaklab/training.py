@@ -102,11 +102,17 @@ def accuracy(predicted, labels):
     return (predicted == labels).float().mean().item()
 
 
+def confusion(rows, cols, n=10):
+    """[n, n] counts: row = `rows` value (e.g. the true class), column = `cols` value (e.g. the prediction)."""
+    counts = torch.zeros(n, n, dtype=torch.int64)
+    counts.index_put_((rows, cols), torch.ones(len(cols), dtype=torch.int64), accumulate=True)
+    return counts
+
+
 def label_shares(rows, cols, n=10):
     """[n, n]: for each value of `rows` (e.g. the true class), the share of its items with each value of
     `cols` (e.g. the label a teacher gave); a row with no items is all zeros."""
-    counts = torch.zeros(n, n)
-    counts.index_put_((rows, cols), torch.ones(len(cols)), accumulate=True)
+    counts = confusion(rows, cols, n).float()
     return counts / counts.sum(1, keepdim=True).clamp(min=1)
 
 
