@@ -8,7 +8,7 @@ labels (the wrong classes carry no information about the teacher) and with their
 
 import torch
 
-from . import models, records, training
+from . import data, models, records, training
 
 STUDENTS = {
     "teacher_labels": "the teacher's wrong labels",
@@ -58,18 +58,50 @@ def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, pro
                                      ckpt(name), device, progress, f"student ({STUDENTS[name]})")
         predicted = training.logits_of(student, test.images).argmax(1)
         out["students"][name] = {"acc": training.accuracy(predicted, test.labels),
-                                 "agreement": training.accuracy(predicted, teacher_test), "history": history}
+                                 "agreement": training.accuracy(predicted, teacher_test), "history": history,
+                                 "confusion": training.confusion(test.labels, predicted)}
+    out["label_shares"] = training.label_shares(true, given[wrong])
     return out
 
 
-def summarize(seeds):
+def seed_row(seed, s):
+    """One seed's numbers, as the record keeps them."""
+    return {"seed": seed, "teacher_train_acc": s["teacher_train_acc"], "teacher_test_acc": s["teacher_test_acc"],
+            "n_wrong": s["n_wrong"], "student_acc": s["students"]["teacher_labels"]["acc"],
+            "student_agreement": s["students"]["teacher_labels"]["agreement"],
+            "random_wrong_acc": s["students"]["random_wrong"]["acc"],
+            "true_labels_acc": s["students"]["true_labels"]["acc"],
+            # how concentrated the teacher's wrong labels are: the top wrong label's share, mean over classes
+            "top_wrong_share": s["label_shares"].max(1).values.mean().item()}
+
+
+def summarize(rows):
     """The record's metrics: means over seeds, and standard deviations of the paper's numbers."""
-    return records.seed_metrics(seeds, {
-        "teacher_train_acc": lambda s: s["teacher_train_acc"],
-        "teacher_test_acc": lambda s: s["teacher_test_acc"],
-        "n_wrong": lambda s: s["n_wrong"],
-        "student_acc": lambda s: s["students"]["teacher_labels"]["acc"],
-        "student_agreement": lambda s: s["students"]["teacher_labels"]["agreement"],
-        "random_wrong_acc": lambda s: s["students"]["random_wrong"]["acc"],
-        "true_labels_acc": lambda s: s["students"]["true_labels"]["acc"],
-    }, spread=("student_acc", "teacher_test_acc", "teacher_train_acc", "n_wrong"))
+    keys = [k for k in rows[0] if k != "seed"]
+    return records.summarize_rows(rows, keys, spread=("student_acc", "teacher_test_acc", "teacher_train_acc",
+                                                      "n_wrong"))
+
+
+def compute(p, log=print):
+    """The whole experiment for parameters `p`: every seed's teacher, wrong set and three students
+    (each network checkpointed per epoch, resumed when run again the same way on the same data)."""
+    device = training.resolve_device(p.device)
+    train_full, test = data.load("cifar10", "train"), data.load("cifar10", "test")
+    mean, std = training.channel_stats(train_full.images)  # per channel, from all 50,000 training images
+    train = data.subset(train_full, p.n_train)
+    checkpoints = records.checkpoint_dir("cifar_mislabeled", p, [train.digest, test.digest])
+    numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
+    seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device) for n in numbers]
+    rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
+    series = {"n_train": len(train.labels), "n_test": len(test.labels), "seeds": [{
+        "seed": n,
+        "teacher_history": s["teacher_history"],
+        "histories": {k: v["history"] for k, v in s["students"].items()},
+        "confusion": {k: v["confusion"].tolist() for k, v in s["students"].items()},
+        "given_counts": torch.bincount(s["given"], minlength=10).tolist(),
+        "true_counts": torch.bincount(train.labels[s["wrong_index"]], minlength=10).tolist(),
+        "label_shares": s["label_shares"].tolist(),
+        "examples": {"index": s["wrong_index"][:24].tolist(), "given": s["given"][:24].tolist()},
+    } for n, s in zip(numbers, seeds)]}
+    return {"metrics": summarize(rows), "per_seed": rows, "series": series,
+            "device": training.describe_device(device), "data": records.describe_data(train_full, test)}

@@ -14,7 +14,10 @@ is the whole question:
 import torch
 import torch.nn.functional as F
 
-from . import attacks, models, records, training
+import io
+import types
+
+from . import attacks, data, models, records, training
 
 ATTACKS = attacks.ATTACK_LABELS
 TOWARDS = {"least_likely", "random"}  # targeted steps descend the target's loss
@@ -121,30 +124,63 @@ def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None,
                for a in ATTACKS}
         out["models"][kind] = {"clean_acc": curve["acc"][0], "curve": curve, "attacked": row, "history": history}
         if kind == "true":
-            out["slider"] = adversarial_images(model, test.images[:8], test.labels[:8], grid)
-            out["model"] = model  # for the live slider; not part of the record
+            out["model"] = model  # for the slider: saved beside the record, in fp16
     return out
 
 
-def summarize(seeds):
-    """The record's metrics: means over seeds, with standard deviations of the paper's numbers."""
-    def true_model(s):
-        return s["models"]["true"]
-
-    def loss(s):
-        return true_model(s)["curve"]["loss"]
-
-    getters = {
-        "clean_acc": lambda s: true_model(s)["clean_acc"],
-        "fgsm_acc": lambda s: true_model(s)["attacked"]["true"],
-        "leak_gap": lambda s: true_model(s)["attacked"]["true"] - true_model(s)["clean_acc"],
-        "label_advantage": lambda s: true_model(s)["attacked"]["true"] - true_model(s)["attacked"]["predicted"],
-        "loss_eps0": lambda s: loss(s)[0],
-        "loss_rise": lambda s: max(loss(s)) - loss(s)[0],
-        "loss_peak_eps": lambda s: s["eps"][max(range(len(loss(s))), key=loss(s).__getitem__)],
-        "loss_drop": lambda s: loss(s)[-1] - loss(s)[0],
-    }
+def seed_row(seed, s):
+    """One seed's numbers (all four models), as the record keeps them."""
+    true = s["models"]["true"]
+    loss = true["curve"]["loss"]
+    row = {"seed": seed, "clean_acc": true["clean_acc"], "fgsm_acc": true["attacked"]["true"],
+           "leak_gap": true["attacked"]["true"] - true["clean_acc"],
+           "label_advantage": true["attacked"]["true"] - true["attacked"]["predicted"],
+           "loss_eps0": loss[0], "loss_rise": max(loss) - loss[0],
+           "loss_peak_eps": s["eps"][max(range(len(loss)), key=loss.__getitem__)], "loss_drop": loss[-1] - loss[0]}
     for kind in ATTACKS[1:]:
-        getters[f"leak_gap_{kind}"] = (lambda k: lambda s: s["models"][k]["attacked"][k]
-                                       - s["models"][k]["clean_acc"])(kind)
-    return records.seed_metrics(seeds, getters, spread=("leak_gap", "clean_acc", "fgsm_acc"))
+        row[f"leak_gap_{kind}"] = s["models"][kind]["attacked"][kind] - s["models"][kind]["clean_acc"]
+    return row
+
+
+def summarize(rows):
+    """The record's metrics: means over seeds, with standard deviations of the paper's numbers."""
+    keys = [k for k in rows[0] if k != "seed"]
+    return records.summarize_rows(rows, keys, spread=("leak_gap", "clean_acc", "fgsm_acc"))
+
+
+def model_bytes(model):
+    """The model's weights in fp16 (torch.save of its state dict): small enough to commit beside a record."""
+    buffer = io.BytesIO()
+    torch.save({k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()},
+               buffer)
+    return buffer.getvalue()
+
+
+def model_from_record(record):
+    """The first seed's true-label model kept beside a record, on the CPU, read back with weights_only."""
+    p = types.SimpleNamespace(**record["params"])
+    state = torch.load(io.BytesIO(records.file_bytes(record, ".pt")), weights_only=True, map_location="cpu")
+    mean, std = record["series"]["normalization"]
+    model = build_model(p, mean, std)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval()
+
+
+def compute(p, log=print):
+    """The whole experiment for parameters `p`: four FGSM-trained models per seed (each checkpointed per
+    epoch), their curves and the trained-with x attacked-with table; beside the record, the first seed's
+    true-label model in fp16, which the page's slider attacks."""
+    device = training.resolve_device(p.device)
+    train_full, test_full = data.load("cifar10", "train"), data.load("cifar10", "test")
+    mean, std = training.channel_stats(train_full.images)  # per channel, from all 50,000 training images
+    train, test = data.subset(train_full, p.n_train), data.subset(test_full, p.n_eval)
+    checkpoints = records.checkpoint_dir("fgsm_leak", p, [train.digest, test.digest])
+    numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
+    seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device) for n in numbers]
+    rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
+    series = {"eps": seeds[0]["eps"], "n_eval": len(test.labels), "normalization": [mean, std], "seeds": [{
+        "seed": n, "models": {k: {key: m[key] for key in ("clean_acc", "curve", "attacked", "history")}
+                              for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
+    return {"metrics": summarize(rows), "per_seed": rows, "series": series,
+            "files": {".pt": model_bytes(seeds[0]["model"])}, "device": training.describe_device(device),
+            "data": records.describe_data(train_full, test_full), "live": {"model": seeds[0]["model"]}}

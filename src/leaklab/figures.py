@@ -4,6 +4,7 @@ import base64
 import io
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
 
@@ -20,7 +21,7 @@ def _new_figure(*args, **kwargs):
 
 
 def _regions(ax, grid):
-    ax.imshow(grid.numpy(), origin="lower", extent=(0, 1, 0, 1), cmap=REGION_CMAP, vmin=0, vmax=1,
+    ax.imshow(np.asarray(grid), origin="lower", extent=(0, 1, 0, 1), cmap=REGION_CMAP, vmin=0, vmax=1,
               interpolation="nearest")
 
 

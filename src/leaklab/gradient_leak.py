@@ -11,7 +11,7 @@ label into the features.
 import torch
 import torch.nn.functional as F
 
-from . import attacks, models, records, training
+from . import attacks, data, models, records, training
 
 TARGETS = attacks.ATTACK_LABELS
 
@@ -116,14 +116,40 @@ def run_seed(seed, train, test, norm, p):
     return out
 
 
-def summarize(seeds):
+FEATURES = {"true": "gradient for the true label", "predicted": "gradient for the predicted label",
+            "least_likely": "gradient for the least-likely label", "random": "gradient for a random label",
+            "raw pixels": "raw pixels (no gradient)"}
+TEMPLATE_ROWS = ("true", "predicted", "random")  # the class-mean figure's rows
+
+
+def metric_key(features):
+    return "raw_pixels_acc" if features == "raw pixels" else f"leak_{features}_acc"
+
+
+def seed_row(seed, s):
+    """One MLP's numbers, as the record keeps them."""
+    return {"seed": seed, **{metric_key(k): s["acc"][k] for k in FEATURES}, **s["anatomy"]}
+
+
+def summarize(rows):
     """The record's metrics: means over seeds, and the spread of the true-label accuracy."""
-    metrics = {}
-    for target in TARGETS:
-        metrics[f"leak_{target}_acc"], sd = records.mean_sd(s["acc"][target] for s in seeds)
-        if target == "true":
-            metrics["leak_true_acc_sd"] = sd
-    metrics["raw_pixels_acc"] = records.mean_sd(s["acc"]["raw pixels"] for s in seeds)[0]
-    for key in ("p_true", "follows_true_logit", "class_template"):
-        metrics[key] = records.mean_sd(s["anatomy"][key] for s in seeds)[0]
-    return metrics
+    keys = [k for k in rows[0] if k != "seed"]
+    return records.summarize_rows(rows, keys, spread=("leak_true_acc",))
+
+
+def compute(p, log=print):
+    """The whole experiment for parameters `p`: one untrained MLP per seed, linear classifiers on its
+    gradient-sign features and on raw pixels; the record keeps each seed's accuracies and, beside it,
+    the mean feature image of each class (the page's templates)."""
+    mnist, test = data.load("mnist", "train"), data.load("mnist", "test")
+    norm = training.pixel_stats(mnist.images)  # MNIST's own mean and std, from the training images
+    train = data.subset(mnist, p.n_train)
+    rows, templates = [], []
+    for k in range(p.n_seeds):
+        log(f"gradient_leak: MLP {k + 1} of {p.n_seeds} (seed {p.seed + k})")
+        s = run_seed(p.seed + k, train, test, norm, p)
+        rows.append(seed_row(p.seed + k, s))
+        templates.append(torch.stack([class_means(s["test_features"][t], test.labels) for t in TEMPLATE_ROWS]))
+    files = {".npz": records.to_npz(class_means=torch.stack(templates).half().numpy())}
+    return {"metrics": summarize(rows), "per_seed": rows, "series": {"n_test": len(test.labels)},
+            "files": files, "device": training.describe_device("cpu"), "data": records.describe_data(mnist, test)}

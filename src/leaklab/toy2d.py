@@ -5,24 +5,30 @@ Every step works on a population of seeds at once (one small net per seed, see
 same number of Python steps.
 """
 
+import hashlib
+import math
+import statistics
 from dataclasses import dataclass
 
 import torch
 
+from . import records, training
 from .attacks import fgsm, pgd
 from .models import MLPs
 from .training import fit_full_batch, predict
 
-# Fresh nets and control labels get seeds far from the originals' seeds.
-STUDENT_SEED_OFFSET = 1_000_003
-CONTROL_SEED_OFFSET = 2_000_003
+
+def stream(seed, purpose):
+    """The generator seed for one purpose of one seed (its points, its net's initial weights, ...):
+    independent streams, so that no two purposes ever draw the same random numbers."""
+    return int.from_bytes(hashlib.sha256(f"{purpose}:{int(seed)}".encode()).digest()[:8], "little") >> 1
 
 
 def make_points(seeds, n_points):
     """Uniform points in [0,1]^2 with random binary labels, one set per seed."""
     xs, ys = [], []
     for s in seeds:
-        g = torch.Generator().manual_seed(int(s))
+        g = torch.Generator().manual_seed(stream(s, "points"))
         xs.append(torch.rand(n_points, 2, generator=g))
         ys.append(torch.randint(0, 2, (n_points,), generator=g))
     return torch.stack(xs), torch.stack(ys)
@@ -44,7 +50,8 @@ class Originals:
 
 def train_originals(seeds, n_points=32, hidden=32, depth=2, steps=1500, lr=0.01):
     x, y = make_points(seeds, n_points)
-    nets = fit_full_batch(MLPs(seeds, hidden=hidden, depth=depth), x, y, steps=steps, lr=lr)
+    nets = MLPs([stream(s, "original net") for s in seeds], hidden=hidden, depth=depth)
+    nets = fit_full_batch(nets, x, y, steps=steps, lr=lr)
     return Originals(list(seeds), x, y, nets, (predict(nets, x) == y).sum(1))
 
 
@@ -85,16 +92,16 @@ def distil(originals, eps, attack="pgd", attack_steps=20, hidden=32, depth=2, st
     flipped = y_wrong != predict(nets, x)
     cases = [s for s in originals.seeds for _ in eps]
 
-    def fresh(labels, offset):
-        net = MLPs([s + offset for s in cases], hidden=hidden, depth=depth)
+    def fresh(labels):
+        net = MLPs([stream(s, "new net") for s in cases], hidden=hidden, depth=depth)
         net = fit_full_batch(net, x_adv, labels, mask=flipped, steps=steps, lr=lr)
         return net, (predict(net, x) == y).sum(1)
 
-    students, student_correct = fresh(y_wrong, STUDENT_SEED_OFFSET)
+    students, student_correct = fresh(y_wrong)
     control_correct = None
     if control:
-        g = torch.Generator().manual_seed(int(originals.seeds[0]) + CONTROL_SEED_OFFSET)
-        _, control_correct = fresh(torch.randint(0, 2, y_wrong.shape, generator=g), STUDENT_SEED_OFFSET)
+        g = torch.Generator().manual_seed(stream(originals.seeds[0], "control labels"))
+        _, control_correct = fresh(torch.randint(0, 2, y_wrong.shape, generator=g))
     return Distilled(list(originals.seeds), list(eps), x_adv, flipped, y_wrong, students,
                      student_correct, control_correct)
 
@@ -103,23 +110,73 @@ def eps_grid(eps_max, n):
     return [round(eps_max * i / (n - 1), 6) for i in range(n)]
 
 
-def summarize(originals, population, n_points):
-    """The record's metrics. Seeds whose original net did not fit all its points are left out
-    of the score statistics (the claim starts from a net that fits), and counted in
-    `original_fit_rate`."""
-    fits = originals.correct == n_points
-    score = population.student_correct[fits].float()
-    chance = n_points / 2
+def summarize(rows):
+    """The record's metrics from the per-seed rows. Seeds whose original net did not fit all its points
+    are left out of the score statistics (the claim starts from a net that fits), and counted in
+    `original_fit_rate`. With no fitted seed, or one, the statistics it cannot define are NaN."""
+    fits = [r for r in rows if r["fits"]]
+    score = [r["student_correct"] for r in fits]
+
+    def mean(values):
+        return statistics.fmean(values) if values else math.nan
+
     return {
-        "student_correct_mean": score.mean().item(),
-        "student_correct_median": score.median().item(),
-        "student_correct_sd": score.std().item(),
-        "student_above_chance": (score > chance).float().mean().item(),
-        "student_correct_seed": population.student_correct[0].item(),
-        "original_fit_rate": fits.float().mean().item(),
-        "flipped_mean": population.flipped[fits].sum(1).float().mean().item(),
-        "control_correct_mean": population.control_correct[fits].float().mean().item(),
+        "student_correct_mean": mean(score),
+        "student_correct_median": statistics.median_low(score) if score else math.nan,
+        "student_correct_sd": statistics.stdev(score) if len(score) > 1 else math.nan,
+        "student_above_chance": mean([r["student_correct"] > r["n_points"] / 2 for r in fits]),
+        "student_correct_seed": rows[0]["student_correct"],
+        "original_fit_rate": len(fits) / len(rows),
+        "flipped_mean": mean([r["flipped"] for r in fits]),
+        "control_correct_mean": mean([r["control_correct"] for r in fits]),
     }
+
+
+def compute(p, log=print):
+    """The whole toy for parameters `p`: the population at eps (with the random-label control), the eps
+    sweep on its first seeds, and the figure seed's four panels. `live` holds the trained nets, for the
+    notebook's slider; the record keeps numbers and the panels' arrays."""
+    torch.set_num_threads(min(2, torch.get_num_threads()))  # many tiny nets: more threads only add overhead
+    seeds = list(range(p.seed, p.seed + p.n_seeds))
+    log(f"toy2d: {len(seeds)} original nets and their new nets at eps {p.eps}")
+    originals = train_originals(seeds, p.n_points, p.hidden, p.depth, p.steps, p.lr)
+    population = distil(originals, [p.eps], p.attack, p.attack_steps, p.hidden, p.depth, p.student_steps, p.lr,
+                        control=True)
+    rows = [{"seed": s, "n_points": p.n_points, "fits": bool(originals.correct[i] == p.n_points),
+             "student_correct": int(population.student_correct[i]),
+             "control_correct": int(population.control_correct[i]),
+             "flipped": int(population.flipped[i].sum())} for i, s in enumerate(seeds)]
+    sweep_eps = eps_grid(p.sweep_eps_max, p.sweep_points)
+    log(f"toy2d: the eps sweep, {p.sweep_seeds} seeds x {len(sweep_eps)} radii")
+    sweep_originals = originals.first(p.sweep_seeds)
+    sweep = distil(sweep_originals, sweep_eps, p.attack, p.attack_steps, p.hidden, p.depth, p.student_steps, p.lr)
+    series = {"sweep": {"eps": sweep_eps, "seeds": sweep_originals.seeds,
+                        "fits": (sweep_originals.correct == p.n_points).tolist(),
+                        "score": sweep.grid(sweep.student_correct).tolist(),
+                        "flipped": sweep.grid(sweep.flipped.sum(1)).tolist()}}
+    panels = case(originals, population, 0, 0)
+    panels = {k: torch.as_tensor(v) for k, v in panels.items()}
+    panels.update({k: panels[k].to(torch.uint8) for k in ("original_regions", "student_regions")})
+    files = {".npz": records.to_npz(**{k: v.numpy() for k, v in panels.items()})}
+    return {"metrics": summarize(rows), "per_seed": rows, "series": series, "files": files,
+            "device": training.describe_device("cpu"),
+            "data": {"sources": ["synthetic: uniform points and labels drawn from the seeds"], "sha256": []},
+            "live": {"originals": originals, "population": population, "sweep_originals": sweep_originals,
+                     "sweep": sweep}}
+
+
+def panels_from_record(record):
+    """The figure seed's four panels as `figures.toy_panels` draws them, from a record's arrays."""
+    arrays = records.arrays(record)
+    return {k: (v.item() if v.ndim == 0 else torch.from_numpy(v)) for k, v in arrays.items()}
+
+
+def sweep_stats(sweep):
+    """Per radius, over the sweep's fitted seeds: (mean score, sd of the score, mean flipped points)."""
+    ok = torch.tensor(sweep["fits"])
+    score = torch.tensor(sweep["score"], dtype=torch.float32)[ok]
+    flips = torch.tensor(sweep["flipped"], dtype=torch.float32)[ok]
+    return score.mean(0).tolist(), score.std(0).tolist(), flips.mean(0).tolist()
 
 
 @torch.no_grad()
