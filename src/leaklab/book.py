@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from . import experiments, records, runner
+from . import experiments, paper_scale, records, runner
 
 ROOT = experiments.ROOT
 BUILD = ROOT / "_build"
@@ -46,29 +46,29 @@ def claim_notebooks():
 
 
 def scorecard(build_records, results_dir):
-    """The front page's table (MyST markdown): paper, this build, full-scale records, verdict."""
+    """The front page's table (MyST markdown): paper, this build, the paper-scale records, verdict.
+
+    The paper-scale column pools the committed full records exactly as each page's "At paper
+    scale" section does (paper_scale.summary), so the two always agree."""
     lines = [
-        "| claim | measure | paper | this build | full-scale records in `results/` | verdict |",
+        "| claim | measure | paper | this build | at paper scale (`results/`) | verdict |",
         "|---|---|---|---|---|---|",
     ]
     notes = []
     for name, exp in experiments.EXPERIMENTS.items():
         build = build_records.get(name)
-        full = [r for r in records.load_all(Path(results_dir) / name) if r.get("profile") == "full"]
-        for key, spread_key in experiments.scorecard_rows(name):
-            metric = exp.metrics[key]
-            fmt = metric.fmt.format
-            here = f"{fmt(build['metrics'][key])} ({build['profile']})" if build else "not run"
-            values = [r["metrics"][key] for r in full]
-            if values:
-                mean = statistics.mean(values)
-                full_text = (f"{fmt(mean)} ± {fmt(statistics.stdev(values))} over {len(values)} runs"
-                             if len(values) > 1 else f"{fmt(mean)} from 1 run")
-                if spread_key:
-                    seeds = sum(r["params"]["n_seeds"] for r in full)
-                    per_seed = statistics.mean(r["metrics"][spread_key] for r in full)
-                    full_text += f" ({seeds} seeds in all; sd over seeds {fmt(per_seed)})"
-                judged, basis = mean, ""
+        full = records.full_records(name, results_dir)
+        devices = ", ".join(dict.fromkeys(r["device"] for r in full))
+        for row in paper_scale.summary(name, full):
+            key, metric = row["key"], row["metric"]
+            fmt = paper_scale._fmt
+            here = f"{fmt(metric, build['metrics'][key])} ({build['profile']})" if build else "not run"
+            if full:
+                full_text = fmt(metric, row["value"])
+                if row["sd"] is not None:
+                    full_text += f" ± {fmt(metric, row['sd'])}"
+                full_text += f" over {row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''} ({devices})"
+                judged, basis = row["value"], ""
             elif build:
                 full_text, judged, basis = "none yet", build["metrics"][key], f" (this {build['profile']} build)"
             else:

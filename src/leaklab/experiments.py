@@ -85,6 +85,7 @@ class Experiment:
     also: tuple = ()  # more metrics with a paper number that get their own scorecard row ("KEY_sd": spread)
     datasets: tuple = ()  # (name, split) pairs the notebook loads, checked before it starts
     source: str = ""
+    full_cost: str = ""  # what one `leaklab compute NAME --profile full` costs, on a GPU and on a 2-core CPU
     notebook: Path = field(init=False)
 
     def __post_init__(self):
@@ -98,6 +99,7 @@ EXPERIMENTS = {
         claim="a net trained only on another net's flipped adversarial points, with their wrong labels, "
         "recovers much of its decision boundary",
         source="Wallace (2019), two-dimensional illustration",
+        full_cost="about 4 minutes per record of 1,000 seeds on a 2-core CPU (the toy is too small to gain from a GPU); the committed records are three such runs, `-p seed=0`, `1000` and `2000`",
         params={
             "seed": Param(int, "first seed; seed k of the population is seed + k", 0, 2**31 - 1 - 100_000),
             "n_points": Param(int, "random points per seed (the claim uses 32)", 4, 32),
@@ -148,6 +150,7 @@ EXPERIMENTS = {
         claim="a CNN trained only on Fashion-MNIST images labelled with an MNIST CNN's digits classifies real "
         "MNIST digits",
         source="Wallace (2019), out-of-domain section",
+        full_cost="about 30 to 50 minutes on a 2-core CPU (3 seeds); a few minutes on a GPU (estimated, not measured)",
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 20),
@@ -194,6 +197,7 @@ EXPERIMENTS = {
         claim="the sign of the input gradient of an untrained MLP, computed with the true label, lets a linear "
         "model read the label",
         source="Label Leaking in Adversarial Training (2017), MNIST experiment",
+        full_cost="about 2 minutes on a 2-core CPU (5 seeds)",
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "untrained MLPs (each with its own linear classifiers)", 1, 50),
@@ -231,6 +235,7 @@ EXPERIMENTS = {
         claim="a fresh ResNet-18 trained only on the training images a 2-epoch ResNet-18 gets wrong, with its "
         "wrong labels, classifies the real test set far above chance",
         source="Wallace (2019), CIFAR-10 section",
+        full_cost="CIFAR_MISLABELED_COST",
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 10),
@@ -281,6 +286,7 @@ EXPERIMENTS = {
         claim="a ResNet-110 adversarially trained with true-label FGSM is more accurate on FGSM images "
         "(eps = 6) than on clean ones, and its loss along the FGSM direction rises, peaks and falls",
         source="Label Leaking in Adversarial Training (2017), CIFAR-10 experiment and loss figure",
+        full_cost="FGSM_LEAK_COST",
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent trainings of each attack label", 1, 10),

@@ -11,7 +11,7 @@ label into the features.
 import torch
 import torch.nn.functional as F
 
-from . import attacks, data, models, records, training
+from . import attacks, data, figures, models, records, training
 
 TARGETS = attacks.ATTACK_LABELS
 
@@ -153,3 +153,37 @@ def compute(p, log=print):
     files = {".npz": records.to_npz(class_means=torch.stack(templates).half().numpy())}
     return {"metrics": summarize(rows), "per_seed": rows, "series": {"n_test": len(test.labels)},
             "files": files, "device": training.describe_device("cpu"), "data": records.describe_data(mnist, test)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's table and figures, drawn from records (this build's, or the committed paper-scale ones pooled).
+
+def accuracies(recs):
+    """{features: (mean, sd over seeds)} over all the records' seeds."""
+    rows = [row for r in recs for row in r["per_seed"]]
+    return {k: records.mean_sd(row[metric_key(k)] for row in rows) for k in FEATURES}
+
+
+def accuracy_table(recs):
+    lines = ["| features of the linear classifier | MNIST test accuracy (mean) | sd over seeds |", "|---|---|---|"]
+    lines += [f"| {FEATURES[k]} | {mean:.2%} | {'one seed' if sd != sd else f'{sd:.2%}'} |"
+              for k, (mean, sd) in accuracies(recs).items()]
+    return "\n".join(lines)
+
+
+def accuracy_figure(recs):
+    acc = accuracies(recs)
+    return figures.accuracy_bars(list(FEATURES.values()), [a[0] for a in acc.values()],
+                                 [0 if a[1] != a[1] else a[1] for a in acc.values()],
+                                 "Linear classifiers on gradient-sign features of an untrained MLP",
+                                 paper=recs[0]["paper"]["leak_true_acc"], paper_label="paper, true label")
+
+
+def templates_figure(record):
+    """The mean feature image of each test class for the record's first MLP, one row per label."""
+    means = records.arrays(record)["class_means"][0].astype("float32")
+    return figures.image_grid([[means[r, c] for c in range(10)] for r in range(len(TEMPLATE_ROWS))],
+                              [f"{t.replace('_', '-')} label" for t in TEMPLATE_ROWS],
+                              f"Mean gradient-sign feature of each MNIST test class (MLP seed "
+                              f"{record['per_seed'][0]['seed']})",
+                              col_labels=[f"digit {c}" for c in range(10)], cmap="RdBu_r", vmin=0, vmax=1)

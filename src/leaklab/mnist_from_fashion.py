@@ -8,7 +8,7 @@ scale that maps pixels to a net's inputs.
 
 import torch
 
-from . import data, models, records, training
+from . import data, figures, models, records, training
 
 
 def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
@@ -119,3 +119,70 @@ def compute(p, log=print):
     }
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,
             "device": training.describe_device("cpu"), "data": records.describe_data(mnist_all, mnist_test, fashion_all)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's table and figures, drawn from records (this build's, or the committed paper-scale ones pooled).
+
+NORM_OF = {"teacher": "MNIST's", "own": "Fashion's own", "mnist": "MNIST's", "control": "MNIST's"}
+ACC_KEY = {"teacher": "teacher_acc", "own": "student_acc", "mnist": "student_mnistnorm_acc", "control": "control_acc"}
+AGREE_KEY = {"own": "agreement", "mnist": "agreement_mnistnorm"}
+
+
+def accuracies(recs):
+    """{net: (mean, sd over seeds, agreement with the teacher or None, paper or None)} over the records' seeds."""
+    rows = [row for r in recs for row in r["per_seed"]]
+    paper = recs[0]["paper"]
+    return {net: (*records.mean_sd(row[key] for row in rows),
+                  records.mean_sd(row[AGREE_KEY[net]] for row in rows)[0] if net in AGREE_KEY else None,
+                  paper.get(key)) for net, key in ACC_KEY.items()}
+
+
+def accuracy_table(recs):
+    """The students' table (MyST markdown)."""
+    def pct(x):
+        return "" if x is None else f"{x:.2%}"
+
+    lines = ["| net | training inputs normalized with | MNIST test accuracy (mean ± sd over seeds) | paper "
+             "| agrees with the teacher on MNIST test |", "|---|---|---|---|---|"]
+    for net, (mean, sd, agree, paper) in accuracies(recs).items():
+        spread = "" if sd != sd else f" ± {sd:.2%}"  # one seed: no spread
+        lines.append(f"| {NETS[net]} | {NORM_OF[net]} | {mean:.2%}{spread} | {pct(paper)} | {pct(agree)} |")
+    return "\n".join(lines)
+
+
+def accuracy_figure(recs):
+    acc = accuracies(recs)
+    n = sum(len(r["per_seed"]) for r in recs)
+    return figures.accuracy_bars([NETS[k] for k in acc], [a[0] for a in acc.values()],
+                                 [0 if a[1] != a[1] else a[1] for a in acc.values()],
+                                 f"MNIST test accuracy ({n} seed(s), mean ± sd)",
+                                 paper=[a[3] for a in acc.values()], paper_label="paper")
+
+
+def examples_figure(record, fashion_images):
+    """One Fashion-MNIST image of each class with the digit the first seed's teacher gave it, under
+    both normalizations (Wallace's figure)."""
+    first, picks = record["series"]["seeds"][0], record["series"]["example_index"]
+    fig = figures.image_grid(
+        [[fashion_images[i].numpy() for i in picks]] * 2,
+        ["teacher's digit,\nFashion's own\nnormalization", "teacher's digit,\nMNIST's\nnormalization"],
+        f"Fashion-MNIST training images labelled by the MNIST teacher (seed {first['seed']})",
+        titles=[[str(d) for d in first["example_labels"][k]] for k in ("own", "mnist")])
+    for ax, name in zip(fig.axes[10:], data.CLASSES["fashion_mnist"]):
+        ax.set_xlabel(name, fontsize=8)
+    return fig
+
+
+def label_figures(record):
+    """The digits the first seed's teacher gave the Fashion images (both normalizations), and which digit
+    each kind of clothing became."""
+    first = record["series"]["seeds"][0]
+    counts = [first["label_counts"][k] for k in ("own", "mnist")]
+    hist = figures.label_histograms(counts, ["Fashion's own normalization", "MNIST's normalization"],
+                                    f"Digits the teacher gave the {record['series']['n_fashion']:,} Fashion "
+                                    f"training images (seed {first['seed']})")
+    heat = figures.heatmap(first["label_shares"]["own"], data.CLASSES["fashion_mnist"], [str(d) for d in range(10)],
+                           f"Which digit each kind of clothing became (seed {first['seed']}, Fashion's own "
+                           "normalization)", xlabel="digit the teacher gave", ylabel="Fashion-MNIST class")
+    return hist, heat

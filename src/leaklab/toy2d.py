@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from . import records, training
+from . import figures, records, training
 from .attacks import fgsm, pgd
+from .experiments import EXPERIMENTS
 from .models import MLPs
 from .training import fit_full_batch, predict
 
@@ -205,3 +206,42 @@ def case(originals, distilled, seed_index=0, eps_index=0, resolution=200):
         "original_regions": regions(originals.nets.take([seed_index]), resolution)[0],
         "student_regions": regions(distilled.students.take([k]), resolution)[0],
     }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's figures, drawn from records (this build's, or the committed paper-scale ones pooled).
+
+def pooled_sweep(recs):
+    """The eps sweeps of several records (same radii) as one sweep over all their seeds."""
+    sweeps = [r["series"]["sweep"] for r in recs]
+    return {"eps": sweeps[0]["eps"], **{k: [x for s in sweeps for x in s[k]] for k in ("seeds", "fits", "score",
+                                                                                      "flipped")}}
+
+
+def sweep_landmarks(sweep, paper_flips=15.5):
+    """Where the mean score peaks, and the radius whose attack flips about as many points as the
+    paper's figure shows (15-16), with the score there."""
+    mean, _, flips = sweep_stats(sweep)
+    best = max(range(len(mean)), key=mean.__getitem__)
+    like_paper = min(range(len(flips)), key=lambda i: abs(flips[i] - paper_flips))
+    return {"sweep_best_eps": sweep["eps"][best], "sweep_best_score": mean[best],
+            "sweep_paper_flips_eps": sweep["eps"][like_paper], "sweep_paper_flips_score": mean[like_paper]}
+
+
+def population_figure(recs):
+    """The new net's score over all fitted seeds of the records, beside the random-label control."""
+    fitted = [row for r in recs for row in r["per_seed"] if row["fits"]]
+    n = recs[0]["params"]["n_points"]
+    return figures.score_distribution([r["student_correct"] for r in fitted], n,
+                                      paper=EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper,
+                                      chance=n / 2, control=[r["control_correct"] for r in fitted],
+                                      eps=recs[0]["params"]["eps"])
+
+
+def sweep_figure(recs):
+    sweep = pooled_sweep(recs)
+    mean, sd, flips = sweep_stats(sweep)
+    n = recs[0]["params"]["n_points"]
+    return figures.eps_sweep(sweep["eps"], mean, sd, flips, n,
+                             paper=EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper, paper_eps=0.12,
+                             chance=n / 2)

@@ -1,0 +1,88 @@
+"""The "At paper scale" section of every claim page: the committed full-profile records of one
+experiment, pooled over their seeds, beside the paper's numbers, with where they came from.
+
+The scorecard on the front page reads the same records through the same `records.pooled`, so
+the two always agree.
+"""
+
+import statistics
+
+from . import experiments, records
+
+
+def rows(name):
+    """(metric key, spread key or None) for each paper number of `name`: the scorecard's rows."""
+    return experiments.scorecard_rows(name)
+
+
+def summary(name, recs):
+    """Per scorecard row: the metric, the paper's number, the pooled value, its spread over seeds
+    and every seed's own value (None where a record holds no per-seed value for it)."""
+    exp = experiments.get(name)
+    pooled = records.pooled(name, recs) or {}
+    seeds = [row for r in recs for row in r["per_seed"]]
+    out = []
+    for key, spread in rows(name):
+        per_seed = [row[key] for row in seeds if key in row]
+        out.append({"key": key, "metric": exp.metrics[key], "paper": exp.metrics[key].paper,
+                    "value": pooled.get(key), "sd": pooled.get(spread) if spread else None,
+                    "per_seed": per_seed, "n_seeds": len(seeds)})
+    return out
+
+
+def _fmt(metric, value):
+    return "undefined" if value is None else metric.fmt.format(value)
+
+
+def provenance_lines(recs):
+    """One line per record: profile, seeds, device, commit, data copy, wall time, date."""
+    lines = []
+    for r in recs:
+        prov = r["provenance"]
+        commit = prov["git_commit"]
+        lines.append(f"- `{r['_path'].rsplit('/', 1)[-1]}`: {len(r['per_seed'])} seed(s) "
+                     f"({', '.join(str(row['seed']) for row in r['per_seed'][:5])}"
+                     f"{', …' if len(r['per_seed']) > 5 else ''}); {r['device']}; commit `{commit[:10]}`"
+                     f"{' (dirty tree)' if commit.endswith('-dirty') else ''}; torch {prov['torch']}; "
+                     f"data: {'; '.join(r['data']['sources'])}; {prov['wall_time_s'] / 60:.1f} min; "
+                     f"{prov['date'][:10]}.")
+    return lines
+
+
+def table(name, recs):
+    """The section's table (MyST markdown): paper, ours pooled over seeds, each seed."""
+    head = ["| measure | paper | ours at paper scale (mean ± sd over seeds) | each seed |", "|---|---|---|---|"]
+    for row in summary(name, recs):
+        m = row["metric"]
+        ours = _fmt(m, row["value"])
+        if row["sd"] is not None:
+            ours += f" ± {_fmt(m, row['sd'])}"
+        ours += f" ({row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''})"
+        shown = row["per_seed"] if len(row["per_seed"]) <= 10 else None
+        each = (", ".join(_fmt(m, v) for v in shown) if shown is not None else
+                f"{len(row['per_seed'])} values, from {_fmt(m, min(row['per_seed']))} to "
+                f"{_fmt(m, max(row['per_seed']))} (median {_fmt(m, statistics.median(row['per_seed']))}); "
+                "the figure below shows them all")
+        head.append(f"| {m.label} | {m.plain(m.paper)} | {ours} | {each} |")
+    return "\n".join(head)
+
+
+def missing(name):
+    """What the section says when no full record is committed: the command and what it costs."""
+    exp = experiments.get(name)
+    return (f"No paper-scale record of this experiment is committed yet. One command makes one (on a GPU "
+            f"machine, after `make TORCH=torch install`):\n\n```bash\n.venv/bin/leaklab compute {name} "
+            f"--profile full\n```\n\nExpected time: {exp.full_cost}. It writes a record under "
+            f"`results/{name}/`; commit it and this section shows it.")
+
+
+def section(name, results_dir=None):
+    """Display the section's text (table and provenance, or what is missing); return the full records."""
+    from IPython.display import Markdown, display
+
+    recs = records.full_records(name, results_dir)
+    if not recs:
+        display(Markdown(missing(name)))
+        return recs
+    display(Markdown(table(name, recs) + "\n\nMade by:\n\n" + "\n".join(provenance_lines(recs))))
+    return recs
