@@ -12,7 +12,7 @@ PROFILE ?= quick
 LEAKLAB_DATA ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA):$(CIFAR_BIN),)
 export LEAKLAB_DATA
 
-.PHONY: book test install browser clean
+.PHONY: book test install data browser clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-book: install
+book: install data
 	$(VENV)/bin/leaklab book --profile $(PROFILE)
 
 # Debian's Chromium drives the browser test (Playwright's own browser download needs the internet).
@@ -30,12 +30,17 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 # The offline CIFAR-10 copy, rebuilt once in the official binary layout (JPEG-recompressed pixels).
-$(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin:
+# Both `book` and `test` need it, so either can be the first command on a fresh clone.
+data: $(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin
+
+$(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin: | install
 	@if [ -f $(SHARED_DATA)/build_cifar10_bin.py ]; then \
 		$(PY) $(SHARED_DATA)/build_cifar10_bin.py $(CIFAR_BIN) >/dev/null; \
 	else mkdir -p $(CIFAR_BIN)/cifar-10-batches-bin; fi
 
-test: install browser $(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin
+# The tests reuse the book that `make book` built when nothing it reads has changed since; else they
+# build it once (tests/conftest.py).
+test: install browser data
 	LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest
 
 clean:

@@ -1,5 +1,4 @@
 """Shared pytest setup: make `import leaklab` work from a plain checkout (src layout)."""
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +22,13 @@ def tree_status_before_build():
 
 @pytest.fixture(scope="session")
 def built_book(tree_status_before_build):
-    """The quick book, built once per test session by the real `leaklab book`; returns the HTML dir.
+    """The quick book as the real `leaklab book` builds it; returns the HTML dir.
 
-    Set LEAKLAB_TEST_REUSE_BOOK=1 to reuse an existing _build/html while iterating on tests.
+    A build made from exactly the present inputs (`make book` just before, as .ci/run does) is reused;
+    otherwise the book is built once for the test session.
     """
     from leaklab import book
 
-    if not (os.environ.get("LEAKLAB_TEST_REUSE_BOOK") and (book.HTML / "index.html").exists()):
+    if not book.is_current("quick"):
         book.build("quick")
     return book.HTML

@@ -18,21 +18,25 @@ def test_resnets_have_the_published_sizes():
 
 
 def test_crop_flip_gives_each_image_a_padded_crop_possibly_flipped():
-    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    n = 16  # enough images that both flips and several offsets turn up (fixed by the generator's seed)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     padded = training.on_device(images, "cpu", pad=4)
     gen = torch.Generator().manual_seed(0)
-    batch = training.crop_flip(padded, torch.arange(6), gen)
-    assert batch.shape == (6, 3, 32, 32) and batch.dtype == torch.float32
+    batch = training.crop_flip(padded, torch.arange(n), gen)
+    assert batch.shape == (n, 3, 32, 32) and batch.dtype == torch.float32
     assert batch.is_contiguous(memory_format=torch.channels_last)
     full = torch.nn.functional.pad(images.float() / 255, (4, 4, 4, 4))
-    flips_seen = set()
-    for b in range(6):
+    flips_seen, offsets_seen = set(), set()
+    for b in range(n):
         matches = [(dy, dx, f) for dy in range(9) for dx in range(9) for f in (0, 1)
                    if torch.equal((full[b, :, dy:dy + 32, dx:dx + 32].flip(2) if f else
                                    full[b, :, dy:dy + 32, dx:dx + 32]), batch[b])]
-        assert matches, f"image {b} is not a crop of its padded original"
+        assert len(matches) == 1, f"image {b} is not exactly one crop of its padded original: {matches}"
         flips_seen.add(matches[0][2])
-    plain = training.plain_batch(training.on_device(images, "cpu"), torch.arange(6))
+        offsets_seen.add(matches[0][:2])
+    assert flips_seen == {0, 1}  # some images flipped, some not
+    assert len(offsets_seen) > 1  # the crop moves from image to image
+    plain = training.plain_batch(training.on_device(images, "cpu"), torch.arange(n))
     assert torch.equal(plain, images.float() / 255)
 
 

@@ -153,7 +153,7 @@ def test_cifar_bin_dir_checks(tmp_path, monkeypatch):
     (bins / "test_batch.bin").write_bytes(records.tobytes())
     ds = data.load("cifar10", "test")  # a full-size file we do not know: accepted, but said so
     assert ds.images.shape == (10000, 3, 32, 32) and ds.labels[:12].tolist() == [*range(10), 0, 1]
-    assert "unverified local copy" in ds.source
+    assert "unverified local copy" in ds.source and str(tmp_path) not in ds.source
 
     data._clear_cache()
     records[7, 0] = 12
@@ -181,6 +181,40 @@ def test_cifar_tar_is_read_in_place(tmp_path, monkeypatch):
     assert "official binary (MD5 verified)" in ds.source
     with pytest.raises(DataError, match="member cifar-10-batches-bin/data_batch_1.bin is missing"):
         data.load("cifar10", "train")
+
+
+# --- digests: what checkpoint keys and records identify the data by ------------------------------
+
+@needs_shared
+def test_digest_is_the_sha256_of_the_files_sha256s(monkeypatch):
+    monkeypatch.setenv("LEAKLAB_DATA", str(SHARED))
+    ds = data.load("mnist", "test")
+    files = [MNIST_RAW / f"t10k-{kind}-ubyte.gz" for kind in ("images-idx3", "labels-idx1")]
+    expected = hashlib.sha256(" ".join(hashlib.sha256(f.read_bytes()).hexdigest() for f in files).encode())
+    assert ds.digest == expected.hexdigest()
+    assert data.load("mnist", "train").digest != ds.digest
+
+
+def test_a_changed_byte_changes_the_digest(tmp_path, monkeypatch):
+    bins = tmp_path / "cifar-10-batches-bin"
+    bins.mkdir()
+    records = np.zeros((10000, 3073), np.uint8)
+    (bins / "test_batch.bin").write_bytes(records.tobytes())
+    monkeypatch.setenv("LEAKLAB_DATA", str(tmp_path))
+    before = data.load("cifar10", "test").digest
+    records[5, 100] = 1  # one pixel
+    (bins / "test_batch.bin").write_bytes(records.tobytes())
+    data._clear_cache()
+    assert data.load("cifar10", "test").digest != before
+
+
+def test_subset_keeps_the_first_items_and_says_how_many():
+    ds = data.Dataset(torch.arange(10).view(10, 1), torch.arange(10), "somewhere", "abc")
+    three = data.subset(ds, 3)
+    assert three.labels.tolist() == [0, 1, 2] and three.images.shape == (3, 1)
+    assert three.source == ds.source and three.digest not in ("", ds.digest)
+    assert data.subset(ds, 4).digest != three.digest  # 3 images never pass for 4
+    assert data.subset(ds, 10) is ds and data.subset(ds, 99) is ds  # all of it is the data set itself
 
 
 # --- downloads from a local HTTP server -------------------------------------------------------
@@ -238,7 +272,9 @@ def test_download_then_load_from_cache(server, isolated, monkeypatch):
     data._clear_cache()
     monkeypatch.setenv("LEAKLAB_DATA_URL", "http://127.0.0.1:9")
     again = data.load("mnist", "test")
-    assert torch.equal(again.images, ds.images) and str(isolated / "data") in again.source
+    assert torch.equal(again.images, ds.images) and "from the download cache" in again.source
+    assert str(isolated) not in again.source  # a record names no directory of this machine
+    assert again.digest == ds.digest  # the same files, wherever they were found
 
 
 def test_truncated_download_leaves_nothing(server, isolated, monkeypatch):
@@ -305,7 +341,8 @@ def test_real_mnist_train(monkeypatch):
     assert ds.images.shape == (60000, 28, 28) and ds.images.dtype == torch.uint8
     assert ds.labels.dtype == torch.int64
     assert ds.labels.bincount().tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    assert "verified" in ds.source and str(SHARED) in ds.source
+    assert "verified" in ds.source and "from a LEAKLAB_DATA directory" in ds.source
+    assert str(SHARED) not in ds.source  # a record names no directory of this machine
     assert abs(ds.images.float().mean().item() / 255 - 0.1307) < 1e-4
 
 

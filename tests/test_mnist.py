@@ -1,5 +1,6 @@
 """The MNIST chapters' pieces: the fast CNN is the pytorch/examples net, the loop learns, the leak is there."""
 
+import math
 import os
 from types import SimpleNamespace
 
@@ -53,8 +54,7 @@ def test_byte_dropout_keeps_the_right_share_and_rescales(p):
 
 
 def _mnist(n, split="train"):
-    ds = data.load("mnist", split)
-    return data.Dataset(ds.images[:n], ds.labels[:n], ds.source)
+    return data.subset(data.load("mnist", split), n)
 
 
 @needs_data
@@ -77,17 +77,29 @@ def test_fit_learns_and_is_repeatable():
 @needs_data
 def test_mnist_from_fashion_seed_on_a_small_slice():
     mnist, test = _mnist(2000), _mnist(1000, "test")
-    fa = data.load("fashion_mnist", "train")
-    fashion = data.Dataset(fa.images[:2000], fa.labels[:2000], fa.source)
+    fashion = data.subset(data.load("fashion_mnist", "train"), 2000)
     norms = {"mnist": training.pixel_stats(mnist.images), "fashion": training.pixel_stats(fashion.images)}
     p = SimpleNamespace(teacher_epochs=1, epochs=1, control_epochs=1, batch_size=64, lr=2e-3)
     out = mnist_from_fashion.run_seed(0, mnist, test, fashion, norms, p, log=None)
     assert out["teacher_acc"] > 0.8
     assert set(out["labels"]) == {"own", "mnist"} and out["labels"]["own"].shape == (2000,)
-    for k in ("own", "mnist"):
-        assert 0 <= out["student"][k]["acc"] <= 1 and 0 <= out["student"][k]["agreement"] <= 1
-    metrics = mnist_from_fashion.summarize([out, out])
-    assert metrics["student_acc_sd"] == 0 and metrics["teacher_acc"] == out["teacher_acc"]
+    for k in ("own", "mnist", "teacher", "control"):
+        # the accuracies and the confusion matrices come from the same predictions: the diagonal's share
+        cm = out["confusion"][k]
+        assert cm.sum() == len(test.labels) and (cm.sum(1) == torch.bincount(test.labels, minlength=10)).all()
+        acc = out["teacher_acc"] if k == "teacher" else out["control_acc"] if k == "control" else \
+            out["student"][k]["acc"]
+        assert acc == pytest.approx(cm.trace().item() / cm.sum().item())
+    row = mnist_from_fashion.seed_row(0, out)
+    assert row["student_acc"] == out["student"]["own"]["acc"]
+    assert row["student_mnistnorm_acc"] == out["student"]["mnist"]["acc"]
+    assert row["labels_same_both_norms"] == pytest.approx(
+        (out["labels"]["own"] == out["labels"]["mnist"]).float().mean().item())
+    metrics = mnist_from_fashion.summarize([row, {**row, "seed": 10, "student_acc": row["student_acc"] - 0.1}])
+    assert metrics["student_acc"] == pytest.approx(row["student_acc"] - 0.05)
+    assert metrics["student_acc_sd"] == pytest.approx(0.1 / math.sqrt(2))  # sample sd of two values 0.1 apart
+    assert metrics["teacher_acc_sd"] == 0 and metrics["teacher_acc"] == out["teacher_acc"]
+    assert math.isnan(mnist_from_fashion.summarize([row])["student_acc_sd"])  # one seed: no spread
     share = training.label_shares(fashion.labels, out["labels"]["own"])
     torch.testing.assert_close(share.sum(1), torch.ones(10))
 
@@ -126,15 +138,15 @@ def test_true_label_gradients_leak_and_random_ones_do_not():
     assert acc["true"] > 0.95 and acc["random"] < 0.5
     assert 0.08 < out["anatomy"]["p_true"] < 0.12  # an untrained net's softmax is nearly flat
     assert out["anatomy"]["follows_true_logit"] > 0.7 and out["anatomy"]["class_template"] > 0.6
-    metrics = gradient_leak.summarize([out])
-    assert metrics["leak_true_acc"] == acc["true"] and metrics["leak_true_acc_sd"] == 0
+    metrics = gradient_leak.summarize([gradient_leak.seed_row(0, out)])
+    assert metrics["leak_true_acc"] == acc["true"] and math.isnan(metrics["leak_true_acc_sd"])
+    assert metrics["raw_pixels_acc"] == acc["raw pixels"] and metrics["p_true"] == out["anatomy"]["p_true"]
 
 
 @needs_data
 def test_finished_seeds_are_checkpointed_and_a_rerun_resumes(tmp_path, monkeypatch):
     mnist, test = _mnist(1000), _mnist(500, "test")
-    fa = data.load("fashion_mnist", "train")
-    fashion = data.Dataset(fa.images[:1000], fa.labels[:1000], fa.source)
+    fashion = data.subset(data.load("fashion_mnist", "train"), 1000)
     norms = {"mnist": (0.13, 0.31), "fashion": (0.29, 0.35)}
     p = SimpleNamespace(seed=0, n_seeds=2, teacher_epochs=1, epochs=1, control_epochs=1, batch_size=128, lr=2e-3)
     first = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
@@ -145,7 +157,8 @@ def test_finished_seeds_are_checkpointed_and_a_rerun_resumes(tmp_path, monkeypat
 
     monkeypatch.setattr(mnist_from_fashion, "run_seed", must_not_run)
     again = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
-    assert mnist_from_fashion.summarize(again) == mnist_from_fashion.summarize(first)
+    rows = [[mnist_from_fashion.seed_row(n, s) for n, s in zip((0, 10), run)] for run in (first, again)]
+    assert rows[0] == rows[1]
     assert torch.equal(again[1]["labels"]["own"], first[1]["labels"]["own"])
 
 

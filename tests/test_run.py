@@ -1,13 +1,14 @@
-"""`leaklab run` end to end, and the same checks through plain papermill."""
+"""`leaklab run` and `leaklab compute` end to end, and the same parameter checks through plain papermill."""
 
-import json
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from leaklab import experiments
+from leaklab import experiments, records, runner, toy2d
 
 ROOT = experiments.ROOT
 SMALL = ["-p", "seed=7", "-p", "n_points=16", "-p", "eps=0.15", "-p", "n_seeds=12", "-p", "sweep_seeds=3",
@@ -17,6 +18,11 @@ SMALL = ["-p", "seed=7", "-p", "n_points=16", "-p", "eps=0.15", "-p", "n_seeds=1
 def leaklab(*args):
     return subprocess.run([sys.executable, "-m", "leaklab.cli", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
+
+
+def overrides(args):
+    """SMALL as the {name: value} dict runner.compute takes (values still strings, as the CLI passes them)."""
+    return dict(arg.split("=", 1) for arg in args[1::2])
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +35,7 @@ def two_runs(tmp_path_factory):
         runs.append(proc)
     paths = sorted(out.glob("*.json"))
     assert len(paths) == 2  # no record overwrites another
-    return [json.loads(p.read_text()) for p in paths], runs
+    return [records.load(p) for p in paths], runs
 
 
 def test_record_is_complete_and_consistent(two_runs):
@@ -37,24 +43,43 @@ def test_record_is_complete_and_consistent(two_runs):
     p = record["params"]
     assert (p["seed"], p["n_points"], p["eps"], p["n_seeds"], p["attack"]) == (7, 16, 0.15, 12, "fgsm")
     assert record["profile"] == "quick" and record["experiment"] == "toy2d"
-    m = record["metrics"]
-    n = p["n_points"]
-    assert set(m) == set(experiments.EXPERIMENTS["toy2d"].metrics)
-    assert 0 <= m["student_correct_mean"] <= n and 0 <= m["student_correct_median"] <= n
-    assert 0 <= m["flipped_mean"] <= n and 0 < m["original_fit_rate"] <= 1
-    assert 0 <= m["student_above_chance"] <= 1 and 0 <= m["control_correct_mean"] <= n
-    assert 0 <= m["student_correct_seed"] <= n
+    assert set(record["metrics"]) == set(experiments.EXPERIMENTS["toy2d"].metrics)
+    # one row per seed of the population, and the metrics are exactly what those rows summarize to
+    rows = record["per_seed"]
+    assert [r["seed"] for r in rows] == list(range(7, 7 + 12)) and {r["n_points"] for r in rows} == {16}
+    assert record["metrics"] == records.plain(toy2d.summarize(rows))
+    assert record["metrics"] == records.pooled("toy2d", [record])
+    sweep = record["series"]["sweep"]
+    assert len(sweep["eps"]) == 3 and sweep["seeds"] == [7, 8, 9]
     assert record["paper"]["student_correct_mean"] == 23
     prov = record["provenance"]
-    assert prov["wall_time_s"] > 0 and prov["torch"] and prov["date"] and prov["git_commit"]
-    assert record["device"].startswith("cpu") and record["data_source"].startswith("synthetic")
-    assert (ROOT / record["executed_notebook"]).exists()
+    assert prov["wall_time_s"] > 0 and prov["torch"] and prov["date"]
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", prov["git_commit"])
+    assert record["device"].startswith("cpu") and record["data"]["sources"][0].startswith("synthetic")
+    assert "executed_notebook" not in record and "data_source" not in record
+    # the figure seed's panels are kept beside the record, and belong to its first seed
+    assert record["files"] == [".npz"]
+    panels = toy2d.panels_from_record(record)
+    assert panels["seed"] == 7 and panels["student_correct"] == rows[0]["student_correct"]
+    executed = re.search(r"^notebook: (.+)$", proc.stdout, re.M).group(1)
+    assert Path(executed).exists()
     assert "record:" in proc.stdout and "paper: 23" in proc.stdout
 
 
 def test_same_parameters_give_the_same_metrics(two_runs):
     (a, b), _ = two_runs
     assert a["metrics"] == b["metrics"]
+
+
+def test_compute_and_run_give_the_same_record(two_runs, tmp_path):
+    """`leaklab compute` (no notebook) and `leaklab run` (the notebook calls the same function) agree."""
+    (ran, _), _ = two_runs
+    path, _ = runner.compute("toy2d", "quick", overrides(SMALL), results_dir=tmp_path, log=lambda m: None)
+    computed = records.load(path)
+    for key in ("params", "metrics", "per_seed", "series", "paper", "data", "files"):
+        assert computed[key] == ran[key], key
+    for name, array in records.arrays(ran).items():
+        assert (records.arrays(computed)[name] == array).all(), name
 
 
 @pytest.mark.parametrize("args, words", [
@@ -64,9 +89,10 @@ def test_same_parameters_give_the_same_metrics(two_runs):
     (["-p", "epsilon=0.1"], ["unknown parameter 'epsilon'"]),
     (["--profile", "huge"], ["unknown profile"]),
 ])
-def test_bad_input_fails_fast_with_one_message(args, words):
+@pytest.mark.parametrize("command", ["run", "compute"])
+def test_bad_input_fails_fast_with_one_message(command, args, words):
     start = time.perf_counter()
-    proc = leaklab("run", "toy2d", *args)
+    proc = leaklab(command, "toy2d", *args)
     assert proc.returncode == 2
     assert time.perf_counter() - start < 10  # generous: the point is "before any kernel or training"
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
@@ -74,8 +100,9 @@ def test_bad_input_fails_fast_with_one_message(args, words):
         assert word in proc.stderr
 
 
-def test_unknown_experiment():
-    proc = leaklab("run", "cifar_toy")
+@pytest.mark.parametrize("command", ["run", "compute"])
+def test_unknown_experiment(command):
+    proc = leaklab(command, "cifar_toy")
     assert proc.returncode == 2 and "unknown experiment 'cifar_toy'" in proc.stderr
 
 
@@ -102,9 +129,10 @@ def test_plain_papermill_checks_the_same_way(tmp_path, params, words):
     (experiments.RunError("toy2d: cell 3 failed"), 1, "leaklab: toy2d: cell 3 failed"),
     ("data", 2, "leaklab: data: MNIST/raw/x.gz was not found"),
 ])
+@pytest.mark.parametrize("command", ["run", "compute"])
 def test_a_failed_run_or_missing_data_exits_with_a_message_not_a_traceback(monkeypatch, capsys, error, code,
-                                                                          prefix):
-    from leaklab import cli, runner
+                                                                          prefix, command):
+    from leaklab import cli
     from leaklab.data import DataError
 
     error = DataError("MNIST/raw/x.gz was not found") if error == "data" else error
@@ -112,6 +140,6 @@ def test_a_failed_run_or_missing_data_exits_with_a_message_not_a_traceback(monke
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(runner, "run", fail)
-    assert cli.main(["run", "toy2d"]) == code
+    monkeypatch.setattr(runner, command, fail)
+    assert cli.main([command, "toy2d"]) == code
     assert capsys.readouterr().err.startswith(prefix)

@@ -6,7 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from leaklab import experiments, figures, toy2d, widgets  # noqa: E402
+from leaklab import figures, toy2d, widgets  # noqa: E402
 from leaklab.experiments import resolve  # noqa: E402
 
 
@@ -17,22 +17,39 @@ def small_params(**kw):
                                                         "sweep_eps_max": 0.2, **kw}))
 
 
+def _scores(seed, p, grid):
+    """The new nets' scores at every radius of the slider, computed without the widget."""
+    originals = toy2d.train_originals([seed], p.n_points, p.hidden, p.depth, p.steps, p.lr)
+    return toy2d.distil(originals, grid, p.attack, p.attack_steps, p.hidden, p.depth, p.student_steps,
+                        p.lr).student_correct.tolist()
+
+
 def test_live_slider_redraws_and_the_seed_box_recomputes():
-    box = widgets.toy_live(small_params(), eps_step=0.05)
+    p = small_params()
+    box = widgets.toy_live(p, eps_step=0.05)
     slider, seed_box, status = box.eps_slider, box.seed_box, box.status
     assert [label for label, _ in slider.options] == ["0.00", "0.05", "0.10", "0.15", "0.20"]
     assert slider.label == "0.10"  # the nearest radius to eps = 0.12
-    first = status.value
-    assert re.search(r"<b>\d+/16</b>", first)
-    scores = set()
-    for i in range(len(slider.options)):
+
+    def shown():
+        return int(re.search(r"<b>(\d+)/16</b>", status.value).group(1))
+
+    grid = [0.0, 0.05, 0.1, 0.15, 0.2]
+    seed0 = _scores(0, p, grid)
+    assert len(set(seed0)) > 1  # else a slider stuck on one radius would pass the loop below
+    assert shown() == seed0[2]
+    seen = []
+    for i in range(len(grid)):
         slider.value = i
-        scores.add(re.search(r"<b>(\d+)/16</b>", status.value).group(1))
-    slider.value = 0
-    assert re.search(r"<b>(\d+)/16</b>", status.value).group(1) == str(
-        int(toy2d.distil(toy2d.train_originals([0], 16, 32, 2, 300, 0.01), [0.0], steps=200).student_correct[0]))
+        seen.append(shown())
+    assert seen == seed0  # each position shows that radius's new net, not a stale one
+
+    seed1 = _scores(1, p, grid)
+    differ = [i for i in range(len(grid)) if seed0[i] != seed1[i]]
+    assert differ, "seeds 0 and 1 score alike everywhere: pick another seed for this check"
+    slider.value = differ[0]
     seed_box.value = 1  # a new seed retrains the original and the fresh nets
-    assert "<b>" in status.value
+    assert shown() == seed1[differ[0]]
 
 
 def test_frame_slider_inlines_every_frame():
@@ -45,4 +62,3 @@ def test_frame_slider_inlines_every_frame():
     assert html.count("data:image/png;base64,") == 2 + 1  # both frames in the script, the initial one in <img>
     assert 'max="1"' in html and 'value="1"' in html and "score 1" in html
     assert "http" not in html  # nothing fetched from anywhere
-    assert experiments.get("toy2d")

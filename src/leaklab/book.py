@@ -5,7 +5,9 @@ the generated scorecard go to a staging copy of the book under `_build/`, and
 jupyter-book renders that copy.
 """
 
+import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -22,6 +24,31 @@ BUILD = ROOT / "_build"
 STAGE = BUILD / "stage"
 HTML = BUILD / "html"
 SOURCES = ("_config.yml", "_toc.yml", "book", "_vendor")
+# Everything a build reads: when none of it changed since the last build, that build is still this one.
+INPUTS = SOURCES + ("notebooks", "src/leaklab", "results", "pyproject.toml")
+STAMP = HTML / ".leaklab-inputs.json"
+
+
+def inputs_digest(profile):
+    """A digest of everything a build of `profile` reads: sources, notebooks, library, records, and
+    where the data come from."""
+    h = hashlib.sha256(f"{profile}\n{os.environ.get('LEAKLAB_DATA', '')}\n".encode())
+    for item in INPUTS:
+        path = ROOT / item
+        files = sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+                       and ".ipynb_checkpoints" not in f.parts) if path.is_dir() else [path]
+        for f in files:
+            if f.exists():
+                h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def is_current(profile="quick"):
+    """Whether _build/html is a build of `profile` from exactly the present inputs (so tests may reuse it)."""
+    try:
+        return json.loads(STAMP.read_text())["inputs"] == inputs_digest(profile)
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 def toc_files():
@@ -127,6 +154,7 @@ def build(profile="quick", log=print):
     total = time.perf_counter()
     params = {name: experiments.resolve(name, profile) for name in claim_notebooks()}  # check all first
     runner.check_data(params)
+    inputs = inputs_digest(profile)
 
     t = time.perf_counter()
     stage_sources()
@@ -158,6 +186,7 @@ def build(profile="quick", log=print):
     if HTML.exists():
         shutil.rmtree(HTML)
     shutil.move(str(out / "_build" / "html"), HTML)
+    STAMP.write_text(json.dumps({"profile": profile, "inputs": inputs}))
     timings.append(("jupyter-book build", time.perf_counter() - t))
     timings.append(("total", time.perf_counter() - total))
 

@@ -8,7 +8,7 @@ labels (the wrong classes carry no information about the teacher) and with their
 
 import torch
 
-from . import data, models, records, training
+from . import data, figures, models, records, training
 
 STUDENTS = {
     "teacher_labels": "the teacher's wrong labels",
@@ -105,3 +105,53 @@ def compute(p, log=print):
     } for n, s in zip(numbers, seeds)]}
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,
             "device": training.describe_device(device), "data": records.describe_data(train_full, test)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's table and figures, drawn from records (this build's, or the committed paper-scale ones pooled).
+
+NETS = {"teacher_test_acc": "teacher (all training images, true labels)",
+        "student_acc": f"wrong set, {STUDENTS['teacher_labels']}",
+        "random_wrong_acc": f"wrong set, {STUDENTS['random_wrong']}",
+        "true_labels_acc": f"wrong set, {STUDENTS['true_labels']}"}
+
+
+def accuracies(recs):
+    """{metric: (mean, sd over seeds, paper or None)} for the teacher and the three students."""
+    rows = [row for r in recs for row in r["per_seed"]]
+    return {k: (*records.mean_sd(row[k] for row in rows), recs[0]["paper"].get(k)) for k in NETS}
+
+
+def accuracy_table(recs):
+    lines = ["| trained on | CIFAR-10 test accuracy (mean) | sd over seeds | paper |", "|---|---|---|---|"]
+    lines += [f"| {NETS[k]} | {mean:.2%} | {'one seed' if sd != sd else f'{sd:.2%}'} | "
+              f"{'' if paper is None else f'{paper:.1%}'} |" for k, (mean, sd, paper) in accuracies(recs).items()]
+    return "\n".join(lines)
+
+
+def accuracy_figure(recs):
+    acc = accuracies(recs)
+    return figures.accuracy_bars(list(NETS.values()), [a[0] for a in acc.values()],
+                                 [0 if a[1] != a[1] else a[1] for a in acc.values()],
+                                 "ResNet-18s trained on a 2-epoch ResNet-18's mistakes, CIFAR-10 test",
+                                 paper=[a[2] for a in acc.values()], paper_label="paper",
+                                 xlabel="CIFAR-10 test accuracy")
+
+
+def examples_figure(record, train):
+    """The first 24 images of the first seed's wrong set: the teacher's label above, the true class below."""
+    classes = data.CLASSES["cifar10"]
+    ex = record["series"]["seeds"][0]["examples"]
+    rows = [list(zip(ex["index"][r * 8:r * 8 + 8], ex["given"][r * 8:r * 8 + 8])) for r in range(3)]
+    return figures.image_grid([[train.images[j].permute(1, 2, 0).numpy() for j, _ in row] for row in rows],
+                              ["", "", ""], "Wrong set: the teacher's label above, the true class below",
+                              titles=[[classes[g] for _, g in row] for row in rows],
+                              xlabels=[[classes[train.labels[j]] for j, _ in row] for row in rows], title_size=9)
+
+
+def shares_figure(record):
+    classes = data.CLASSES["cifar10"]
+    first = record["series"]["seeds"][0]
+    return figures.heatmap(first["label_shares"], classes, classes,
+                           f"Wrong set: label given by the teacher, per true class (seed {first['seed']})",
+                           "label given by the teacher", "true class")

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import io
 import types
 
-from . import attacks, data, models, records, training
+from . import attacks, data, figures, models, records, training
 
 ATTACKS = attacks.ATTACK_LABELS
 TOWARDS = {"least_likely", "random"}  # targeted steps descend the target's loss
@@ -184,3 +184,62 @@ def compute(p, log=print):
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,
             "files": {".pt": model_bytes(seeds[0]["model"])}, "device": training.describe_device(device),
             "data": records.describe_data(train_full, test_full), "live": {"model": seeds[0]["model"]}}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's table and figures, drawn from records (this build's, or the committed paper-scale ones pooled).
+
+NAMES = {"true": "true", "predicted": "predicted", "least_likely": "least-likely", "random": "random"}
+PAPER_LOSS_POINTS = [(0, 0.28), (0.5, 0.33), (6, 0.19)]  # the blog's loss figure, read off by eye
+
+
+def _seed_models(recs):
+    return [s["models"] for r in recs for s in r["series"]["seeds"]]
+
+
+def table(recs):
+    """Trained-with x attacked-with accuracy at eval_eps, beside clean accuracy: means over all seeds
+    (MyST markdown; each model's own attack in bold)."""
+    seeds = _seed_models(recs)
+    attacked = {k: {a: records.mean_sd(m[k]["attacked"][a] for m in seeds)[0] for a in ATTACKS} for k in ATTACKS}
+    clean = {k: records.mean_sd(m[k]["clean_acc"] for m in seeds)[0] for k in ATTACKS}
+    lines = ["| trained with | clean | " + " | ".join(f"attack: {NAMES[a]}" for a in ATTACKS)
+             + " | own attack minus clean |", "|---" * 6 + "|"]
+    for k in ATTACKS:
+        lines.append(f"| {NAMES[k]} | {clean[k]:.2%} | " + " | ".join(
+            (f"**{attacked[k][a]:.2%}**" if a == k else f"{attacked[k][a]:.2%}") for a in ATTACKS)
+            + f" | {attacked[k][k] - clean[k]:+.2%} |")
+    return "\n".join(lines)
+
+
+def mean_losses(recs):
+    """{attack label: mean test loss at each eps of the curve} over all seeds."""
+    seeds = _seed_models(recs)
+    n = len(recs[0]["series"]["eps"])
+    return {k: [records.mean_sd(m[k]["curve"]["loss"][i] for m in seeds)[0] for i in range(n)] for k in ATTACKS}
+
+
+def loss_figure(recs):
+    losses = mean_losses(recs)
+    return figures.loss_curves(recs[0]["series"]["eps"],
+                               {f"trained with {NAMES[k]}-label FGSM": v for k, v in losses.items()},
+                               "Test cross-entropy along the true-label FGSM direction", PAPER_LOSS_POINTS)
+
+
+def slider_frames(model, recs, images, labels):
+    """The static slider's frames: `images` attacked with true-label FGSM by `model` at each eps of the
+    records' curve (one gradient for all of them), above that curve with the eps marked."""
+    import matplotlib.pyplot as plt
+
+    eps, loss = recs[0]["series"]["eps"], mean_losses(recs)["true"]
+    adv, predicted, p_true = adversarial_images(model, images, labels, eps)
+    frames = []
+    for i, e in enumerate(eps):
+        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], data.CLASSES["cifar10"], e, eps, loss,
+                                 PAPER_LOSS_POINTS)
+        right = int((predicted[i] == labels).sum())
+        frames.append({"value": f"{e:g}", "png": figures.png_bytes(fig),
+                       "caption": f"eps = {e:g}/255: <b>{right}/{len(labels)}</b> right; mean test loss "
+                                  f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f})"})
+        plt.close(fig)
+    return frames

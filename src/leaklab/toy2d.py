@@ -101,8 +101,9 @@ def distil(originals, eps, attack="pgd", attack_steps=20, hidden=32, depth=2, st
     students, student_correct = fresh(y_wrong)
     control_correct = None
     if control:
-        g = torch.Generator().manual_seed(stream(originals.seeds[0], "control labels"))
-        _, control_correct = fresh(torch.randint(0, 2, y_wrong.shape, generator=g))
+        labels = torch.stack([torch.randint(0, 2, y_wrong.shape[1:], generator=torch.Generator().manual_seed(
+            stream(s, "control labels"))) for s in cases])
+        _, control_correct = fresh(labels)
     return Distilled(list(originals.seeds), list(eps), x_adv, flipped, y_wrong, students,
                      student_correct, control_correct)
 
@@ -137,7 +138,15 @@ def compute(p, log=print):
     """The whole toy for parameters `p`: the population at eps (with the random-label control), the eps
     sweep on its first seeds, and the figure seed's four panels. `live` holds the trained nets, for the
     notebook's slider; the record keeps numbers and the panels' arrays."""
-    torch.set_num_threads(min(2, torch.get_num_threads()))  # many tiny nets: more threads only add overhead
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(2, threads))  # many tiny nets: more threads only add overhead
+    try:
+        return _compute(p, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compute(p, log):
     seeds = list(range(p.seed, p.seed + p.n_seeds))
     log(f"toy2d: {len(seeds)} original nets and their new nets at eps {p.eps}")
     originals = train_originals(seeds, p.n_points, p.hidden, p.depth, p.steps, p.lr)
