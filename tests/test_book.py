@@ -36,9 +36,9 @@ def test_front_page_has_the_scorecard_from_this_builds_record(built_book):
     assert cells[3] == f"{ours} (quick)"
     from leaklab import records
 
-    full = [r for r in records.load_all(ROOT / "results" / "toy2d") if r["profile"] == "full"]
+    full = records.full_records("toy2d")
     if full:
-        assert f"over {len(full)} run" in cells[4]
+        assert f"over {sum(len(r['per_seed']) for r in full)} seeds" in cells[4]
     else:
         assert cells[4] == "none yet"
     row = " ".join(cells)
@@ -75,7 +75,7 @@ def test_mnist_pages_show_this_builds_numbers_and_figures(built_book, name, expe
         assert any(s in page for s in shown), f"{key} = {shown} is not on the {name} page"
     assert "{glue" not in page and "glue:text" not in page  # every glue reference resolved
     assert html.count("<img") >= 2  # the figures
-    assert record["profile"] == "quick" and record["data_source"].startswith("MNIST train")
+    assert record["profile"] == "quick" and record["data"]["sources"][0].startswith("MNIST train")
 
 
 def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch):
@@ -95,24 +95,47 @@ def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch)
     assert "raise RuntimeError" in str(err.value)  # the failing cell's source
 
 
-def test_scorecard_uses_only_full_records_and_shows_mean_and_spread(tmp_path):
+def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):
     from leaklab import book, records
 
-    def record(profile, value, sd, seeds=1000):
-        return {"profile": profile, "params": {"n_seeds": seeds},
-                "metrics": {"student_correct_mean": value, "student_correct_sd": sd}}
+    def record(profile, scores):
+        rows = [{"seed": i, "n_points": 32, "fits": True, "student_correct": v, "control_correct": 16,
+                 "flipped": 20} for i, v in enumerate(scores)]
+        return {"experiment": "toy2d", "profile": profile, "per_seed": rows, "device": "cpu (2 threads)",
+                "metrics": {"student_correct_mean": sum(scores) / len(scores)}}
 
-    for i, (profile, value) in enumerate([("full", 20.0), ("full", 22.0), ("quick", 5.0)]):
-        records.save(record(profile, value, 3.0), tmp_path / "toy2d" / f"{i}.json")
-    build = {"toy2d": record("quick", 21.0, 3.0, 200)}
-    table = book.scorecard(build, tmp_path)
+    for i, (profile, scores) in enumerate([("full", [20, 22]), ("full", [24, 22]), ("quick", [5])]):
+        records.save(record(profile, scores), tmp_path / "toy2d" / f"{i}.json")
+    table = book.scorecard({"toy2d": record("quick", [21])}, tmp_path)
     row = next(line for line in table.splitlines() if "toy2d <" in line)
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[2] == "23" and cells[3] == "21.0 (quick)"
-    assert cells[4] == "21.0 ± 1.4 over 2 runs (2000 seeds in all; sd over seeds 3.0)"
+    # the four full seeds pooled (20, 22, 24, 22): mean 22.0, sample sd 1.6; the quick record left out
+    assert cells[4] == "22.0 ± 1.6 over 4 seeds (cpu (2 threads))"
     assert cells[5] == "reproduced"
     empty = book.scorecard({}, tmp_path / "nothing")
     assert "| not run | none yet | not run |" in empty
+
+
+def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(built_book):
+    from leaklab import paper_scale, records
+
+    front = text_of(built_book / "book" / "intro.html")
+    for name in experiments.EXPERIMENTS:
+        page = text_of(built_book / "notebooks" / f"{name}.html")
+        assert "At paper scale" in page and ("This build’s run" in page or "This build's run" in page)
+        full = records.full_records(name)
+        if not full:
+            assert "No paper-scale record of this experiment is committed yet" in page
+            assert f"leaklab compute {name} --profile full" in page
+            continue
+        head = paper_scale.summary(name, full)[0]
+        shown = head["metric"].fmt.format(head["value"])
+        assert f"{shown} ± {head['metric'].fmt.format(head['sd'])} ({head['n_seeds']} seeds)" in page
+        assert head["metric"].plain(head["paper"]) in page
+        for r in full:  # which commit and device made each record
+            assert r["provenance"]["git_commit"][:10] in page and r["device"] in page
+        assert f"{shown} ± " in front  # the scorecard shows the same pooled number
 
 
 @pytest.mark.parametrize("name, expected, sliders", [
@@ -137,7 +160,7 @@ def test_cifar_pages_show_this_builds_numbers_figures_and_scale(built_book, name
     assert html.count('class="leaklab-frame-slider"') == sliders
     # the quick profile is scaled down and the page says how; the data is labelled as the JPEG copy
     assert "scaled down from the paper's" in page and "(full: " in page
-    assert "JPEG-recompressed copy" in page and "JPEG-recompressed copy" in record["data_source"]
+    assert "JPEG-recompressed copy" in page and "JPEG-recompressed copy" in record["data"]["sources"][0]
     assert "application/vnd.jupyter.widget-state+json" not in html
 
 

@@ -34,3 +34,41 @@ def test_committed_notebooks_have_no_outputs_and_a_parameters_cell():
         code = [c for c in cells if c["cell_type"] == "code"]
         assert not any(c["outputs"] or c["execution_count"] for c in code), f"{path.name} has outputs"
         assert any("parameters" in c["metadata"].get("tags", []) for c in code), f"{path.name}: no parameters cell"
+
+
+def test_either_readme_command_prepares_the_offline_cifar_copy(tmp_path):
+    """On a fresh clone `make book` may be the very first command: it must build the CIFAR-10 binary
+    from ../shared/data just as `make test` does (a dry run shows what each would do)."""
+    for target in ("book", "test"):
+        plan = subprocess.run(["make", "-n", target, f"CIFAR_BIN={tmp_path}/cifar", f"VENV={tmp_path}/venv",
+                               "SHARED_DATA=/nonexistent/shared/data"], cwd=ROOT, capture_output=True,
+                              text=True).stdout
+        assert "build_cifar10_bin.py" in plan, f"make {target} does not prepare CIFAR-10:\n{plan}"
+
+
+def test_ci_runs_the_readme_commands_in_readme_order():
+    readme = (ROOT / "README.md").read_text()
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip().startswith("make")]
+    assert ci == ["make book", "make test"]
+    assert readme.index("make book    #") < readme.index("make test    #")
+
+
+def test_a_build_is_reused_only_while_its_inputs_are_unchanged(tmp_path, monkeypatch):
+    from leaklab import book
+
+    monkeypatch.setattr(book, "STAMP", tmp_path / "stamp.json")
+    digest = book.inputs_digest("quick")
+    assert digest == book.inputs_digest("quick") and digest != book.inputs_digest("full")
+    book.STAMP.write_text(json.dumps({"profile": "quick", "inputs": digest}))
+    assert book.is_current("quick") and not book.is_current("full")
+    monkeypatch.setenv("LEAKLAB_DATA", "/somewhere/else")  # other data: not the same build
+    assert not book.is_current("quick")
+    monkeypatch.delenv("LEAKLAB_DATA")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "a.ipynb").write_text("{}")
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    monkeypatch.setattr(book, "INPUTS", ("notebooks", "results"))  # results/ absent: no files, no error
+    before = book.inputs_digest("quick")
+    (tmp_path / "notebooks" / "a.ipynb").write_text('{"changed": 1}')
+    assert book.inputs_digest("quick") != before  # an edited notebook is a new build

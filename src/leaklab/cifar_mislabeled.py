@@ -116,25 +116,18 @@ NETS = {"teacher_test_acc": "teacher (all training images, true labels)",
         "true_labels_acc": f"wrong set, {STUDENTS['true_labels']}"}
 
 
-def accuracies(recs):
-    """{metric: (mean, sd over seeds, paper or None)} for the teacher and the three students."""
-    rows = [row for r in recs for row in r["per_seed"]]
-    return {k: (*records.mean_sd(row[k] for row in rows), recs[0]["paper"].get(k)) for k in NETS}
-
-
 def accuracy_table(recs):
-    lines = ["| trained on | CIFAR-10 test accuracy (mean) | sd over seeds | paper |", "|---|---|---|---|"]
-    lines += [f"| {NETS[k]} | {mean:.2%} | {'one seed' if sd != sd else f'{sd:.2%}'} | "
-              f"{'' if paper is None else f'{paper:.1%}'} |" for k, (mean, sd, paper) in accuracies(recs).items()]
+    paper = recs[0]["paper"]
+    lines = ["| trained on | CIFAR-10 test accuracy (mean ± sd over seeds) | paper |", "|---|---|---|"]
+    lines += [f"| {name} | {records.mean_sd_text(records.seed_values(recs, k))} | "
+              f"{'' if k not in paper else f'{paper[k]:.1%}'} |" for k, name in NETS.items()]
     return "\n".join(lines)
 
 
 def accuracy_figure(recs):
-    acc = accuracies(recs)
-    return figures.accuracy_bars(list(NETS.values()), [a[0] for a in acc.values()],
-                                 [0 if a[1] != a[1] else a[1] for a in acc.values()],
+    return figures.accuracy_bars(list(NETS.values()), [records.seed_values(recs, k) for k in NETS],
                                  "ResNet-18s trained on a 2-epoch ResNet-18's mistakes, CIFAR-10 test",
-                                 paper=[a[2] for a in acc.values()], paper_label="paper",
+                                 paper=[recs[0]["paper"].get(k) for k in NETS], paper_label="paper",
                                  xlabel="CIFAR-10 test accuracy")
 
 

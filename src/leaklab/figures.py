@@ -159,12 +159,18 @@ def heatmap(matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
     return fig
 
 
-def accuracy_bars(names, means, sds, title, paper=None, paper_label="paper", chance=0.1,
+def accuracy_bars(names, per_seed, title, paper=None, paper_label="paper", chance=0.1,
                   xlabel="MNIST test accuracy"):
-    """Horizontal bars of accuracies (mean ± sd over seeds) with the paper's number and chance marked."""
+    """Horizontal bars of accuracies: the mean over seeds, ± 1 sd where there are several, and a dot for
+    every seed (per_seed: one list of values per bar); the paper's number and chance marked."""
     fig, ax = _new_figure(figsize=(8, 0.5 * len(names) + 1.4))
     y = list(range(len(names)))[::-1]
+    means = [float(np.mean(v)) for v in per_seed]
+    sds = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in per_seed]
     ax.barh(y, means, xerr=sds, color="#4c72b0", alpha=0.85, capsize=3)
+    for yi, values in zip(y, per_seed):
+        ax.plot(values, [yi] * len(values), "o", color="black", ms=3.5, alpha=0.7,
+                label="one seed" if yi == y[0] else None)
     for yi, m in zip(y, means):
         ax.text(m + 0.01, yi, f"{m:.1%}", va="center", fontsize=9)
     if isinstance(paper, (list, tuple)):  # one paper number per bar, None where the paper gives none

@@ -158,23 +158,16 @@ def compute(p, log=print):
 # ---------------------------------------------------------------------------------------------------------
 # The page's table and figures, drawn from records (this build's, or the committed paper-scale ones pooled).
 
-def accuracies(recs):
-    """{features: (mean, sd over seeds)} over all the records' seeds."""
-    rows = [row for r in recs for row in r["per_seed"]]
-    return {k: records.mean_sd(row[metric_key(k)] for row in rows) for k in FEATURES}
-
-
 def accuracy_table(recs):
-    lines = ["| features of the linear classifier | MNIST test accuracy (mean) | sd over seeds |", "|---|---|---|"]
-    lines += [f"| {FEATURES[k]} | {mean:.2%} | {'one seed' if sd != sd else f'{sd:.2%}'} |"
-              for k, (mean, sd) in accuracies(recs).items()]
+    lines = ["| features of the linear classifier | MNIST test accuracy (mean ± sd over seeds) |", "|---|---|"]
+    lines += [f"| {name} | {records.mean_sd_text(records.seed_values(recs, metric_key(k)))} |"
+              for k, name in FEATURES.items()]
     return "\n".join(lines)
 
 
 def accuracy_figure(recs):
-    acc = accuracies(recs)
-    return figures.accuracy_bars(list(FEATURES.values()), [a[0] for a in acc.values()],
-                                 [0 if a[1] != a[1] else a[1] for a in acc.values()],
+    values = [records.seed_values(recs, metric_key(k)) for k in FEATURES]
+    return figures.accuracy_bars(list(FEATURES.values()), values,
                                  "Linear classifiers on gradient-sign features of an untrained MLP",
                                  paper=recs[0]["paper"]["leak_true_acc"], paper_label="paper, true label")
 

@@ -159,6 +159,17 @@ def mean_sd(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
 
 
+def seed_values(recs, key):
+    """Every seed's value of `key`, over all the records' per-seed rows."""
+    return [row[key] for r in recs for row in r["per_seed"]]
+
+
+def mean_sd_text(values, fmt="{:.2%}"):
+    """'mean ± sd' of per-seed values as a table shows them; just the value for one seed."""
+    mean, sd = mean_sd(values)
+    return fmt.format(mean) + (f" ± {fmt.format(sd)}" if len(values) > 1 else " (one seed)")
+
+
 def summarize_rows(rows, keys, spread=()):
     """{key: mean over the per-seed rows}, plus KEY_sd (sample sd over seeds) for each key in `spread`."""
     metrics = {}
