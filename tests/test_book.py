@@ -128,6 +128,8 @@ def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(b
         if not full:
             assert "No paper-scale record of this experiment is committed yet" in page
             assert f"leaklab compute {name} --profile full" in page
+            if "device" in experiments.get(name).params:  # the CIFAR chapters: say plainly that no GPU ran it
+                assert "no GPU run of it has been recorded yet" in page
             continue
         head = paper_scale.summary(name, full)[0]
         shown = head["metric"].fmt.format(head["value"])

@@ -88,7 +88,7 @@ def scorecard(build_records, results_dir):
         devices = ", ".join(dict.fromkeys(r["device"] for r in full))
         for row in paper_scale.summary(name, full):
             key, metric = row["key"], row["metric"]
-            fmt = paper_scale._fmt
+            fmt = paper_scale.text
             here = f"{fmt(metric, build['metrics'][key])} ({build['profile']})" if build else "not run"
             if full:
                 full_text = fmt(metric, row["value"])

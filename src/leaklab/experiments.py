@@ -62,6 +62,7 @@ class Metric:
     chance: float | None = None
     fmt: str = "{:.2f}"
     tolerance: float | None = None  # this metric's own |ours - paper| for "reproduced", if not the experiment's
+    seed_key: str | None = None  # the per-seed value this metric summarizes, when not under its own name
 
     def plain(self, value):
         """A number as a reader would write it: percentages as percentages, counts as given."""
@@ -99,7 +100,7 @@ EXPERIMENTS = {
         claim="a net trained only on another net's flipped adversarial points, with their wrong labels, "
         "recovers much of its decision boundary",
         source="Wallace (2019), two-dimensional illustration",
-        full_cost=("about 4 minutes per record of 1,000 seeds on a 2-core CPU (the toy is too small to gain "
+        full_cost=("about 2 minutes per record of 1,000 seeds on a 2-core CPU (the toy is too small to gain "
                    "from a GPU); the committed records are three such runs, `-p seed=0`, `1000` and `2000`"),
         params={
             "seed": Param(int, "first seed; seed k of the population is seed + k", 0, 2**31 - 1 - 100_000),
@@ -127,7 +128,7 @@ EXPERIMENTS = {
         },
         metrics={
             "student_correct_mean": Metric("new net's score on the 32 original points, mean over seeds",
-                                           paper=23, chance=16, fmt="{:.1f}"),
+                                           paper=23, chance=16, fmt="{:.1f}", seed_key="student_correct"),
             "student_correct_median": Metric("new net's score, median over seeds", paper=23, chance=16,
                                              fmt="{:.0f}"),
             "student_correct_sd": Metric("new net's score, standard deviation over seeds", fmt="{:.1f}"),
@@ -151,8 +152,8 @@ EXPERIMENTS = {
         claim="a CNN trained only on Fashion-MNIST images labelled with an MNIST CNN's digits classifies real "
         "MNIST digits",
         source="Wallace (2019), out-of-domain section",
-        full_cost=("about 30 to 50 minutes on a 2-core CPU (3 seeds); a few minutes on a GPU (an estimate, not "
-                   "measured)"),
+        full_cost=("under an hour on a 2-core CPU for the 3 seeds (47 minutes for an earlier record; the "
+                   "committed one took 64, sharing the CPU with other work)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 20),
@@ -199,7 +200,7 @@ EXPERIMENTS = {
         claim="the sign of the input gradient of an untrained MLP, computed with the true label, lets a linear "
         "model read the label",
         source="Label Leaking in Adversarial Training (2017), MNIST experiment",
-        full_cost="about 2 minutes on a 2-core CPU (5 seeds)",
+        full_cost="under a minute on a 2-core CPU (5 seeds)",
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "untrained MLPs (each with its own linear classifiers)", 1, 50),
@@ -239,7 +240,8 @@ EXPERIMENTS = {
         source="Wallace (2019), CIFAR-10 section",
         full_cost=("on one H100, roughly 5 minutes per seed, 15 for the profile's 3 seeds (an estimate from "
                    "2.9 million ResNet-18 training images per seed at an assumed 10,000 images/s; not yet "
-                   "measured); on a 2-core CPU, CPU_MISLABELED"),
+                   "measured); on a 2-core CPU with AMX bf16 units, about 6 hours per seed and 18 for the 3 seeds (training "
+                   "alone, extrapolated from `benchmarks/bench_cifar.py`: 133 images/s)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 10),
@@ -292,7 +294,9 @@ EXPERIMENTS = {
         source="Label Leaking in Adversarial Training (2017), CIFAR-10 experiment and loss figure",
         full_cost=("on one H100, roughly 1 hour per seed, 3 hours for the profile's 3 seeds (an estimate "
                    "from 12 million ResNet-110 training images per seed, half of each batch attacked, at an "
-                   "assumed 5,000 images/s; not yet measured); on a 2-core CPU, CPU_FGSM"),
+                   "assumed 5,000 images/s; not yet measured); on a 2-core CPU with AMX bf16 units, about 22 hours per "
+                   "seed and nearly 3 days for the 3 seeds (training alone, extrapolated from "
+                   "`benchmarks/bench_cifar.py`: 150 images/s)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent trainings of each attack label", 1, 10),

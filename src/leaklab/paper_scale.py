@@ -10,27 +10,25 @@ import statistics
 from . import experiments, records
 
 
-def rows(name):
-    """(metric key, spread key or None) for each paper number of `name`: the scorecard's rows."""
-    return experiments.scorecard_rows(name)
-
-
 def summary(name, recs):
     """Per scorecard row: the metric, the paper's number, the pooled value, its spread over seeds
     and every seed's own value (None where a record holds no per-seed value for it)."""
     exp = experiments.get(name)
     pooled = records.pooled(name, recs) or {}
     seeds = [row for r in recs for row in r["per_seed"]]
+    scored = [row for row in seeds if row.get("fits", True)]  # the toy scores only nets that fit their points
     out = []
-    for key, spread in rows(name):
-        per_seed = [row[key] for row in seeds if key in row]
+    for key, spread in experiments.scorecard_rows(name):
+        seed_key = exp.metrics[key].seed_key or key
+        per_seed = [row[seed_key] for row in scored if seed_key in row]
         out.append({"key": key, "metric": exp.metrics[key], "paper": exp.metrics[key].paper,
                     "value": pooled.get(key), "sd": pooled.get(spread) if spread else None,
                     "per_seed": per_seed, "n_seeds": len(seeds)})
     return out
 
 
-def _fmt(metric, value):
+def text(metric, value):
+    """A metric's value as the pages write it; an undefined one (null in the record) as 'undefined'."""
     return "undefined" if value is None else metric.fmt.format(value)
 
 
@@ -54,14 +52,14 @@ def table(name, recs):
     head = ["| measure | paper | ours at paper scale (mean ± sd over seeds) | each seed |", "|---|---|---|---|"]
     for row in summary(name, recs):
         m = row["metric"]
-        ours = _fmt(m, row["value"])
+        ours = text(m, row["value"])
         if row["sd"] is not None:
-            ours += f" ± {_fmt(m, row['sd'])}"
+            ours += f" ± {text(m, row['sd'])}"
         ours += f" ({row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''})"
         shown = row["per_seed"] if len(row["per_seed"]) <= 10 else None
-        each = (", ".join(_fmt(m, v) for v in shown) if shown is not None else
-                f"{len(row['per_seed'])} values, from {_fmt(m, min(row['per_seed']))} to "
-                f"{_fmt(m, max(row['per_seed']))} (median {_fmt(m, statistics.median(row['per_seed']))}); "
+        each = (", ".join(text(m, v) for v in shown) if shown is not None else
+                f"{len(row['per_seed'])} values, from {text(m, min(row['per_seed']))} to "
+                f"{text(m, max(row['per_seed']))} (median {text(m, statistics.median(row['per_seed']))}); "
                 "the figure below shows them all")
         head.append(f"| {m.label} | {m.plain(m.paper)} | {ours} | {each} |")
     return "\n".join(head)
@@ -70,8 +68,10 @@ def table(name, recs):
 def missing(name):
     """What the section says when no full record is committed: the command and what it costs."""
     exp = experiments.get(name)
-    return (f"No paper-scale record of this experiment is committed yet. One command makes one (on a GPU "
-            f"machine, after `make TORCH=torch install`):\n\n```bash\n.venv/bin/leaklab compute {name} "
+    gpu = ("Its full profile is meant for a GPU, and no GPU run of it has been recorded yet. "
+           if "device" in exp.params else "")
+    return (f"No paper-scale record of this experiment is committed yet. {gpu}One command makes one, after `make "
+            f"install` (on a GPU machine, `make TORCH=torch install`):\n\n```bash\n.venv/bin/leaklab compute {name} "
             f"--profile full\n```\n\nExpected time: {exp.full_cost}. It writes a record under "
             f"`results/{name}/`; commit it and this section shows it.")
 
