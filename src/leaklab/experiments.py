@@ -240,8 +240,8 @@ EXPERIMENTS = {
         source="Wallace (2019), CIFAR-10 section",
         full_cost=("on one H100, roughly 5 minutes per seed, 15 for the profile's 3 seeds (an estimate from "
                    "2.9 million ResNet-18 training images per seed at an assumed 10,000 images/s; not yet "
-                   "measured); on a 2-core CPU with AMX bf16 units, about 6 hours per seed and 18 for the 3 seeds (training "
-                   "alone, extrapolated from `benchmarks/bench_cifar.py`: 133 images/s)"),
+                   "measured); on a 2-core CPU with AMX bf16 units, about 6 hours per seed and 18 for the 3 "
+                   "seeds (training alone, extrapolated from `benchmarks/bench_cifar.py`: 133 images/s)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 10),
