@@ -55,7 +55,8 @@ def table(name, recs):
         ours = text(m, row["value"])
         if row["sd"] is not None:
             ours += f" ± {text(m, row['sd'])}"
-        ours += f" ({row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''})"
+        ours += f" ({row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''}"
+        ours += f", {len(row['per_seed'])} scored)" if len(row["per_seed"]) != row["n_seeds"] else ")"
         shown = row["per_seed"] if len(row["per_seed"]) <= 10 else None
         each = (", ".join(text(m, v) for v in shown) if shown is not None else
                 f"{len(row['per_seed'])} values, from {text(m, min(row['per_seed']))} to "
