@@ -1,9 +1,13 @@
 """The CIFAR-10 engine and the two CIFAR chapters' pieces, on tiny nets and random images."""
 
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 import torch
 
-from leaklab import attacks, cifar_mislabeled, experiments, fgsm_leak, models, training
+from leaklab import attacks, cifar_mislabeled, data, experiments, fgsm_leak, models, training
 
 
 def test_resnets_have_the_published_sizes():
@@ -201,3 +205,66 @@ def test_projection_shortcut_is_a_strided_1x1_conv():
     conv, bn = block.shortcut
     expected = bn(torch.nn.functional.conv2d(x, conv.weight, stride=2))
     assert torch.allclose(block.shortcut(x[:, :, ::2, ::2]), expected, atol=1e-6)
+
+
+# --- what the CIFAR chapters' records hold (tiny runs on the real data) ---------------------------------
+
+CIFAR_BIN = os.environ.get("LEAKLAB_CIFAR_BIN")
+needs_cifar = pytest.mark.skipif(
+    not (CIFAR_BIN and (Path(CIFAR_BIN) / "cifar-10-batches-bin" / "test_batch.bin").is_file()),
+    reason="LEAKLAB_CIFAR_BIN does not hold the CIFAR-10 binary built from ../shared/data")
+TINY = {"n_train": 1000, "epochs": 2, "width": 4, "device": "cpu"}
+
+
+@needs_cifar
+def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
+    from leaklab import records
+
+    params = experiments.resolve("fgsm_leak", "quick", {**TINY, "n_eval": 200, "eps_points": 3, "depth_n": 1})
+    out = fgsm_leak.compute(SimpleNamespace(**params), log=lambda m: None)
+    path = records.save(records.complete(records.payload("fgsm_leak", params, out), 1.0, "test"),
+                        tmp_path / "run.json")
+    loaded = records.load(path)
+    seed = loaded["series"]["seeds"][0]
+    assert set(seed["models"]) == set(fgsm_leak.ATTACKS)
+    for m in seed["models"].values():  # per model: its curve, its row of the table, its per-epoch history
+        assert len(m["curve"]["loss"]) == len(m["curve"]["acc"]) == len(loaded["series"]["eps"])
+        assert set(m["attacked"]) == set(fgsm_leak.ATTACKS) and [h["epoch"] for h in m["history"]] == [1, 2]
+    true = seed["models"]["true"]
+    assert loaded["per_seed"][0]["leak_gap"] == pytest.approx(true["attacked"]["true"] - true["clean_acc"])
+    assert "| true |" in fgsm_leak.table([loaded]) and fgsm_leak.loss_figure([loaded]).axes
+    # the slider's model: fp16 beside the record, read back with weights_only, the trained model's function
+    state = torch.load(path.with_suffix(".pt"), weights_only=True)
+    assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
+    model = fgsm_leak.model_from_record(loaded)
+    trained = out["live"]["model"].state_dict()
+    for key, value in model.state_dict().items():  # the trained weights, rounded to fp16
+        torch.testing.assert_close(value, trained[key].to(value.dtype), rtol=1e-3, atol=1e-3)
+    test = data.load("cifar10", "test")
+    with torch.no_grad():  # its clean accuracy is the recorded one, up to fp16 rounding (a few images of 200)
+        acc = (model(test.images[:200].float() / 255).argmax(1) == test.labels[:200]).float().mean().item()
+    assert abs(acc - true["clean_acc"]) <= 0.02
+    frames = fgsm_leak.slider_frames(model, [loaded], test.images[:8], test.labels[:8])
+    assert [f["value"] for f in frames] == [f"{e:g}" for e in loaded["series"]["eps"]]
+
+
+@needs_cifar
+def test_a_cifar_mislabeled_record_holds_the_wrong_set_and_the_histories(tmp_path):
+    from leaklab import records, runner
+
+    overrides = {**TINY, "teacher_epochs": 1, "epochs": 1}
+    path, _ = runner.compute("cifar_mislabeled", "quick", overrides, results_dir=tmp_path, log=lambda m: None)
+    loaded = records.load(path)
+    row, seed = loaded["per_seed"][0], loaded["series"]["seeds"][0]
+    assert sum(seed["given_counts"]) == sum(seed["true_counts"]) == row["n_wrong"]
+    shares = torch.tensor(seed["label_shares"])
+    assert all(shares[c, c] == 0 for c in range(10))  # a wrong label is never the true class
+    torch.testing.assert_close(shares.sum(1)[torch.tensor(seed["true_counts"]) > 0], torch.ones(
+        int((torch.tensor(seed["true_counts"]) > 0).sum())))
+    assert len(seed["teacher_history"]) == 1 and set(seed["histories"]) == set(cifar_mislabeled.STUDENTS)
+    for name, confusion in seed["confusion"].items():  # each student's accuracy is its confusion's diagonal
+        c = torch.tensor(confusion)
+        key = {"teacher_labels": "student_acc", "random_wrong": "random_wrong_acc",
+               "true_labels": "true_labels_acc"}[name]
+        assert c.sum() == loaded["series"]["n_test"] and c.trace() / c.sum() == pytest.approx(row[key])
+    assert "wrong set" in cifar_mislabeled.accuracy_table([loaded])
