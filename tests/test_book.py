@@ -171,3 +171,20 @@ def test_progress_bars_render_as_their_last_state():
 
     text = "epoch 1:  10%|#\repoch 1: 100%|##########| 10/10 [loss=1.9]\n\repoch 2:  50%\repoch 2: 100% done\nend"
     assert book.terminal_text(text) == "epoch 1: 100%|##########| 10/10 [loss=1.9]\nepoch 2: 100% done\nend"
+
+
+def test_progress_bar_updates_sent_as_separate_outputs_render_as_one_final_line(tmp_path):
+    from leaklab import book
+
+    def stream(name, text):
+        return {"output_type": "stream", "name": name, "text": text}
+
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [
+        stream("stdout", "seed 0\n"), stream("stderr", "\rtrain 1/2:   0%|"), stream("stderr", "\rtrain 1/2:  80%|"),
+        stream("stderr", "\rtrain 1/2: 100%| done\n"), stream("stdout", "seed 1\n")]}], "metadata": {}}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    book.prepare_for_rendering(path)
+    outputs = json.loads(path.read_text())["cells"][0]["outputs"]
+    assert [(o["name"], o["text"]) for o in outputs] == [
+        ("stdout", "seed 0\n"), ("stderr", "train 1/2: 100%| done\n"), ("stdout", "seed 1\n")]

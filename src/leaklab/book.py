@@ -129,7 +129,9 @@ def prepare_for_rendering(path):
     widget scripts from a CDN, and the live slider needs a kernel anyway (the
     page has a static one). Papermill's injected-parameters cell is hidden: the
     cell after it prints every resolved parameter. Progress bars keep only what
-    a terminal would end up showing: each line's text after its last carriage return.
+    a terminal would end up showing: each line's text after its last carriage return,
+    once the chunks the kernel sent one after another on the same stream are joined
+    (a progress bar's updates arrive as separate outputs).
     """
     nb = json.loads(path.read_text())
     nb.get("metadata", {}).pop("widgets", None)
@@ -137,9 +139,19 @@ def prepare_for_rendering(path):
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags:
             tags.append("remove-cell")
-        streams = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
-        for out in streams:
-            out["text"] = terminal_text("".join(out["text"]))
+        if "outputs" not in cell:
+            continue
+        outputs = []
+        for out in cell["outputs"]:
+            last = outputs[-1] if outputs else {}
+            if out.get("output_type") == "stream" == last.get("output_type") and out["name"] == last["name"]:
+                last["text"] = "".join(last["text"]) + "".join(out["text"])
+            else:
+                outputs.append(out)
+        for out in outputs:
+            if out.get("output_type") == "stream":
+                out["text"] = terminal_text("".join(out["text"]))
+        cell["outputs"] = outputs
     path.write_text(json.dumps(nb, indent=1))
 
 
