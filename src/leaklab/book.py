@@ -9,11 +9,9 @@ import hashlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import yaml
 
