@@ -47,7 +47,7 @@ def test_mean_sd_of_one_value_has_no_sd():
     assert mean == 3.0 and math.isnan(sd)
     assert records.mean_sd([1, 3]) == (2.0, pytest.approx(math.sqrt(2)))
     rows = [{"a": 1, "b": 5}, {"a": 3, "b": 5}]
-    assert records.summarize_rows(rows, ["a", "b"], spread=("a",)) == {"a": 2.0, "a_sd": pytest.approx(math.sqrt(2)),
+    assert records.summarize_rows(rows, spread=("a",)) == {"a": 2.0, "a_sd": pytest.approx(math.sqrt(2)),
                                                                        "b": 5.0}
 
 

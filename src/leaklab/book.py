@@ -86,13 +86,9 @@ def scorecard(build_records, results_dir):
         devices = ", ".join(dict.fromkeys(r["device"] for r in full))
         for row in paper_scale.summary(name, full):
             key, metric = row["key"], row["metric"]
-            fmt = paper_scale.text
-            here = f"{fmt(metric, build['metrics'][key])} ({build['profile']})" if build else "not run"
+            here = f"{paper_scale.text(metric, build['metrics'][key])} ({build['profile']})" if build else "not run"
             if full:
-                full_text = fmt(metric, row["value"])
-                if row["sd"] is not None:
-                    full_text += f" ± {fmt(metric, row['sd'])}"
-                full_text += f" over {row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''} ({devices})"
+                full_text = f"{paper_scale.pooled_text(row)} over {paper_scale.seeds_text(row['n_seeds'])} ({devices})"
                 judged, basis = row["value"], ""
             elif build:
                 full_text, judged, basis = "none yet", build["metrics"][key], f" (this {build['profile']} build)"

@@ -77,8 +77,7 @@ def seed_row(seed, s):
 
 def summarize(rows):
     """The record's metrics: means over seeds, and standard deviations of the paper's numbers."""
-    keys = [k for k in rows[0] if k != "seed"]
-    return records.summarize_rows(rows, keys, spread=("student_acc", "teacher_test_acc", "teacher_train_acc",
+    return records.summarize_rows(rows, spread=("student_acc", "teacher_test_acc", "teacher_train_acc",
                                                       "n_wrong"))
 
 

@@ -144,8 +144,7 @@ def seed_row(seed, s):
 
 def summarize(rows):
     """The record's metrics: means over seeds, with standard deviations of the paper's numbers."""
-    keys = [k for k in rows[0] if k != "seed"]
-    return records.summarize_rows(rows, keys, spread=("leak_gap", "clean_acc", "fgsm_acc"))
+    return records.summarize_rows(rows, spread=("leak_gap", "clean_acc", "fgsm_acc"))
 
 
 def model_bytes(model):

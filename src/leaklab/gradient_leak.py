@@ -133,8 +133,7 @@ def seed_row(seed, s):
 
 def summarize(rows):
     """The record's metrics: means over seeds, and the spread of the true-label accuracy."""
-    keys = [k for k in rows[0] if k != "seed"]
-    return records.summarize_rows(rows, keys, spread=("leak_true_acc",))
+    return records.summarize_rows(rows, spread=("leak_true_acc",))
 
 
 def compute(p, log=print):

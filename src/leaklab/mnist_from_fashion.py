@@ -89,8 +89,7 @@ def seed_row(seed, s):
 
 def summarize(rows):
     """The record's metrics from the per-seed rows: means, and standard deviations over seeds."""
-    keys = [k for k in rows[0] if k != "seed"]
-    return records.summarize_rows(rows, keys, spread=("teacher_acc", "student_acc", "student_mnistnorm_acc"))
+    return records.summarize_rows(rows, spread=("teacher_acc", "student_acc", "student_mnistnorm_acc"))
 
 
 def compute(p, log=print):

@@ -32,6 +32,16 @@ def text(metric, value):
     return "undefined" if value is None else metric.fmt.format(value)
 
 
+def pooled_text(row):
+    """A summary row's pooled value as the section and the scorecard write it: 'mean ± sd'."""
+    m = row["metric"]
+    return text(m, row["value"]) + ("" if row["sd"] is None else f" ± {text(m, row['sd'])}")
+
+
+def seeds_text(n):
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
 def provenance_lines(recs):
     """One line per record: profile, seeds, device, commit, data copy, wall time, date."""
     lines = []
@@ -52,11 +62,8 @@ def table(name, recs):
     head = ["| measure | paper | ours at paper scale (mean ± sd over seeds) | each seed |", "|---|---|---|---|"]
     for row in summary(name, recs):
         m = row["metric"]
-        ours = text(m, row["value"])
-        if row["sd"] is not None:
-            ours += f" ± {text(m, row['sd'])}"
-        ours += f" ({row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''}"
-        ours += f", {len(row['per_seed'])} scored)" if len(row["per_seed"]) != row["n_seeds"] else ")"
+        scored = f", {len(row['per_seed'])} scored" if len(row["per_seed"]) != row["n_seeds"] else ""
+        ours = f"{pooled_text(row)} ({seeds_text(row['n_seeds'])}{scored})"
         shown = row["per_seed"] if len(row["per_seed"]) <= 10 else None
         each = (", ".join(text(m, v) for v in shown) if shown is not None else
                 f"{len(row['per_seed'])} values, from {text(m, min(row['per_seed']))} to "

@@ -170,10 +170,11 @@ def mean_sd_text(values, fmt="{:.2%}"):
     return fmt.format(mean) + (f" ± {fmt.format(sd)}" if len(values) > 1 else " (one seed)")
 
 
-def summarize_rows(rows, keys, spread=()):
-    """{key: mean over the per-seed rows}, plus KEY_sd (sample sd over seeds) for each key in `spread`."""
+def summarize_rows(rows, spread=()):
+    """{key: mean over the per-seed rows} for every key of the rows but "seed", plus KEY_sd (sample sd
+    over seeds) for each key in `spread`."""
     metrics = {}
-    for key in keys:
+    for key in (k for k in rows[0] if k != "seed"):
         metrics[key], sd = mean_sd(row[key] for row in rows)
         if key in spread:
             metrics[key + "_sd"] = sd
