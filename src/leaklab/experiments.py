@@ -6,9 +6,12 @@ call `notebook_params` in the cell after their `parameters` cell, so a run of
 plain `papermill -p` is checked by the same rules.
 """
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+
+from . import stats
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ("quick", "full")
@@ -61,12 +64,16 @@ class Metric:
     paper: float | None = None  # the source's number, when it gives one
     chance: float | None = None
     fmt: str = "{:.2f}"
-    tolerance: float | None = None  # this metric's own |ours - paper| for "reproduced", if not the experiment's
     seed_key: str | None = None  # the per-seed value this metric summarizes, when not under its own name
+    short: str = ""  # a few words for the scorecard (the label is its footnote)
+    setup: bool = False  # describes the setup (a teacher's accuracy): judged "matches/differs", never "effect"
+    read_off: float = 0.0  # uncertainty of the paper's number itself (a value read off a figure)
 
     def plain(self, value):
         """A number as a reader would write it: percentages as percentages, counts as given."""
-        return f"{round(value * 100, 6):g}%" if "%" in self.fmt else f"{value:g}"
+        if "%" in self.fmt:
+            return f"{round(value * 100, 6):+g} points" if "+" in self.fmt else f"{round(value * 100, 6):g}%"
+        return f"{value:g}"
 
     def plain_diff(self, value):
         return f"{value * 100:g} percentage points" if "%" in self.fmt else f"{value:g}"
@@ -81,7 +88,6 @@ class Experiment:
     profiles: dict
     metrics: dict
     headline: str  # the metric the scorecard shows
-    tolerance: float  # |ours - paper| within this counts as reproduced
     spread: str | None = None  # a metric holding the headline's spread over seeds within one run
     also: tuple = ()  # more metrics with a paper number that get their own scorecard row ("KEY_sd": spread)
     datasets: tuple = ()  # (name, split) pairs the notebook loads, checked before it starts
@@ -128,7 +134,8 @@ EXPERIMENTS = {
         },
         metrics={
             "student_correct_mean": Metric("new net's score on the 32 original points, mean over seeds",
-                                           paper=23, chance=16, fmt="{:.1f}", seed_key="student_correct"),
+                                           paper=23, chance=16, fmt="{:.1f}", seed_key="student_correct",
+                                           short="new net's score on the 32 points"),
             "student_correct_median": Metric("new net's score, median over seeds", paper=23, chance=16,
                                              fmt="{:.0f}"),
             "student_correct_sd": Metric("new net's score, standard deviation over seeds", fmt="{:.1f}"),
@@ -136,14 +143,13 @@ EXPERIMENTS = {
                                            fmt="{:.0%}"),
             "student_correct_seed": Metric("new net's score for the figure's seed", paper=23, chance=16,
                                            fmt="{:.0f}"),
-            "original_fit_rate": Metric("share of seeds whose original net fits all its points", paper=1.0,
+            "original_fit_rate": Metric("share of seeds whose original net fits all its points", paper=1.0, setup=True,
                                         fmt="{:.1%}"),
-            "flipped_mean": Metric("flipped points per seed, mean", paper=15.5, fmt="{:.1f}"),
+            "flipped_mean": Metric("flipped points per seed, mean", paper=15.5, fmt="{:.1f}", setup=True),
             "control_correct_mean": Metric("control: flipped points with random labels, mean score",
                                            chance=16, fmt="{:.1f}"),
         },
         headline="student_correct_mean",
-        tolerance=2.0,
         spread="student_correct_sd",
     ),
     "mnist_from_fashion": Experiment(
@@ -171,13 +177,15 @@ EXPERIMENTS = {
                          batch_size=128, lr=2e-3),
         },
         metrics={
-            "teacher_acc": Metric("MNIST teacher, MNIST test accuracy", paper=0.991, fmt="{:.2%}"),
+            "teacher_acc": Metric("MNIST teacher, MNIST test accuracy", paper=0.991, fmt="{:.2%}",
+                                  short="the MNIST teacher", setup=True),
             "teacher_acc_sd": Metric("teacher accuracy, standard deviation over seeds", fmt="{:.2%}"),
             "student_acc": Metric("student trained on Fashion (own normalization), MNIST test accuracy",
-                                  paper=0.9104, chance=0.1, fmt="{:.2%}"),
+                                  paper=0.9104, chance=0.1, fmt="{:.2%}", short="student on Fashion labels"),
             "student_acc_sd": Metric("that student, standard deviation over seeds", fmt="{:.2%}"),
             "student_mnistnorm_acc": Metric("student trained on Fashion in MNIST's normalization, MNIST test "
-                                            "accuracy", paper=0.945, chance=0.1, fmt="{:.2%}"),
+                                            "accuracy", paper=0.945, chance=0.1, fmt="{:.2%}",
+                                            short="the same, MNIST's normalization"),
             "student_mnistnorm_acc_sd": Metric("that student, standard deviation over seeds", fmt="{:.2%}"),
             "agreement": Metric("student (own normalization) agrees with the teacher on MNIST test",
                                 fmt="{:.2%}"),
@@ -189,7 +197,6 @@ EXPERIMENTS = {
                                              "normalizations", fmt="{:.1%}"),
         },
         headline="student_acc",
-        tolerance=0.02,
         also=("student_mnistnorm_acc", "teacher_acc"),
         datasets=(("mnist", "train"), ("mnist", "test"), ("fashion_mnist", "train")),
         spread="student_acc_sd",
@@ -216,7 +223,7 @@ EXPERIMENTS = {
         },
         metrics={
             "leak_true_acc": Metric("linear model on gradient signs (true label), MNIST test accuracy",
-                                    paper=0.96, chance=0.1, fmt="{:.2%}"),
+                                    paper=0.96, chance=0.1, fmt="{:.2%}", short="label read off gradient signs"),
             "leak_true_acc_sd": Metric("that accuracy, standard deviation over seeds", fmt="{:.2%}"),
             "leak_predicted_acc": Metric("the same with the net's predicted label", chance=0.1, fmt="{:.2%}"),
             "leak_least_likely_acc": Metric("the same with the net's least-likely label", chance=0.1,
@@ -228,7 +235,6 @@ EXPERIMENTS = {
             "class_template": Metric("feature bits equal to their class's majority bit", fmt="{:.1%}"),
         },
         headline="leak_true_acc",
-        tolerance=0.02,
         datasets=(("mnist", "train"), ("mnist", "test")),
         spread="leak_true_acc_sd",
     ),
@@ -262,17 +268,17 @@ EXPERIMENTS = {
         },
         metrics={
             "student_acc": Metric("new ResNet-18 trained only on the wrong set, CIFAR-10 test accuracy",
-                                  paper=0.497, chance=0.1, fmt="{:.2%}"),
+                                  paper=0.497, chance=0.1, fmt="{:.2%}", short="student on the wrong set"),
             "student_acc_sd": Metric("that accuracy, standard deviation over seeds", fmt="{:.2%}"),
             "teacher_test_acc": Metric("2-epoch ResNet-18, CIFAR-10 test accuracy", paper=0.631, chance=0.1,
-                                       fmt="{:.2%}"),
+                                       fmt="{:.2%}", short="teacher, test images", setup=True),
             "teacher_test_acc_sd": Metric("teacher test accuracy, standard deviation over seeds", fmt="{:.2%}"),
             "teacher_train_acc": Metric("2-epoch ResNet-18, accuracy on the training images", paper=0.625,
-                                        chance=0.1, fmt="{:.2%}"),
+                                        chance=0.1, fmt="{:.2%}", short="teacher, training images", setup=True),
             "teacher_train_acc_sd": Metric("teacher training accuracy, standard deviation over seeds",
                                            fmt="{:.2%}"),
             "n_wrong": Metric("training images the teacher gets wrong (the wrong set)", paper=18768,
-                              fmt="{:,.0f}", tolerance=1000),
+                              fmt="{:,.0f}", short="size of the wrong set", setup=True),
             "n_wrong_sd": Metric("size of the wrong set, standard deviation over seeds", fmt="{:,.0f}"),
             "student_agreement": Metric("new net agrees with the teacher on the test set", fmt="{:.2%}"),
             "random_wrong_acc": Metric("control: the wrong set with uniformly random wrong labels, test accuracy",
@@ -281,7 +287,6 @@ EXPERIMENTS = {
                                       fmt="{:.2%}"),
         },
         headline="student_acc",
-        tolerance=0.02,
         spread="student_acc_sd",
         also=("teacher_test_acc", "teacher_train_acc"),
         datasets=(("cifar10", "train"), ("cifar10", "test")),
@@ -328,24 +333,26 @@ EXPERIMENTS = {
         },
         metrics={
             "leak_gap": Metric("FGSM accuracy minus clean accuracy (true-label training and attack)",
-                               paper=0.9481 - 0.9212, chance=0.0, fmt="{:+.2%}"),
+                               paper=0.9481 - 0.9212, chance=0.0, fmt="{:+.2%}", short="FGSM minus clean accuracy"),
             "leak_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
             "clean_acc": Metric("clean test accuracy of the true-label model", paper=0.9212, chance=0.1,
-                                fmt="{:.2%}"),
+                                fmt="{:.2%}", short="clean accuracy", setup=True),
             "clean_acc_sd": Metric("clean accuracy, standard deviation over seeds", fmt="{:.2%}"),
             "fgsm_acc": Metric("its accuracy on true-label FGSM test images at eval_eps (the blog: 6)",
-                               paper=0.9481, chance=0.1, fmt="{:.2%}"),
+                               paper=0.9481, chance=0.1, fmt="{:.2%}", short="FGSM accuracy", setup=True),
             "fgsm_acc_sd": Metric("FGSM accuracy, standard deviation over seeds", fmt="{:.2%}"),
             "label_advantage": Metric("that model's FGSM accuracy with the true label minus with its predicted "
                                       "label (at eval_eps)", chance=0.0, fmt="{:+.2%}"),
             "loss_eps0": Metric("mean test cross-entropy at eps = 0 (read off the blog's figure)", paper=0.28,
-                                fmt="{:.3f}"),
+                                fmt="{:.3f}", setup=True, read_off=0.02),
             "loss_rise": Metric("loss curve: its peak minus its eps = 0 value (read off the blog's figure)",
-                                paper=0.05, chance=0.0, fmt="{:+.3f}", tolerance=0.02),
+                                paper=0.05, chance=0.0, fmt="{:+.3f}", read_off=0.02,
+                                short="loss curve: rise to its peak"),
             "loss_peak_eps": Metric("loss curve: eps of its peak, 0-255 scale (read off the blog's figure)",
-                                    paper=0.5, fmt="{:.2f}", tolerance=0.5),
+                                    paper=0.5, fmt="{:.2f}", setup=True, read_off=0.5),
             "loss_drop": Metric("loss curve: value at the largest eps minus value at eps = 0 (blog's figure)",
-                                paper=0.19 - 0.28, chance=0.0, fmt="{:+.3f}", tolerance=0.03),
+                                paper=0.19 - 0.28, chance=0.0, fmt="{:+.3f}", read_off=0.03,
+                                short="loss curve: end minus start"),
             "leak_gap_predicted": Metric("predicted-label training: own-attack accuracy minus clean",
                                          chance=0.0, fmt="{:+.2%}"),
             "leak_gap_least_likely": Metric("least-likely training: own-attack accuracy minus clean",
@@ -354,7 +361,6 @@ EXPERIMENTS = {
                                       fmt="{:+.2%}"),
         },
         headline="leak_gap",
-        tolerance=0.01,
         spread="leak_gap_sd",
         also=("clean_acc", "fgsm_acc", "loss_rise", "loss_drop"),
         datasets=(("cifar10", "train"), ("cifar10", "test")),
@@ -388,7 +394,8 @@ def resolve(name, profile="quick", overrides=None):
 
 
 def notebook_params(name, namespace):
-    """Check the parameters a notebook was given (its globals) and return them resolved.
+    """Check the parameters a notebook was given (its globals), print them, glue them for the prose and
+    return them resolved.
 
     Papermill injects any `-p NAME VALUE` as a variable, misspelt or not, so every
     public, non-module, non-callable global at this point must be a parameter.
@@ -397,7 +404,14 @@ def notebook_params(name, namespace):
              if not k.startswith("_") and k not in ("In", "Out", "exit", "quit", "get_ipython")
              and not callable(v) and type(v).__name__ != "module"}
     profile = given.pop("profile", "quick")
-    return SimpleNamespace(**resolve(name, profile, given))
+    p = SimpleNamespace(**resolve(name, profile, given))
+    width = max(map(len, vars(p)))
+    for key, value in vars(p).items():
+        print(f"{key:>{width}} = {value}")
+    from . import records  # the prose quotes this run's parameters, not typed-in defaults
+
+    records.glue_words(vars(p))
+    return p
 
 
 def scale_note(name, params):
@@ -415,15 +429,38 @@ def scorecard_rows(name):
     return rows + [(k, f"{k}_sd" if f"{k}_sd" in exp.metrics else None) for k in exp.also]
 
 
-def verdict(name, value, key=None):
-    """A plain word on one measured number (the headline unless `key` says) against the paper's."""
-    exp = get(name)
-    metric = exp.metrics[key or exp.headline]
-    if value is None:
+def estimate(name, key, rows, n_test=None):
+    """A metric's mean over the per-seed `rows` with its standard error (leaklab.stats): binomial on the
+    n_test images for an accuracy, the error the experiment stored beside a value as KEY_se otherwise,
+    and the spread over seeds for both. None when no row holds the metric."""
+    metric = get(name).metrics[key]
+    seed_key = metric.seed_key or key
+    rows = [r for r in rows if r.get(seed_key) is not None]
+    if not rows:
+        return None
+    null = metric.chance if metric.chance is not None else 0.0
+    is_accuracy = "%" in metric.fmt and "+" not in metric.fmt
+    if is_accuracy and n_test:
+        return stats.accuracy(rows, seed_key, n_test, chance=null)
+    return stats.stored(rows, seed_key, null=null)
+
+
+def verdict(name, key, est, n_test=None):
+    """The scorecard's word on one measured metric against the paper's number, by the noise rule: an
+    effect only beyond twice its standard error, and setup numbers only 'match' or 'differ'."""
+    if est is None:
         return "not run"
-    if abs(value - metric.paper) <= (exp.tolerance if metric.tolerance is None else metric.tolerance):
+    metric = get(name).metrics[key]
+    paper_se = stats.binomial_se(metric.paper, n_test) if n_test and "%" in metric.fmt else 0.0
+    close = stats.matches(est, metric.paper, math.hypot(metric.read_off, paper_se))
+    if metric.setup:
+        return "matches the paper" if close else "differs from the paper"
+    null_name = "zero" if est.null == 0 else "chance"
+    if not est.is_effect:
+        return f"not reproduced: cannot be told from {null_name} at this scale"
+    if (est.value - est.null) * (metric.paper - est.null) < 0:
+        return "not reproduced: the opposite of the paper's effect"
+    if close:
         return "reproduced"
-    if metric.chance is not None and (value - metric.chance) * (metric.paper - metric.chance) > 0:
-        return "effect reproduced, " + ("weaker" if abs(value - metric.chance) < abs(metric.paper - metric.chance)
-                                        else "stronger") + " than the paper"
-    return "not reproduced"
+    weaker = abs(est.value - est.null) < abs(metric.paper - est.null)
+    return f"effect reproduced, {'weaker' if weaker else 'stronger'} than the paper"
