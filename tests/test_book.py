@@ -14,7 +14,8 @@ ROOT = experiments.ROOT
 
 def text_of(path):
     """A page's text with tags removed (glued numbers sit in their own <span>)."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", path.read_text()))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", path.read_text()))
+    return text.replace("\u2019", "'")  # Sphinx's smart quotes
 
 
 def test_build_leaves_no_tracked_file_modified(tree_status_before_build, built_book):
@@ -23,26 +24,45 @@ def test_build_leaves_no_tracked_file_modified(tree_status_before_build, built_b
     assert status == tree_status_before_build
 
 
+def scorecard_rows(page):
+    """The scorecard's rows as {column header: cell text}, footnote markers dropped."""
+    table = next(t for t in re.findall(r"<table.*?</table>", page, flags=re.S) if "this build" in t)
+    def cell(html):
+        text = re.sub(r"<[^>]+>", " ", re.sub(r'<a class="footnote-reference.*?</a>', "", html))
+        return re.sub(r"\s+", " ", text).strip().replace("\u2019", "'")
+
+    heads = [cell(h) for h in re.findall(r"<th.*?</th>", table, flags=re.S)]
+    return [dict(zip(heads, (cell(c) for c in re.findall(r"<td.*?</td>", row, flags=re.S))))
+            for row in re.findall(r"<tr.*?</tr>", table, flags=re.S) if "<td" in row]
+
+
 def test_front_page_has_the_scorecard_from_this_builds_record(built_book):
+    from leaklab import records
+
     record = json.loads((ROOT / "_build" / "records" / "toy2d.json").read_text())
     page = (built_book / "book" / "intro.html").read_text()  # index.html redirects here
     assert "Reproduction scorecard" in page
-    rows = re.findall(r"<tr.*?</tr>", page, flags=re.S)
-    row = next(r for r in rows if "toy2d" in r)
-    cells = [c.strip() for c in re.split(r"<[^>]+>", row) if c.strip()]
-    ours = experiments.EXPERIMENTS["toy2d"].metrics["student_correct_mean"].fmt.format(
-        record["metrics"]["student_correct_mean"])
-    assert cells[0] == "toy2d" and cells[2] == "23"  # the paper's number
-    assert cells[3] == f"{ours} (quick)"
-    from leaklab import records
-
+    rows = scorecard_rows(page)
+    row = next(r for r in rows if r["claim"] == "toy2d")
+    metric = experiments.EXPERIMENTS["toy2d"].metrics["student_correct_mean"]
+    assert row["paper"] == "23" and row["what"] == metric.short
+    assert row["this build"] == f"{metric.fmt.format(record['metrics']['student_correct_mean'])} (quick)"
     full = records.full_records("toy2d")
+    ours = row["ours at paper scale (mean ± sd)"]
     if full:
-        assert f"over {sum(len(r['per_seed']) for r in full)} seeds" in cells[4]
+        assert f"({sum(len(r['per_seed']) for r in full)} seeds, cpu)" in ours
+        rows_full = [r for rec in full for r in rec["per_seed"] if r["fits"]]
+        est = experiments.estimate("toy2d", "student_correct_mean", rows_full)
     else:
-        assert cells[4] == "none yet"
-    row = " ".join(cells)
-    assert experiments.verdict("toy2d", record["metrics"]["student_correct_mean"]) in row
+        assert ours == "none yet"
+        est = experiments.estimate("toy2d", "student_correct_mean", [r for r in record["per_seed"] if r["fits"]])
+    assert row["verdict"].startswith(experiments.verdict("toy2d", "student_correct_mean", est))
+    # the full description of every row sits in a footnote under the table
+    assert metric.label[1:] in text_of(built_book / "book" / "intro.html")
+    # setup numbers are never called an effect
+    for r in rows:
+        if r["what"] in {m.short for e in experiments.EXPERIMENTS.values() for m in e.metrics.values() if m.setup}:
+            assert r["verdict"].split(" (")[0] in ("matches the paper", "differs from the paper", "not run"), r
 
 
 def test_toy2d_page_shows_glued_numbers_and_the_static_slider(built_book):
@@ -109,12 +129,12 @@ def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):
     table = book.scorecard({"toy2d": record("quick", [21])}, tmp_path)
     row = next(line for line in table.splitlines() if "toy2d <" in line)
     cells = [c.strip() for c in row.split("|")[1:-1]]
-    assert cells[2] == "23" and cells[3] == "21.0 (quick)"
+    assert cells[2] == "23" and cells[4] == "21.0 (quick)"
     # the four full seeds pooled (20, 22, 24, 22): mean 22.0, sample sd 1.6; the quick record left out
-    assert cells[4] == "22.0 ± 1.6 over 4 seeds (cpu (2 threads))"
+    assert cells[3] == "22.0 ± 1.6 (4 seeds, cpu)"
     assert cells[5] == "reproduced"
     empty = book.scorecard({}, tmp_path / "nothing")
-    assert "| not run | none yet | not run |" in empty
+    assert "| 23 | none yet | not run | not run |" in empty
 
 
 def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(built_book):
@@ -188,3 +208,30 @@ def test_progress_bar_updates_sent_as_separate_outputs_render_as_one_final_line(
     outputs = json.loads(path.read_text())["cells"][0]["outputs"]
     assert [(o["name"], o["text"]) for o in outputs] == [
         ("stdout", "seed 0\n"), ("stderr", "train 1/2: 100%| done\n"), ("stdout", "seed 1\n")]
+
+
+BIB_KEYS = ("wallace2019", "labelleak2017", "ilyas2019", "kurakin2017", "hinton2015", "he2016", "madry2018",
+            "goodfellow2015", "lecun1998", "xiao2017", "krizhevsky2009", "kingma2015", "tramer2018")
+
+
+def test_bibliography_has_every_cited_key_with_a_title_and_the_book_reads_it():
+    """No build needed: the .bib parses, holds every key the pages may cite (with a title, an author and a
+    year), _config.yml names it, and every {cite}`key` in the book's pages and notebooks is one of its keys."""
+    import pybtex.database  # installed with sphinxcontrib-bibtex
+    import yaml
+
+    bib = pybtex.database.parse_file(str(ROOT / "book" / "references.bib"), bib_format="bibtex")
+    for key in BIB_KEYS:
+        assert key in bib.entries, f"book/references.bib has no entry {key}"
+        entry = bib.entries[key]
+        assert entry.fields.get("title", "").strip(), f"{key} has no title"
+        assert entry.persons.get("author") and entry.fields.get("year", "").isdigit(), f"{key}: author or year"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "book/references.bib" in config["bibtex_bibfiles"]
+    assert "book/references" in (ROOT / "_toc.yml").read_text()
+    assert "{bibliography}" in (ROOT / "book" / "references.md").read_text()
+    pages = [*(ROOT / "book").glob("*.md"), *(ROOT / "notebooks").glob("*.ipynb")]
+    for page in pages:
+        for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", page.read_text()):
+            for key in keys.split(","):
+                assert key.strip() in bib.entries, f"{page.name} cites {key.strip()}, which is not in the .bib"

@@ -348,3 +348,87 @@ def test_fgsm_eps_slider_moves_and_its_frames_differ(open_page):
     assert len(seen) == 4 and len(set(seen.values())) == 4, f"positions {list(seen)} do not show four frames"
     assert float(list(seen)[0]) == 0 and float(list(seen)[-1]) > float(list(seen)[1])
     watch.check("the fgsm_leak page")
+
+
+# ------------------------------------------------------------ pages that read like a paper
+
+SECTIONS = ["The claim", "The setup", "At paper scale", "This build's run", "Move it yourself", "What it means"]
+OPTIONAL = {"Move it yourself"}  # only where a slider fits
+MAX_CODE_LINES = 15  # visible, non-blank lines of code beyond the parameters cell
+
+PAGE_FACTS = """() => {
+  const shown = e => e.checkVisibility();
+  const article = document.querySelector('article') || document.body;
+  const code = [...article.querySelectorAll('div.cell:not(.tag_parameters) .cell_input')].filter(shown)
+    .map(e => e.innerText.split('\\n').filter(l => l.trim()).length);
+  const raw = [...article.querySelectorAll('p, div.cell_output pre')].filter(shown).map(e => e.innerText)
+    .filter(t => /^\\s*\\|.*\\|\\s*$/m.test(t) || /\\|\\s*:?-{3,}/.test(t)).map(t => t.slice(0, 120));
+  const h2 = [...article.querySelectorAll('h2')].map(h => h.innerText.replace(/[#¶]/g, '').replace('\u2019', "'").trim());
+  const images = [...article.querySelectorAll('div.cell_output img')].filter(i => !i.closest('.leaklab-frame-slider'));
+  const uncaptioned = images.filter(i => { const f = i.closest('figure');
+    return !f || !f.querySelector('figcaption') || !f.querySelector('figcaption').innerText.trim(); }).length;
+  const cites = [...article.querySelectorAll('a[href*="references.html"]')].length;
+  return {code, raw, h2, images: images.length, uncaptioned, cites};
+}"""
+
+
+def test_claim_pages_read_like_a_paper(open_page):
+    from leaklab import book
+
+    problems = []
+    for name in book.claim_notebooks():
+        page, watch = open_page(f"/notebooks/{name}.html")
+        f = page.evaluate(PAGE_FACTS)
+        if f["raw"]:
+            problems.append(f"{name}: raw table text instead of a table: {f['raw']}")
+        if sum(f["code"]) > MAX_CODE_LINES:
+            problems.append(f"{name}: {sum(f['code'])} visible lines of code beyond the parameters cell "
+                            f"(cells: {f['code']}; at most {MAX_CODE_LINES})")
+        expected = [s for s in SECTIONS if s not in OPTIONAL or s in f["h2"]]
+        if f["h2"] != expected:
+            problems.append(f"{name}: sections {f['h2']}, expected {expected}")
+        if not f["images"] or f["uncaptioned"]:
+            problems.append(f"{name}: {f['uncaptioned']} of {f['images']} figures without a caption")
+        if not f["cites"]:
+            problems.append(f"{name}: cites nothing in the references")
+        watch.check(f"the {name} page")
+        page.context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_references_page_lists_the_cited_works(open_page):
+    page, watch = open_page("/book/references.html")
+    entries = page.locator("article .citation, article dl.citation > dt").count()
+    assert entries >= 10, f"the references page lists {entries} works"
+    text = page.locator("article").inner_text()
+    assert "learning from incorrectly labeled data" in text.lower()
+    assert "label leaking in adversarial training" in text.lower()
+    watch.check("the references page")
+
+
+def test_front_page_scorecard_reads_at_a_glance(open_page):
+    page, watch = open_page("/index.html")
+    f = page.evaluate(PAGE_FACTS)
+    assert not f["raw"], f"raw table text on the front page: {f['raw']}"
+    table = next(t for t in page.locator("table").all() if "toy2d" in t.inner_text())
+    heads = [h.inner_text().strip() for h in table.locator("th").all()]
+    assert heads[:3] == ["claim", "what", "paper"] and heads[-2:] == ["this build", "verdict"], heads
+    box = table.bounding_box()
+    text = page.locator("article section").first.bounding_box()  # the article's text column
+    assert box["width"] >= 0.99 * text["width"] and text["width"] >= 900, (box, text)  # the page's full width
+    # no column squeezed into a few words a line: each header on one line, no cell on more than three
+    lines = table.evaluate("""t => [...t.querySelectorAll('th, td')].map(c => {
+        // the lines a cell's text occupies: the distinct vertical positions of its text, a superscript
+        // (a footnote mark) counting with the line it sits on
+        const tops = [], walk = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            const r = document.createRange(); r.selectNodeContents(n);
+            for (const x of r.getClientRects()) if (x.width > 0) tops.push(x.bottom);
+        }
+        tops.sort((a, b) => a - b);
+        const n = tops.filter((y, i) => i === 0 || y - tops[i - 1] > 10).length;
+        return [c.tagName, c.innerText.trim(), n];
+    })""")
+    wrapped = [(tag, text, n) for tag, text, n in lines if n > (1 if tag == "TH" else 3)]
+    assert not wrapped, f"scorecard cells wrapped onto too many lines: {wrapped}"
+    watch.check("the front page")

@@ -8,7 +8,7 @@ labels (the wrong classes carry no information about the teacher) and with their
 
 import torch
 
-from . import data, figures, models, records, training
+from . import data, experiments, figures, models, records, stats, training
 
 STUDENTS = {
     "teacher_labels": "the teacher's wrong labels",
@@ -116,22 +116,28 @@ NETS = {"teacher_test_acc": "teacher (all training images, true labels)",
 
 
 def accuracy_table(recs):
+    """Every net's test accuracy over all the records' seeds (None with no record)."""
+    if not recs:
+        return None
     paper = recs[0]["paper"]
     lines = ["| trained on | CIFAR-10 test accuracy (mean ± sd over seeds) | paper |", "|---|---|---|"]
     lines += [f"| {name} | {records.mean_sd_text(records.seed_values(recs, k))} | "
               f"{'' if k not in paper else f'{paper[k]:.1%}'} |" for k, name in NETS.items()]
-    return "\n".join(lines)
+    return figures.Table("\n".join(lines))
 
 
 def accuracy_figure(recs):
+    if not recs:
+        return None
     return figures.accuracy_bars(list(NETS.values()), [records.seed_values(recs, k) for k in NETS],
                                  "ResNet-18s trained on a 2-epoch ResNet-18's mistakes, CIFAR-10 test",
                                  paper=[recs[0]["paper"].get(k) for k in NETS], paper_label="paper",
                                  xlabel="CIFAR-10 test accuracy")
 
 
-def examples_figure(record, train):
+def examples_figure(record, train=None):
     """The first 24 images of the first seed's wrong set: the teacher's label above, the true class below."""
+    train = train or data.load("cifar10", "train")
     classes = data.CLASSES["cifar10"]
     ex = record["series"]["seeds"][0]["examples"]
     rows = [list(zip(ex["index"][r * 8:r * 8 + 8], ex["given"][r * 8:r * 8 + 8])) for r in range(3)]
@@ -141,9 +147,38 @@ def examples_figure(record, train):
                               xlabels=[[classes[train.labels[j]] for j, _ in row] for row in rows], title_size=9)
 
 
-def shares_figure(record):
+def shares_figure(recs):
+    """The first record's first seed: which wrong label each true class got."""
+    if not recs:
+        return None
     classes = data.CLASSES["cifar10"]
-    first = record["series"]["seeds"][0]
+    first = recs[0]["series"]["seeds"][0]
     return figures.heatmap(first["label_shares"], classes, classes,
                            f"Wrong set: label given by the teacher, per true class (seed {first['seed']})",
                            "label given by the teacher", "true class")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's words: what the prose says, each difference judged by the noise rule (stats).
+
+def words(p, record):
+    """{glue name: value or Markdown text} for the prose about this run."""
+    exp = experiments.get("cifar_mislabeled")
+    paper = {k: m.paper for k, m in exp.metrics.items() if m.paper is not None}
+    metrics, rows, n_test = record["metrics"], record["per_seed"], record["series"]["n_test"]
+    note = experiments.scale_note("cifar_mislabeled", p)
+    return {
+        "paper_student": paper["student_acc"], "paper_teacher_test": paper["teacher_test_acc"],
+        "paper_teacher_train": paper["teacher_train_acc"], "paper_n_wrong": paper["n_wrong"],
+        "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. The effect, not the paper's "
+                       "number, is what it can show; the full profile runs the paper's setup." if note else
+                       "**Scale.** This run uses the paper's full setup."),
+        "data_note": data.describe(record["data"]["sources"][0]),
+        "wrong_share": metrics["n_wrong"] / record["series"]["n_train"],
+        "student_over_chance": metrics["student_acc"] / 0.1,
+        "student_words": stats.accuracy(rows, "student_acc", n_test).words(
+            "{:.2f}", "%", 100, "chance (10%)"),
+        "student_vs_random_words": stats.accuracy_gap(rows, "student_acc", "random_wrong_acc", n_test).words(),
+        "student_of_teacher": metrics["student_acc"] / metrics["teacher_test_acc"],
+        "paper_student_of_teacher": paper["student_acc"] / paper["teacher_test_acc"],
+    }

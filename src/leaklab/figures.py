@@ -15,6 +15,13 @@ PAPER_COLOR = "#d62728"
 CHANCE_COLOR = "#7f7f7f"
 
 
+class Table(str):
+    """A table in MyST/GitHub Markdown that shows itself as a table in a notebook (and in the book)."""
+
+    def _repr_markdown_(self):
+        return str(self)
+
+
 def _new_figure(*args, **kwargs):
     fig, axes = plt.subplots(*args, facecolor="white", **kwargs)
     return fig, axes

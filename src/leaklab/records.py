@@ -82,6 +82,21 @@ def publish(name, params, out):
     return body
 
 
+def n_test(record):
+    """How many test images each accuracy of a record was measured on (None where it has no test set)."""
+    series = record.get("series", {})
+    return series.get("n_test", series.get("n_eval"))
+
+
+def glue_words(words):
+    """In a notebook: glue the prose's words ({name: number, or text read as Markdown})."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for name, value in words.items():
+        glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
+
+
 def read_from_notebook(path):
     """The record that `publish` glued into an executed notebook."""
     import ast

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import figures, records, training
+from . import figures, records, stats, training
 from .attacks import fgsm, pgd
 from .experiments import EXPERIMENTS
 from .models import MLPs
@@ -237,8 +237,17 @@ def sweep_landmarks(sweep, paper_flips=15.5):
             "sweep_paper_flips_eps": sweep["eps"][like_paper], "sweep_paper_flips_score": mean[like_paper]}
 
 
+def panels_figure(recs):
+    """Wallace's four panels for the first record's figure seed."""
+    if not recs:
+        return None
+    return figures.toy_panels(panels_from_record(recs[0]))
+
+
 def population_figure(recs):
     """The new net's score over all fitted seeds of the records, beside the random-label control."""
+    if not recs:
+        return None
     fitted = [row for r in recs for row in r["per_seed"] if row["fits"]]
     n = recs[0]["params"]["n_points"]
     return figures.score_distribution([r["student_correct"] for r in fitted], n,
@@ -248,9 +257,55 @@ def population_figure(recs):
 
 
 def sweep_figure(recs):
+    if not recs:
+        return None
     sweep = pooled_sweep(recs)
     mean, sd, flips = sweep_stats(sweep)
     n = recs[0]["params"]["n_points"]
     return figures.eps_sweep(sweep["eps"], mean, sd, flips, n,
                              paper=EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper, paper_eps=0.12,
                              chance=n / 2)
+
+
+def eps_slider(out, record, p):
+    """Show the static radius slider: the figure seed's four panels at every radius of this run's sweep."""
+    from IPython.display import display
+
+    from . import widgets
+
+    live, sweep_eps = out["live"], record["series"]["sweep"]["eps"]
+    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
+    frames = []
+    for i, e in enumerate(sweep_eps):
+        one = case(live["sweep_originals"], live["sweep"], 0, i)
+        frames.append({"value": f"{e:.2f}", "png": figures.png_bytes(figures.toy_panels(one)),
+                       "caption": f"new net: <b>{one['student_correct']}/{one['n_points']}</b> correct on the "
+                                  f"original points; {int(one['flipped'].sum())} points flipped "
+                                  f"(paper at 0.12: {paper:g}/32; chance: {one['n_points'] // 2})"})
+    display(widgets.frame_slider(frames, "eps", initial=min(range(len(sweep_eps)),
+                                                            key=lambda i: abs(sweep_eps[i] - p.eps))))
+
+
+def words(p, record):
+    """{glue name: value or Markdown text} for the prose about this run, judged by the noise rule."""
+    fitted = [row for row in record["per_seed"] if row["fits"]]
+    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
+    chance = p.n_points / 2
+    out = {"share_at_least_paper": sum(r["student_correct"] >= paper for r in fitted) / max(1, len(fitted)),
+           **sweep_landmarks(record["series"]["sweep"])}
+    if fitted:
+        count = dict(num="{:.1f}", unit=f"/{p.n_points}", scale=1, null_name=f"chance ({chance:g})")
+        student = stats.estimate([r["student_correct"] for r in fitted], null=chance)
+        control = stats.estimate([r["control_correct"] for r in fitted], null=chance)
+        out["student_words"] = student.words(**count)
+        out["control_words"] = control.words(**count)
+    else:
+        out["student_words"] = out["control_words"] = "undefined: no seed's original net fitted its points"
+    return out
+
+
+def live_slider(p):
+    """In Jupyter: a slider (and a seed box) that recompute the toy in the kernel (needs a kernel)."""
+    from . import widgets
+
+    return widgets.toy_live(p)
