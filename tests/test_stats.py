@@ -32,7 +32,7 @@ def test_a_small_gap_on_a_thousand_images_is_not_an_effect():
     assert "+0.70 ±" in words and "cannot be told apart from zero" in words
     assert "times the test images" in words  # and what would settle it
     big = stats.accuracy_gap([{"fgsm": 0.95, "clean": 0.92}], "fgsm", "clean", 10_000)
-    assert big.is_effect and "an effect" in big.words()
+    assert big.is_effect and big.words() == "+3.00 ± 0.35 points, more than twice its standard error from zero"
 
 
 def test_accuracy_against_chance_and_its_words():
@@ -86,3 +86,18 @@ def test_a_gap_of_the_wrong_sign_is_not_reproduced():
     assert experiments.verdict("fgsm_leak", "leak_gap", est) == "not reproduced: the opposite of the paper's effect"
     flat = experiments.estimate("fgsm_leak", "leak_gap", [{"leak_gap": 0.01, "leak_gap_se": 0.02}])
     assert experiments.verdict("fgsm_leak", "leak_gap", flat).startswith("not reproduced: cannot be told from zero")
+
+
+def test_the_paper_scale_table_gives_each_committed_record_its_verdict():
+    from leaklab import paper_scale, records
+
+    for name in ("toy2d", "mnist_from_fashion", "gradient_leak"):
+        recs = records.full_records(name)
+        if not recs:
+            continue
+        rows = [r for rec in recs for r in rec["per_seed"] if r.get("fits", True)]
+        table = paper_scale.table(name, recs).splitlines()
+        assert table[0].endswith("| verdict |")
+        for line, row in zip(table[2:], paper_scale.summary(name, recs)):
+            est = experiments.estimate(name, row["key"], rows, records.n_test(recs[0]))
+            assert line.endswith(f"| {experiments.verdict(name, row['key'], est, records.n_test(recs[0]))} |")

@@ -284,7 +284,7 @@ def words(p, record):
     leaks = [NAMES[k] for k, g in gaps.items() if g.is_effect and g.value > 0]
     unclear = [NAMES[k] for k, g in gaps.items() if not g.is_effect]
     out = {
-        "paper_clean": paper["clean_acc"], "paper_fgsm": paper["fgsm_acc"], "paper_gap": paper["leak_gap"],
+        "paper_clean": paper["clean_acc"], "paper_fgsm": paper["fgsm_acc"], "paper_gap_points": 100 * paper["leak_gap"],
         "data_note": data.describe(record["data"]["sources"][0]),
         "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. A small net trained briefly "
                        "is far from the blog's 92% model, so its numbers are not the paper's; the full profile "

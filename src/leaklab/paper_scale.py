@@ -58,8 +58,12 @@ def provenance_lines(recs):
 
 
 def table(name, recs):
-    """The section's table (MyST markdown): paper, ours pooled over seeds, each seed."""
-    head = ["| measure | paper | ours at paper scale (mean ± sd over seeds) | each seed |", "|---|---|---|---|"]
+    """The section's table (MyST markdown): paper, ours pooled over seeds, each seed, and the verdict the
+    scorecard gives (the noise rule)."""
+    head = ["| measure | paper | ours at paper scale (mean ± sd over seeds) | each seed | verdict |",
+            "|---|---|---|---|---|"]
+    n_test = records.n_test(recs[0])
+    seed_rows = [row for r in recs for row in r["per_seed"] if row.get("fits", True)]
     for row in summary(name, recs):
         m = row["metric"]
         scored = f", {len(row['per_seed'])} scored" if len(row["per_seed"]) != row["n_seeds"] else ""
@@ -69,7 +73,9 @@ def table(name, recs):
                 f"{len(row['per_seed'])} values, from {text(m, min(row['per_seed']))} to "
                 f"{text(m, max(row['per_seed']))} (median {text(m, statistics.median(row['per_seed']))}); "
                 "the figure below shows them all")
-        head.append(f"| {m.label} | {m.plain(m.paper)} | {ours} | {each} |")
+        est = experiments.estimate(name, row["key"], seed_rows, n_test)
+        verdict = experiments.verdict(name, row["key"], est, n_test)
+        head.append(f"| {m.label} | {m.plain(m.paper)} | {ours} | {each} | {verdict} |")
     return "\n".join(head)
 
 

@@ -53,21 +53,17 @@ class Estimate:
         value, se = num.format(self.value * scale), num.format(self.se * scale).lstrip("+")
         return f"{value} ± {se}{unit}" if unit.startswith(" ") else f"{value}{unit} ± {se}{unit}"
 
-    def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero"):
-        """The value with its standard error and the verdict by the noise rule, as a clause."""
-        size = f"{self.text(num, unit, scale)} (mean ± standard error{self._seeds_text()})"
+    def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero", more=None):
+        """The value ± its standard error and the verdict by the noise rule, as a clause; `more` names what
+        it would take more of to settle a difference that cannot be told apart (test images, and seeds)."""
+        size = self.text(num, unit, scale)
         if self.is_effect:
-            return f"{size}, more than twice its standard error from {null_name}: an effect"
+            return f"{size}, more than twice its standard error from {null_name}"
         factor = self.settle_factor
-        more = "test images and seeds" if self.n_seeds > 1 else "test images (and a few seeds)"
-        settle = (f"; a difference this size would need about {math.ceil(factor)} times the {more} to be "
-                  "told apart" if math.isfinite(factor) and factor > 1 else "")
+        more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
+        settle = (f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart"
+                  if math.isfinite(factor) and factor > 1 else "")
         return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
-
-    def _seeds_text(self):
-        if self.n_seeds > 1:
-            return f", {self.n_seeds} seeds"
-        return ", one seed: the error of the test sample only"
 
 
 def estimate(values, sampling_se=0.0, null=0.0):

@@ -294,7 +294,7 @@ def words(p, record):
     out = {"share_at_least_paper": sum(r["student_correct"] >= paper for r in fitted) / max(1, len(fitted)),
            **sweep_landmarks(record["series"]["sweep"])}
     if fitted:
-        count = dict(num="{:.1f}", unit=f"/{p.n_points}", scale=1, null_name=f"chance ({chance:g})")
+        count = dict(num="{:.1f}", unit=f"/{p.n_points}", scale=1, null_name=f"chance ({chance:g})", more="seeds")
         student = stats.estimate([r["student_correct"] for r in fitted], null=chance)
         control = stats.estimate([r["control_correct"] for r in fitted], null=chance)
         out["student_words"] = student.words(**count)
