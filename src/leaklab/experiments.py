@@ -365,6 +365,66 @@ EXPERIMENTS = {
         also=("clean_acc", "fgsm_acc", "loss_rise", "loss_drop"),
         datasets=(("cifar10", "train"), ("cifar10", "test")),
     ),
+    "leak_conditions": Experiment(
+        name="leak_conditions",
+        title="When FGSM adversarial training leaks the label: a leak on a CPU, and a map of where it appears",
+        claim="a small CNN adversarially trained on Fashion-MNIST with true-label FGSM at eps 0.3 scores higher on "
+        "FGSM images than on clean ones, in most seeds and beyond noise, and more than the same training with the "
+        "predicted label",
+        source="MTandHJ/PyTorch-Robust, FGSM-AT on Fashion-MNIST (a published small-scale leak); the blog's "
+        "conjecture that the leak needs a hard problem",
+        full_cost=("about 30 minutes on a 2-core CPU: the page's 5 seeds (8 minutes) and the map, 12 cells of 2 "
+                   "seeds each"),
+        params={
+            "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
+            "n_seeds": Param(int, "independent trainings of each attack label", 1, 20),
+            "dataset": Param(str, "the training and test data", choices=("fashion_mnist", "mnist")),
+            "width": Param(int, "channels of the CNN's first layer (its later layers have twice as many)", 1, 64),
+            "train_eps": Param(float, "eps of every attacked training image, 0-255 scale (76.5 = 0.3)", 1.0, 255.0),
+            "adv_share": Param(float, "share of every training batch replaced by FGSM images", 0.05, 1.0),
+            "epochs": Param(int, "training epochs", 1, 50),
+            "lr": Param(float, "peak SGD learning rate (momentum 0.9, weight decay 5e-4, linear decay)", 1e-4, 1.0),
+            "batch_size": Param(int, "SGD minibatch size", 8, 4096),
+            "n_train": Param(int, "training images used (60000 = all)", 1000, 60000),
+            "n_eval": Param(int, "test images scored (10000 = all)", 100, 10000),
+            "eval_eps": Param(float, "eps of the FGSM evaluation, 0-255 scale; 0 = the training eps", 0.0, 255.0),
+            "eps_max": Param(float, "largest eps of the loss curve and the slider, 0-255 scale", 1.0, 255.0),
+            "eps_points": Param(int, "points of the loss curve, evenly spaced from 0", 3, 101),
+            "map_eps_points": Param(int, "training eps of the map, evenly spaced up to map_eps_max (0: no map)", 0, 8),
+            "map_eps_max": Param(float, "largest training eps of the map, 0-255 scale", 1.0, 255.0),
+            "map_width_min": Param(int, "narrowest CNN of the map", 1, 64),
+            "map_widths": Param(int, "widths of the map, doubling from map_width_min", 1, 6),
+            "map_seeds": Param(int, "seeds per cell of the map", 1, 10),
+            "device": Param(str, "where to train: auto picks CUDA when there is a GPU",
+                            choices=("auto", "cpu", "cuda")),
+        },
+        profiles={
+            "quick": dict(seed=0, n_seeds=5, dataset="fashion_mnist", width=8, train_eps=76.5, adv_share=0.5,
+                          epochs=7, lr=0.05, batch_size=128, n_train=60000, n_eval=10000, eval_eps=0.0,
+                          eps_max=102.0, eps_points=13, map_eps_points=0, map_eps_max=102.0, map_width_min=2,
+                          map_widths=4, map_seeds=2, device="auto"),
+            "full": dict(seed=0, n_seeds=5, dataset="fashion_mnist", width=8, train_eps=76.5, adv_share=0.5,
+                         epochs=7, lr=0.05, batch_size=128, n_train=60000, n_eval=10000, eval_eps=0.0,
+                         eps_max=102.0, eps_points=13, map_eps_points=3, map_eps_max=102.0, map_width_min=2,
+                         map_widths=4, map_seeds=2, device="auto"),
+        },
+        metrics={
+            "leak_gap": Metric("FGSM minus clean test accuracy of the true-label model, at the training eps "
+                               "(reference: MTandHJ/PyTorch-Robust's FGSM-AT on Fashion-MNIST at eps 0.3, "
+                               "96.34% against 91.94%)", paper=0.9634 - 0.9194, chance=0.0, fmt="{:+.2%}",
+                               short="FGSM minus clean (small CNN)"),
+            "leak_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
+            "leaking_seeds": Metric("share of seeds whose gap exceeds twice its standard error", fmt="{:.0%}"),
+            "control_gap": Metric("the same gap for the model trained with predicted-label FGSM", chance=0.0,
+                                  fmt="{:+.2%}"),
+            "control_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
+            "clean_acc": Metric("clean test accuracy of the true-label model", fmt="{:.2%}", setup=True),
+            "clean_acc_sd": Metric("clean accuracy, standard deviation over seeds", fmt="{:.2%}"),
+        },
+        headline="leak_gap",
+        spread="leak_gap_sd",
+        datasets=(("fashion_mnist", "train"), ("fashion_mnist", "test")),
+    ),
 }
 
 

@@ -250,17 +250,18 @@ def loss_figure(recs):
                                "Test cross-entropy along the true-label FGSM direction", PAPER_LOSS_POINTS)
 
 
-def slider_frames(model, recs, images, labels):
+def slider_frames(model, recs, images, labels, classes=None, curve=None):
     """The static slider's frames: `images` attacked with true-label FGSM by `model` at each eps of the
     records' curve (one gradient for all of them), above that curve with the eps marked."""
     import matplotlib.pyplot as plt
 
-    eps, loss = recs[0]["series"]["eps"], mean_losses(recs)["true"]
+    eps, loss = curve or (recs[0]["series"]["eps"], mean_losses(recs)["true"])
+    classes = classes or data.CLASSES["cifar10"]
     adv, predicted, p_true = adversarial_images(model, images, labels, eps)
     frames = []
     for i, e in enumerate(eps):
-        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], data.CLASSES["cifar10"], e, eps, loss,
-                                 PAPER_LOSS_POINTS)
+        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], classes, e, eps, loss,
+                                 PAPER_LOSS_POINTS if curve is None else None)
         right = int((predicted[i] == labels).sum())
         frames.append({"value": f"{e:g}", "png": figures.png_bytes(fig),
                        "caption": f"eps = {e:g}/255: <b>{right}/{len(labels)}</b> right; mean test loss "
@@ -346,5 +347,6 @@ def live_slider(live):
     """In Jupyter: a slider that attacks the images with the same model at any eps (needs a kernel)."""
     from . import widgets
 
-    return widgets.fgsm_live(live["model"], live["images"], live["labels"], data.CLASSES["cifar10"], live["eps"],
-                             live["loss"], PAPER_LOSS_POINTS, eps_max=live["eps_max"])
+    return widgets.fgsm_live(live["model"], live["images"], live["labels"], live.get("classes", data.CLASSES["cifar10"]),
+                             live["eps"], live["loss"], live.get("paper_points", PAPER_LOSS_POINTS),
+                             eps_max=live["eps_max"], step=live.get("step", 0.25))

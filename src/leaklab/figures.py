@@ -218,7 +218,11 @@ def fgsm_frame(images, predicted, labels, p_true, classes, eps, curve_eps, curve
     grid = fig.add_gridspec(2, len(images), height_ratios=[1, 1.6])
     for i, img in enumerate(images):
         ax = fig.add_subplot(grid[0, i])
-        ax.imshow(img.numpy(), interpolation="nearest")
+        img = img.numpy()
+        if img.shape[-1] == 1:  # grayscale
+            ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        else:
+            ax.imshow(img, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         right = int(predicted[i]) == int(labels[i])

@@ -105,6 +105,16 @@ def mlp(sizes):
     return nn.Sequential(nn.Flatten(), *layers[:-1])
 
 
+def cnn4(channels=1, side=28, width=32):
+    """The small CNN of FGSM-AT examples (MTandHJ/PyTorch-Robust): conv w, conv w, max-pool, conv 2w, conv 2w,
+    max-pool, dense 200, dense 10 (3x3 convolutions, padding 1, ReLU)."""
+    w = width
+    return nn.Sequential(
+        nn.Conv2d(channels, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear((side // 4) ** 2 * 2 * w, 200), nn.ReLU(), nn.Linear(200, 10))
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 conv-BN layers and a shortcut: the block of both CIFAR ResNets below.
 

@@ -35,7 +35,7 @@ def text(metric, value):
 def pooled_text(row):
     """A summary row's pooled value as the section and the scorecard write it: 'mean ± sd'."""
     m = row["metric"]
-    return text(m, row["value"]) + ("" if row["sd"] is None else f" ± {text(m, row['sd'])}")
+    return text(m, row["value"]) + ("" if row["sd"] is None else f" ± {text(m, row['sd']).lstrip('+')}")
 
 
 def seeds_text(n):
@@ -83,7 +83,7 @@ def missing(name):
     """What the section says when no full record is committed: the command and what it costs."""
     exp = experiments.get(name)
     gpu = ("Its full profile is meant for a GPU, and no GPU run of it has been recorded yet. "
-           if "device" in exp.params else "")
+           if "device" in exp.params and ("GPU" in exp.full_cost or "H100" in exp.full_cost) else "")
     return (f"No paper-scale record of this experiment is committed yet. {gpu}One command makes one, after `make "
             f"install` (on a GPU machine, `make TORCH=torch install`):\n\n```bash\n.venv/bin/leaklab compute {name} "
             f"--profile full\n```\n\nExpected time: {exp.full_cost}. It writes a record under "

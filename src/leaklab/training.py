@@ -179,14 +179,15 @@ def plain_batch(padded, idx, pad=0):
 
 def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
         decay=True, augment=True, adversarial=None, seed=0, checkpoint=None, device=None, compile=None,
-        progress=True, desc="train"):
+        progress=True, desc="train", on_epoch=None):
     """Train `model` (which takes pixels in [0, 1]) with SGD and momentum: the CIFAR engine.
 
     The data go to the device once as uint8; each batch is one gather with its random
     crop and flip (`crop_flip`), so the loop runs no per-sample Python. With `decay` the
     learning rate falls linearly to zero over the run; without it, it stays at `lr` (a
     snapshot of a longer standard run, as the 2-epoch teacher of cifar_mislabeled is).
-    `adversarial(model, x, y, gen)` may replace part of each batch (FGSM training).
+    `adversarial(model, x, y, gen)` may replace part of each batch (FGSM training). `on_epoch(model)`
+    may measure the model after each epoch: what it returns (a dict) joins that epoch's history.
 
     With a `checkpoint` path the state after every epoch (weights, optimizer, random
     generator, losses) is written there atomically, and a run started again with the
@@ -240,6 +241,9 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", refresh=False)
         history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen,
                         "seconds": time.perf_counter() - start})
+        if on_epoch is not None:
+            history[-1].update(on_epoch(model))
+            model.train()
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         bar.close()
         if checkpoint is not None:

@@ -1,0 +1,360 @@
+"""When does FGSM adversarial training leak the label? A leak a CPU can show, and a map of where it appears.
+
+A small CNN (`models.cnn4`) is trained on Fashion-MNIST with a share of every batch replaced by FGSM
+images at one training eps, made with the true label; a control is trained the same way with the model's
+predicted label, which carries nothing the image does not. Each model is scored on clean test images and on
+true-label FGSM test images at the evaluation eps; its leak gap is FGSM minus clean accuracy, judged by the
+noise rule (leaklab.stats). After every epoch both models are probed on the first test images, so the page
+can show when the leak appears. With `map_eps_points` > 0 (the full profile) the true-label training runs
+again over a grid of training eps and model widths: the map of where the label leaks.
+"""
+
+import math
+
+import torch
+
+from . import data, experiments, fgsm_leak, figures, models, records, stats, training
+
+ATTACKS = ("true", "predicted")
+PROBE = 1000  # test images probed after every epoch
+
+
+def images_chw(ds):
+    """A dataset whose images are [N, C, H, W] (the MNIST files hold [N, H, W])."""
+    return ds if ds.images.dim() == 4 else data.Dataset(ds.images[:, None], ds.labels, ds.source, ds.digest)
+
+
+def build_model(width, train_set, mean, std):
+    c, side = train_set.images.shape[1], train_set.images.shape[2]
+    return models.Normalized(models.cnn4(c, side, width), mean, std)
+
+
+def accuracies(model, test, eps):
+    """Clean accuracy and accuracy on true-label FGSM images at `eps` (0-255 scale)."""
+    curve = fgsm_leak.along_fgsm(model, test.images, test.labels, [0.0, eps], "true")
+    return curve["acc"][0], curve["acc"][1]
+
+
+def train(p, kind, train_set, probe, mean, std, seed, eps, width, checkpoint=None, device=None, progress=True):
+    """One FGSM-trained model; its history holds clean and FGSM accuracy on the probe images after each epoch."""
+    torch.manual_seed(seed)
+    model = build_model(width, train_set, mean, std)
+    attack = fgsm_leak.mixed_fgsm(kind, 0.0, p.adv_share, eps)
+
+    def on_epoch(m):
+        clean, fgsm = accuracies(m, probe, eval_eps(p, eps))
+        return {"clean_acc": clean, "fgsm_acc": fgsm}
+
+    return training.sgd(model, train_set.images, train_set.labels, epochs=p.epochs, batch_size=p.batch_size,
+                        lr=p.lr, augment=False, adversarial=attack, seed=seed, checkpoint=checkpoint, device=device,
+                        progress=progress, desc=f"FGSM training ({kind} label, eps {eps:g}, width {width})",
+                        on_epoch=on_epoch)
+
+
+def eval_eps(p, train_eps):
+    return p.eval_eps if p.eval_eps > 0 else train_eps
+
+
+def scored(model, test, eps):
+    """A model's clean and FGSM accuracy on the test images, its gap and the gap's binomial error."""
+    clean, fgsm = accuracies(model, test, eps)
+    n = len(test.labels)
+    return {"clean_acc": clean, "fgsm_acc": fgsm, "gap": fgsm - clean,
+            "gap_se": math.hypot(stats.binomial_se(clean, n), stats.binomial_se(fgsm, n))}
+
+
+def run_seed(seed, p, train_set, test, probe, mean, std, checkpoints=None, device=None):
+    """Both models of one seed at the page's setting, scored, with the true-label model's loss curve."""
+    out = {"models": {}}
+    for kind in ATTACKS:
+        checkpoint = checkpoints / f"seed{seed}-{kind}.pt" if checkpoints else None
+        model, history = train(p, kind, train_set, probe, mean, std, seed, p.train_eps, p.width, checkpoint, device)
+        out["models"][kind] = {**scored(model, test, eval_eps(p, p.train_eps)), "history": history}
+        if kind == "true":
+            out["curve"] = fgsm_leak.along_fgsm(model, test.images, test.labels, eps_grid(p), "true", seed=seed)
+            out["model"] = model
+    return out
+
+
+def eps_grid(p):
+    """The loss curve's eps values: eps_points evenly spaced from 0 to eps_max, with the evaluation eps."""
+    grid = {round(p.eps_max * i / (p.eps_points - 1), 6) for i in range(p.eps_points)}
+    return sorted(grid | {eval_eps(p, p.train_eps)})
+
+
+def map_axes(p):
+    """The map's training eps (map_eps_points of them, evenly up to map_eps_max) and widths (map_widths of
+    them, doubling from map_width_min)."""
+    eps = [round(p.map_eps_max * (i + 1) / p.map_eps_points, 4) for i in range(p.map_eps_points)]
+    return eps, [p.map_width_min * 2 ** k for k in range(p.map_widths)]
+
+
+def run_map(p, train_set, test, probe, mean, std, checkpoints=None, device=None, log=print):
+    """The true-label model for every (training eps, width) cell and map seed: clean, FGSM, gap."""
+    eps_axis, width_axis = map_axes(p)
+    cells = []
+    for eps in eps_axis:
+        for width in width_axis:
+            seeds = []
+            for k in range(p.map_seeds):
+                seed = p.seed + 10 * k
+                log(f"leak_conditions map: eps {eps:g}, width {width}, seed {seed}")
+                checkpoint = checkpoints / f"map-eps{eps:g}-w{width}-seed{seed}.pt" if checkpoints else None
+                model, history = train(p, "true", train_set, probe, mean, std, seed, eps, width, checkpoint, device,
+                                       progress=False)
+                seeds.append({"seed": seed, **scored(model, test, eval_eps(p, eps)),
+                              "history": [{k2: h[k2] for k2 in ("epoch", "clean_acc", "fgsm_acc")} for h in history]})
+            cells.append({"eps": eps, "width": width, "seeds": seeds})
+    return {"eps": eps_axis, "widths": width_axis, "cells": cells}
+
+
+def seed_row(seed, s):
+    """One seed's numbers, as the record keeps them."""
+    true, control = s["models"]["true"], s["models"]["predicted"]
+    return {"seed": seed, "clean_acc": true["clean_acc"], "fgsm_acc": true["fgsm_acc"],
+            "leak_gap": true["gap"], "leak_gap_se": true["gap_se"],
+            "leaking_seeds": float(true["gap"] > stats.Z * true["gap_se"]),
+            "control_clean_acc": control["clean_acc"], "control_fgsm_acc": control["fgsm_acc"],
+            "control_gap": control["gap"], "control_gap_se": control["gap_se"]}
+
+
+def summarize(rows):
+    """The record's metrics: means over seeds (leaking_seeds: the share of seeds that leak beyond noise)."""
+    return records.summarize_rows(rows, spread=("leak_gap", "control_gap", "clean_acc"))
+
+
+def compute(p, log=print):
+    """The whole experiment for parameters `p`: both models for every seed (checkpointed per epoch), and the
+    map when map_eps_points > 0; beside the record, the first seed's true-label model in fp16 (the slider)."""
+    device = training.resolve_device(p.device)
+    train_full, test_full = images_chw(data.load(p.dataset, "train")), images_chw(data.load(p.dataset, "test"))
+    mean, std = training.channel_stats(train_full.images)
+    train_set, test = data.subset(train_full, p.n_train), data.subset(test_full, p.n_eval)
+    probe = data.subset(test_full, PROBE)
+    checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest])
+    numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
+    seeds = []
+    for n in numbers:
+        log(f"leak_conditions: seed {n} ({len(seeds) + 1} of {p.n_seeds})")
+        seeds.append(run_seed(n, p, train_set, test, probe, mean, std, checkpoints, device))
+    rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
+    series = {"n_test": len(test.labels), "n_probe": len(probe.labels), "normalization": [mean, std],
+              "eps": seeds[0]["curve"]["eps"], "classes": data.CLASSES[p.dataset],
+              "seeds": [{"seed": n, "curve": s["curve"],
+                         "models": {k: {key: m[key] for key in ("clean_acc", "fgsm_acc", "gap", "gap_se", "history")}
+                                    for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
+    if p.map_eps_points > 0:
+        series["map"] = run_map(p, train_set, test, probe, mean, std, checkpoints, device, log)
+    return {"metrics": summarize(rows), "per_seed": rows, "series": series,
+            "files": {".pt": fgsm_leak.model_bytes(seeds[0]["model"])}, "device": training.describe_device(device),
+            "data": records.describe_data(train_full, test_full), "live": {"model": seeds[0]["model"]}}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's table, figures and words, drawn from records (this build's, or the committed paper-scale ones).
+
+def model_from_record(record):
+    """The first seed's true-label model kept beside a record, on the CPU, read back with weights_only."""
+    import io
+    import types
+
+    p = types.SimpleNamespace(**record["params"])
+    state = torch.load(io.BytesIO(records.file_bytes(record, ".pt")), weights_only=True, map_location="cpu")
+    mean, std = record["series"]["normalization"]
+    side = 32 if p.dataset == "cifar10" else 28
+    shape = data.Dataset(torch.zeros(1, len(mean), side, side, dtype=torch.uint8), torch.zeros(1), "", "")
+    model = build_model(p.width, shape, mean, std)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval()
+
+
+def table(recs):
+    """Clean and FGSM accuracy of both models, each seed's gap ± its standard error (MyST markdown)."""
+    if not recs:
+        return None
+    lines = ["| seed | model trained with | clean | FGSM at eval eps | gap (FGSM minus clean) | beyond 2 SE? |",
+             "|---|---|---|---|---|---|"]
+    for r in recs:
+        for s in r["series"]["seeds"]:
+            for kind in ATTACKS:
+                m = s["models"][kind]
+                lines.append(f"| {s['seed']} | {kind} label | {m['clean_acc']:.2%} | {m['fgsm_acc']:.2%} | "
+                             f"{100 * m['gap']:+.2f} ± {100 * m['gap_se']:.2f} points | "
+                             f"{'yes' if abs(m['gap']) > stats.Z * m['gap_se'] else 'no'} |")
+    return figures.Table("\n".join(lines))
+
+
+def epochs_figure(recs):
+    """Clean and FGSM accuracy on the probe images after each epoch: every seed, both models."""
+    if not recs:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), facecolor="white", sharey=True)
+    for ax, kind in zip(axes, ATTACKS):
+        for r in recs:
+            for s in r["series"]["seeds"]:
+                h = s["models"][kind]["history"]
+                ep = [e["epoch"] for e in h]
+                ax.plot(ep, [e["fgsm_acc"] for e in h], color=figures.PAPER_COLOR, alpha=0.7, marker="o", ms=3)
+                ax.plot(ep, [e["clean_acc"] for e in h], color="#1f4e9c", alpha=0.7, marker="o", ms=3)
+        ax.plot([], [], color=figures.PAPER_COLOR, label="FGSM images (true label)")
+        ax.plot([], [], color="#1f4e9c", label="clean images")
+        ax.set_title(f"trained with {kind}-label FGSM")
+        ax.set_xlabel("epoch")
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"accuracy, first {recs[0]['series']['n_probe']} test images")
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.suptitle("When the leak appears: accuracy after each epoch (one line per seed)")
+    fig.tight_layout()
+    return fig
+
+
+def loss_figure(recs):
+    """The true-label model's mean test loss along the FGSM direction, every seed, beside the blog's curve."""
+    if not recs:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig, (ax, blog) = plt.subplots(1, 2, figsize=(11, 3.8), facecolor="white",
+                                   gridspec_kw={"width_ratios": [2, 1]})
+    for r in recs:
+        for s in r["series"]["seeds"]:
+            ax.plot(s["curve"]["eps"], s["curve"]["loss"], color="#1f4e9c", alpha=0.6)
+    ax.set_title("Ours: true-label model, one line per seed")
+    ax.set_xlabel("eps along the true-label FGSM direction (0-255 scale)")
+    ax.set_ylabel("mean test cross-entropy")
+    ax.grid(alpha=0.3)
+    x, y = zip(*fgsm_leak.PAPER_LOSS_POINTS)
+    blog.plot(x, y, color=figures.PAPER_COLOR, marker="o")
+    blog.set_title("The blog: CIFAR-10 ResNet-110")
+    blog.set_xlabel("eps (0-255 scale)")
+    blog.set_ylabel("mean test cross-entropy")
+    blog.grid(alpha=0.3)
+    fig.suptitle("The loss along the FGSM direction: a rise, then a fall below the start, is the leak's mark")
+    fig.tight_layout()
+    return fig
+
+
+def map_figure(recs):
+    """The leak gap over training eps and width (mean over map seeds); cells within noise are marked."""
+    cells_recs = [r for r in (recs or []) if "map" in r["series"]]
+    if not cells_recs:
+        return None
+    import matplotlib.pyplot as plt
+
+    m = cells_recs[0]["series"]["map"]
+    gap = torch.zeros(len(m["widths"]), len(m["eps"]))
+    label = [["" for _ in m["eps"]] for _ in m["widths"]]
+    for c in m["cells"]:
+        i, j = m["widths"].index(c["width"]), m["eps"].index(c["eps"])
+        est = cell_estimate(c)
+        gap[i, j] = est.value
+        clean = sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"])
+        label[i][j] = (f"{100 * est.value:+.1f}\n± {100 * est.se:.1f}" + ("" if est.is_effect else "\n(noise)")
+                       + f"\nclean {clean:.0%}")
+    fig, ax = plt.subplots(figsize=(9, 5), facecolor="white")
+    points = 100 * gap
+    lim = max(float(points.abs().max()), 0.1)
+    im = ax.imshow(points.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", origin="lower")
+    for i in range(len(m["widths"])):
+        for j in range(len(m["eps"])):
+            ax.text(j, i, label[i][j], ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(m["eps"])), [f"{e:g}" for e in m["eps"]])
+    ax.set_yticks(range(len(m["widths"])), [str(w) for w in m["widths"]])
+    ax.set_xlabel("training eps (0-255 scale; evaluated at the same eps)")
+    ax.set_ylabel("CNN width (channels of its first layer)")
+    fig.colorbar(im, ax=ax, label="FGSM minus clean accuracy (points)")
+    ax.set_title("Where the label leaks: FGSM minus clean accuracy, points ± standard error\n"
+                 "(red: FGSM images easier than clean; '(noise)': within twice the standard error)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def cell_estimate(cell):
+    """A map cell's gap over its seeds, with the test sample's error and the spread over seeds."""
+    return stats.estimate([s["gap"] for s in cell["seeds"]], sum(s["gap_se"] for s in cell["seeds"]) / len(cell["seeds"]))
+
+
+def words(p, record, recs=()):
+    """{glue name: value or Markdown text} for the prose about this run (and the committed map)."""
+    rows = record["per_seed"]
+    leak, control = stats.stored(rows, "leak_gap"), stats.stored(rows, "control_gap")
+    difference = stats.estimate([r["leak_gap"] - r["control_gap"] for r in rows],
+                                math.hypot(leak.se if leak.n_seeds == 1 else
+                                           sum(r["leak_gap_se"] for r in rows) / len(rows),
+                                           sum(r["control_gap_se"] for r in rows) / len(rows)))
+    out = {"leak_words": leak.words(), "control_words": control.words(),
+           "difference_words": difference.words(),
+           "n_leaking": int(sum(r["leaking_seeds"] for r in rows)),
+           "paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
+           "eval_eps_used": eval_eps(p, p.train_eps)}
+    name = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}[p.dataset]
+    out["dataset_name"] = name
+    # the issue's criterion for a reliable leak: at least 4 seeds in 5 leak, each beyond twice its own error
+    reliable = out["n_leaking"] >= 0.8 * len(rows) and leak.value > 0
+    beyond_control = difference.is_effect and difference.value > 0
+    spread = ("" if leak.is_effect else " Their mean, " + leak.text() + ", cannot be told apart from zero: how much a "
+              "seed leaks varies a lot from seed to seed, and more seeds would pin the mean down.")
+    out["conjecture_reading"] = (
+        f"The blog's conjecture does not survive at this scale. {name} is not a very hard problem (the "
+        f"true-label model still reaches {record['metrics']['clean_acc']:.1%} on clean images), yet FGSM images "
+        f"at eps {eval_eps(p, p.train_eps):g}/255 are easier for it than clean ones in {out['n_leaking']} of "
+        f"{len(rows)} seeds, each beyond twice its own standard error." + spread + (
+            " And the true label is what makes them easier: the gap exceeds the predicted-label control's, "
+            "trained the same way, by " + difference.text() + "." if beyond_control else
+            " But the predicted-label control's gap cannot be told apart from it: at this setting much of the gap "
+            "is the one-step attack failing on a model trained against it, not the label being read.")
+        if reliable else
+        f"This run does not settle the blog's conjecture: its true-label gap is {leak.text()}, with "
+        f"{out['n_leaking']} of {len(rows)} seeds leaking beyond noise.")
+    mapped = [r for r in (recs or []) if "map" in r["series"]]
+    out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
+        "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
+    return out
+
+
+def map_reading(m):
+    """What the map says, in words, by the noise rule: where it leaks, and how the gap goes with difficulty."""
+    est = {(c["eps"], c["width"]): cell_estimate(c) for c in m["cells"]}
+    clean = {(c["eps"], c["width"]): sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"]) for c in m["cells"]}
+    leaking = [k for k, e in est.items() if e.is_effect and e.value > 0]
+    within = [k for k, e in est.items() if not e.is_effect]
+    text = (f"Of the map's {len(est)} cells, {len(leaking)} leak beyond twice their standard error and "
+            f"{len(within)} cannot be told apart from no gap")
+    if leaking:
+        text += f"; the smallest training eps that leaks is {min(e for e, _ in leaking):g}/255"
+    by_width = []
+    for w in m["widths"]:
+        cells = [k for k in est if k[1] == w]
+        by_width.append((w, sum(clean[k] for k in cells) / len(cells), sum(est[k].value for k in cells) / len(cells)))
+    text += ". Averaged over the training eps, by width: " + "; ".join(
+        f"width {w}, clean {c:.1%}, gap {100 * g:+.1f} points" for w, c, g in by_width) + "."
+    return text
+
+
+def eps_slider(recs, record):
+    """Show the static eps slider over the paper-scale model when one is committed, else this run's, and glue
+    the prose's words about it; return what the live slider needs (`fgsm_leak.live_slider`)."""
+    from IPython.display import display
+
+    from . import widgets
+
+    use = recs if recs and ".pt" in recs[0]["files"] else [record]
+    p = use[0]["params"]
+    model = model_from_record(use[0])
+    test = images_chw(data.load(p["dataset"], "test"))
+    images, labels = test.images[:8], test.labels[:8]
+    eps = use[0]["series"]["eps"]
+    loss = [sum(s["curve"]["loss"][i] for s in use[0]["series"]["seeds"]) / len(use[0]["series"]["seeds"])
+            for i in range(len(eps))]
+    classes = data.CLASSES[p["dataset"]]
+    live = {"model": model, "images": images, "labels": labels, "eps": eps, "loss": loss, "classes": classes,
+            "paper_points": None, "eps_max": 255.0, "step": 1.0}
+    records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record)"
+                        if use is recs else "this run's true-label model (first seed)"})
+    at = eps.index(p["eval_eps"] if p["eval_eps"] > 0 else p["train_eps"])
+    display(widgets.frame_slider(fgsm_leak.slider_frames(model, use, images, labels, classes, (eps, loss)), "eps",
+                                 initial=at))
+    return live

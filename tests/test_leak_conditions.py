@@ -1,0 +1,94 @@
+"""leak_conditions: the record a run writes, the page drawn from it, and the words that judge it."""
+from types import SimpleNamespace
+
+import matplotlib
+import pytest
+import torch
+
+from leaklab import experiments, leak_conditions, records, stats
+
+matplotlib.use("Agg")
+
+TINY = {"n_seeds": 2, "n_train": 1000, "n_eval": 200, "epochs": 1, "eps_points": 3, "map_eps_points": 1,
+        "map_widths": 2, "map_seeds": 1, "map_width_min": 2, "width": 4, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    params = experiments.resolve("leak_conditions", "quick", TINY)
+    p = SimpleNamespace(**params)
+    out = leak_conditions.compute(p, log=lambda m: None)
+    return p, out, records.payload("leak_conditions", params, out)
+
+
+def test_a_run_records_both_models_every_epoch_and_the_map(tiny):
+    p, out, record = tiny
+    rows = record["per_seed"]
+    assert [r["seed"] for r in rows] == [0, 10]
+    for r in rows:
+        assert r["leak_gap"] == pytest.approx(r["fgsm_acc"] - r["clean_acc"])
+        assert r["leaking_seeds"] == float(r["leak_gap"] > stats.Z * r["leak_gap_se"])
+        assert 0 < r["leak_gap_se"] < 0.1
+    assert record["metrics"]["leaking_seeds"] == pytest.approx(sum(r["leaking_seeds"] for r in rows) / 2)
+    seed = record["series"]["seeds"][0]
+    for kind in leak_conditions.ATTACKS:
+        history = seed["models"][kind]["history"]
+        assert [h["epoch"] for h in history] == [1] and {"clean_acc", "fgsm_acc"} <= set(history[0])
+    assert seed["curve"]["eps"][0] == 0 and len(seed["curve"]["loss"]) == len(seed["curve"]["eps"])
+    m = record["series"]["map"]
+    assert m["eps"] == [p.map_eps_max] and m["widths"] == [2, 4] and len(m["cells"]) == 2
+    assert record["series"]["n_test"] == 200 and ".pt" in record["_files"]
+
+
+def test_the_kept_model_reads_back_and_answers_as_the_trained_one(tiny):
+    p, out, record = tiny
+    model = leak_conditions.model_from_record(record)
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        live = out["live"]["model"].cpu().eval()(x)
+    assert torch.allclose(model(x), live, atol=0.05)
+
+
+def test_the_page_draws_from_the_record(tiny):
+    p, out, record = tiny
+    table = leak_conditions.table([record])
+    assert table.count("true label") == 2 and table.count("predicted label") == 2
+    for draw in (leak_conditions.epochs_figure, leak_conditions.loss_figure, leak_conditions.map_figure):
+        assert draw([record]) is not None and draw([]) is None
+    words = leak_conditions.words(p, record, [record])
+    assert words["dataset_name"] == "Fashion-MNIST"
+    assert "cells" in words["map_reading"] and "±" in words["leak_words"]
+
+
+def test_the_conjecture_is_judged_by_the_noise_rule():
+    p = SimpleNamespace(**experiments.resolve("leak_conditions", "quick"))
+
+    def record(gaps, control):
+        rows = [{"seed": i, "leak_gap": g, "leak_gap_se": 0.005, "control_gap": c, "control_gap_se": 0.005,
+                 "leaking_seeds": float(g > 0.01), "clean_acc": 0.9} for i, (g, c) in enumerate(zip(gaps, control))]
+        return {"per_seed": rows, "metrics": {"clean_acc": 0.9}}
+
+    leaking = leak_conditions.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.01] * 5))
+    assert leaking["conjecture_reading"].startswith("The blog's conjecture does not survive")
+    assert "predicted-label control" in leaking["conjecture_reading"]
+    assert leaking["n_leaking"] == 5
+    flat = leak_conditions.words(p, record([0.001, -0.002, 0.0, 0.003, -0.001], [0.0] * 5))
+    assert flat["conjecture_reading"].startswith("This run does not settle")
+
+
+def test_the_map_reading_counts_cells_by_the_noise_rule():
+    cell = lambda eps, w, gap: {"eps": eps, "width": w, "seeds": [  # noqa: E731
+        {"gap": gap, "gap_se": 0.004, "clean_acc": 0.9}, {"gap": gap, "gap_se": 0.004, "clean_acc": 0.8}]}
+    m = {"eps": [25.5, 76.5], "widths": [4, 8], "cells": [cell(25.5, 4, 0.0), cell(25.5, 8, 0.001),
+                                                           cell(76.5, 4, 0.05), cell(76.5, 8, 0.09)]}
+    text = leak_conditions.map_reading(m)
+    assert text.startswith("Of the map's 4 cells, 2 leak beyond twice their standard error and 2 cannot")
+    assert "the smallest training eps that leaks is 76.5/255" in text
+    assert "width 8, clean 85.0%, gap +4.5 points" in text
+
+
+def test_bad_parameters_are_refused_before_any_work():
+    with pytest.raises(experiments.ParameterError, match="dataset='cifar'"):
+        experiments.resolve("leak_conditions", "quick", {"dataset": "cifar"})
+    with pytest.raises(experiments.ParameterError, match="train_eps"):
+        experiments.resolve("leak_conditions", "quick", {"train_eps": 0})
