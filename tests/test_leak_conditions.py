@@ -81,10 +81,13 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
         {"gap": gap, "gap_se": 0.004, "clean_acc": 0.9}, {"gap": gap, "gap_se": 0.004, "clean_acc": 0.8}]}
     m = {"eps": [25.5, 76.5], "widths": [4, 8], "cells": [cell(25.5, 4, 0.0), cell(25.5, 8, 0.001),
                                                            cell(76.5, 4, 0.05), cell(76.5, 8, 0.09)]}
+    m["cells"][0]["seeds"][0]["gap"] = m["cells"][0]["seeds"][1]["gap"] = -0.05  # the attack wins there
     text = leak_conditions.map_reading(m)
-    assert text.startswith("Of the map's 4 cells, 2 leak beyond twice their standard error and 2 cannot")
+    assert text.startswith("Of the map's 4 cells, 2 leak beyond twice their standard error, 1 go the other way "
+                           "beyond it (the attack wins), and 1 cannot be told apart from no gap")
     assert "the smallest training eps that leaks is 76.5/255" in text
-    assert "width 8, clean 85.0%, gap +4.5 points" in text
+    assert "eps 76.5: clean 85.0%, gap +7.0 points, 2 of 2 cells leaking" in text
+    assert "width 8: clean 85.0%, gap +4.5 points, 1 of 2 cells leaking" in text
 
 
 def test_bad_parameters_are_refused_before_any_work():
@@ -92,3 +95,17 @@ def test_bad_parameters_are_refused_before_any_work():
         experiments.resolve("leak_conditions", "quick", {"dataset": "cifar"})
     with pytest.raises(experiments.ParameterError, match="train_eps"):
         experiments.resolve("leak_conditions", "quick", {"train_eps": 0})
+
+
+def test_the_map_answers_the_conjecture_only_as_far_as_the_noise_allows():
+    def cell(eps, w, gap, clean):
+        return {"eps": eps, "width": w, "seeds": [{"gap": gap, "gap_se": 0.004, "clean_acc": clean}] * 2}
+
+    m = {"eps": [34, 68, 102], "widths": [2, 4, 8],
+         "cells": [cell(e, w, g, c) for e, g in ((34, -0.06), (68, 0.05), (102, 0.08))
+                   for w, c in ((2, 0.1), (4, 0.87), (8, 0.88 + e / 10000))]}
+    text = leak_conditions.map_answer(m)
+    assert text.startswith("Among the 6 cells whose nets learn")  # width 2 never learned: left out
+    assert "the training eps, more than the capacity of the net, decides" in text
+    assert "cannot be told apart from no relation" in text  # six cells cannot settle a correlation
+    assert leak_conditions.map_answer({"cells": m["cells"][:3]}).startswith("Too few")

@@ -310,28 +310,81 @@ def words(p, record, recs=()):
         f"This run does not settle the blog's conjecture: its true-label gap is {leak.text()}, with "
         f"{out['n_leaking']} of {len(rows)} seeds leaking beyond noise.")
     mapped = [r for r in (recs or []) if "map" in r["series"]]
+    out["map_answer"] = map_answer(mapped[0]["series"]["map"]) if mapped else (
+        "The map, which the full profile adds, is not committed yet: without it this page cannot say where the "
+        "leak begins.")
     out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
     return out
 
 
 def map_reading(m):
-    """What the map says, in words, by the noise rule: where it leaks, and how the gap goes with difficulty."""
+    """What the map says, in words, by the noise rule: where it leaks, and how the gap goes with the training
+    eps and with the width (the difficulty of the clean problem for the model)."""
     est = {(c["eps"], c["width"]): cell_estimate(c) for c in m["cells"]}
     clean = {(c["eps"], c["width"]): sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"]) for c in m["cells"]}
-    leaking = [k for k, e in est.items() if e.is_effect and e.value > 0]
-    within = [k for k, e in est.items() if not e.is_effect]
-    text = (f"Of the map's {len(est)} cells, {len(leaking)} leak beyond twice their standard error and "
-            f"{len(within)} cannot be told apart from no gap")
-    if leaking:
-        text += f"; the smallest training eps that leaks is {min(e for e, _ in leaking):g}/255"
-    by_width = []
-    for w in m["widths"]:
-        cells = [k for k in est if k[1] == w]
-        by_width.append((w, sum(clean[k] for k in cells) / len(cells), sum(est[k].value for k in cells) / len(cells)))
-    text += ". Averaged over the training eps, by width: " + "; ".join(
-        f"width {w}, clean {c:.1%}, gap {100 * g:+.1f} points" for w, c, g in by_width) + "."
+    leaks = {k for k, e in est.items() if e.is_effect and e.value > 0}
+    harder = {k for k, e in est.items() if e.is_effect and e.value < 0}
+    text = (f"Of the map's {len(est)} cells, {len(leaks)} leak beyond twice their standard error, {len(harder)} "
+            f"go the other way beyond it (the attack wins), and {len(est) - len(leaks) - len(harder)} cannot be "
+            "told apart from no gap")
+    if leaks:
+        text += f"; the smallest training eps that leaks is {min(e for e, _ in leaks):g}/255"
+
+    def summary(cells):
+        return (f"clean {sum(clean[k] for k in cells) / len(cells):.1%}, gap "
+                f"{100 * sum(est[k].value for k in cells) / len(cells):+.1f} points, {len(set(cells) & leaks)} of "
+                f"{len(cells)} cells leaking")
+
+    text += ". By training eps, over the widths: " + "; ".join(
+        f"eps {e:g}: {summary([k for k in est if k[0] == e])}" for e in m["eps"])
+    text += ". By width, over the training eps: " + "; ".join(
+        f"width {w}: {summary([k for k in est if k[1] == w])}" for w in m["widths"]) + "."
     return text
+
+
+def map_answer(m):
+    """The map's answer to the blog's conjecture (a harder clean problem leaks more), among the cells whose
+    nets learn at all (clean accuracy above 50%): which axis moves the gap, and how the gap goes with the
+    clean accuracy."""
+    cells = [c for c in m["cells"] if sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"]) > 0.5]
+    if len(cells) < 3:
+        return "Too few of the map's nets learned (clean accuracy above 50%) to answer the conjecture."
+    gap = {(c["eps"], c["width"]): cell_estimate(c).value for c in cells}
+    clean = {(c["eps"], c["width"]): sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"]) for c in cells}
+
+    def means(axis):
+        values = sorted({k[axis] for k in gap})
+        return {v: sum(g for k, g in gap.items() if k[axis] == v) / sum(k[axis] == v for k in gap) for v in values}
+
+    by_eps, by_width = means(0), means(1)
+    eps_range = max(by_eps.values()) - min(by_eps.values())
+    width_range = max(by_width.values()) - min(by_width.values())
+    lo, hi = min(by_eps, key=by_eps.get), max(by_eps, key=by_eps.get)
+    keys = list(gap)
+    r = statistics_correlation([clean[k] for k in keys], [gap[k] for k in keys])
+    # the noise rule for a correlation: Fisher's z = atanh(r) has a standard error of 1 / sqrt(n - 3)
+    z, z_se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(max(len(keys) - 3, 1))
+    beyond = abs(z) > stats.Z * z_se
+    return (f"Among the {len(cells)} cells whose nets learn (clean accuracy above 50%), the training eps moves the "
+            f"mean gap by {100 * eps_range:.1f} points (from {100 * by_eps[lo]:+.1f} at eps {lo:g}/255 to "
+            f"{100 * by_eps[hi]:+.1f} at {hi:g}/255) and the width by {100 * width_range:.1f} points: "
+            + ("the training eps, more than the capacity of the net, decides where the label leaks. "
+               if eps_range > width_range else "the width, more than the training eps, decides where it leaks. ")
+            + f"The conjecture predicts a larger leak where the clean problem is harder; across these cells the gap "
+            f"and the clean accuracy correlate at r = {r:+.2f}, "
+            + ("the opposite of that prediction" if beyond and r > 0 else "as it predicts" if beyond else
+               "which cannot be told apart from no relation with this few cells")
+            + f" (Fisher's z: {z:+.2f} ± {z_se:.2f}).")
+
+
+def statistics_correlation(x, y):
+    import statistics
+
+    try:
+        return statistics.correlation(x, y)
+    except statistics.StatisticsError:  # a constant input
+        return 0.0
 
 
 def eps_slider(recs, record):
