@@ -153,7 +153,7 @@ def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(b
             continue
         head = paper_scale.summary(name, full)[0]
         shown = head["metric"].fmt.format(head["value"])
-        assert f"{shown} ± {head['metric'].fmt.format(head['sd'])} ({head['n_seeds']} seeds" in page
+        assert f"{shown} ± {head['metric'].fmt.format(head['sd']).lstrip('+')} ({head['n_seeds']} seeds" in page
         assert head["metric"].plain(head["paper"]) in page
         for r in full:  # which commit and device made each record
             assert r["provenance"]["git_commit"][:10] in page and r["device"] in page
