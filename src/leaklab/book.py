@@ -96,13 +96,10 @@ def scorecard(build_records, results_dir):
             else:
                 ours, judged, basis = "none yet", [build] if build else [], f" (this {build['profile']} build)" \
                     if build else ""
-            n_test = records.n_test(judged[0]) if judged else None
-            rows = [r for rec in judged for r in rec["per_seed"] if r.get("fits", True)]
-            est = experiments.estimate(name, key, rows, n_test)
             claim = f"{{doc}}`{exp.name} <../notebooks/{exp.name}>`" if i == 0 else ""  # once per claim
             lines.append(f"| {claim} | {metric.short or metric.label}[^{note}] "
                          f"| {metric.plain(metric.paper)} | {ours} | {here} "
-                         f"| {experiments.verdict(name, key, est, n_test)}{basis} |")
+                         f"| {paper_scale.verdict(name, key, judged)}{basis} |")
     table = "\n".join(lines)
     return f":::{{container}} leaklab-scorecard\n{table}\n:::\n\n" + "\n".join(notes) + "\n"
 

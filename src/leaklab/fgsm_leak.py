@@ -12,7 +12,6 @@ is the whole question:
 """
 
 import io
-import math
 import types
 
 import torch
@@ -153,13 +152,12 @@ def seed_row(seed, s):
            "loss_peak_eps": s["eps"][peak], "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1]}
     for kind in ATTACKS[1:]:
         row[f"leak_gap_{kind}"] = s["models"][kind]["attacked"][kind] - s["models"][kind]["clean_acc"]
-    # each accuracy difference carries the binomial errors of both accuracies on the n test images
     n = s["n_test"]
-    both = lambda a, b: math.hypot(stats.binomial_se(a, n), stats.binomial_se(b, n))  # noqa: E731
     for kind in ATTACKS:
         m = s["models"][kind]
-        row["leak_gap_se" if kind == "true" else f"leak_gap_{kind}_se"] = both(m["attacked"][kind], m["clean_acc"])
-    row["label_advantage_se"] = both(true["attacked"]["true"], true["attacked"]["predicted"])
+        row["leak_gap_se" if kind == "true" else f"leak_gap_{kind}_se"] = stats.gap_se(m["attacked"][kind],
+                                                                                      m["clean_acc"], n)
+    row["label_advantage_se"] = stats.gap_se(true["attacked"]["true"], true["attacked"]["predicted"], n)
     return row
 
 
@@ -176,14 +174,18 @@ def model_bytes(model):
     return buffer.getvalue()
 
 
-def model_from_record(record):
-    """The first seed's true-label model kept beside a record, on the CPU, read back with weights_only."""
-    p = types.SimpleNamespace(**record["params"])
+def load_weights(model, record):
+    """`model` with the fp16 weights kept beside a record (`model_bytes`), read back with weights_only, in
+    float on the CPU, in eval mode."""
     state = torch.load(io.BytesIO(records.file_bytes(record, ".pt")), weights_only=True, map_location="cpu")
-    mean, std = record["series"]["normalization"]
-    model = build_model(p, mean, std)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.eval()
+
+
+def model_from_record(record):
+    """The first seed's true-label model kept beside a record."""
+    mean, std = record["series"]["normalization"]
+    return load_weights(build_model(types.SimpleNamespace(**record["params"]), mean, std), record)
 
 
 def compute(p, log=print):

@@ -58,9 +58,8 @@ def eval_eps(p, train_eps):
 def scored(model, test, eps):
     """A model's clean and FGSM accuracy on the test images, its gap and the gap's binomial error."""
     clean, fgsm = accuracies(model, test, eps)
-    n = len(test.labels)
     return {"clean_acc": clean, "fgsm_acc": fgsm, "gap": fgsm - clean,
-            "gap_se": math.hypot(stats.binomial_se(clean, n), stats.binomial_se(fgsm, n))}
+            "gap_se": stats.gap_se(fgsm, clean, len(test.labels))}
 
 
 def run_seed(seed, p, train_set, test, probe, mean, std, checkpoints=None, device=None):
@@ -155,17 +154,11 @@ def compute(p, log=print):
 
 def model_from_record(record):
     """The first seed's true-label model kept beside a record, on the CPU, read back with weights_only."""
-    import io
-    import types
-
-    p = types.SimpleNamespace(**record["params"])
-    state = torch.load(io.BytesIO(records.file_bytes(record, ".pt")), weights_only=True, map_location="cpu")
+    p = record["params"]
     mean, std = record["series"]["normalization"]
-    side = 32 if p.dataset == "cifar10" else 28
+    side = 32 if p["dataset"] == "cifar10" else 28
     shape = data.Dataset(torch.zeros(1, len(mean), side, side, dtype=torch.uint8), torch.zeros(1), "", "")
-    model = build_model(p.width, shape, mean, std)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return model.eval()
+    return fgsm_leak.load_weights(build_model(p["width"], shape, mean, std), record)
 
 
 def table(recs):
@@ -281,10 +274,9 @@ def words(p, record, recs=()):
     """{glue name: value or Markdown text} for the prose about this run (and the committed map)."""
     rows = record["per_seed"]
     leak, control = stats.stored(rows, "leak_gap"), stats.stored(rows, "control_gap")
+    mean_se = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
     difference = stats.estimate([r["leak_gap"] - r["control_gap"] for r in rows],
-                                math.hypot(leak.se if leak.n_seeds == 1 else
-                                           sum(r["leak_gap_se"] for r in rows) / len(rows),
-                                           sum(r["control_gap_se"] for r in rows) / len(rows)))
+                                math.hypot(mean_se("leak_gap_se"), mean_se("control_gap_se")))
     out = {"leak_words": leak.words(), "control_words": control.words(),
            "difference_words": difference.words(),
            "n_leaking": int(sum(r["leaking_seeds"] for r in rows)),

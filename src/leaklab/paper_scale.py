@@ -10,6 +10,13 @@ import statistics
 from . import experiments, records
 
 
+def verdict(name, key, recs):
+    """The noise-rule verdict (experiments.verdict) on one metric, pooled over the records' scored seeds."""
+    n_test = records.n_test(recs[0]) if recs else None
+    rows = [row for r in recs for row in r["per_seed"] if row.get("fits", True)]
+    return experiments.verdict(name, key, experiments.estimate(name, key, rows, n_test), n_test)
+
+
 def summary(name, recs):
     """Per scorecard row: the metric, the paper's number, the pooled value, its spread over seeds
     and every seed's own value (None where a record holds no per-seed value for it)."""
@@ -62,8 +69,6 @@ def table(name, recs):
     scorecard gives (the noise rule)."""
     head = ["| measure | paper | ours at paper scale (mean ± sd over seeds) | each seed | verdict |",
             "|---|---|---|---|---|"]
-    n_test = records.n_test(recs[0])
-    seed_rows = [row for r in recs for row in r["per_seed"] if row.get("fits", True)]
     for row in summary(name, recs):
         m = row["metric"]
         scored = f", {len(row['per_seed'])} scored" if len(row["per_seed"]) != row["n_seeds"] else ""
@@ -73,9 +78,7 @@ def table(name, recs):
                 f"{len(row['per_seed'])} values, from {text(m, min(row['per_seed']))} to "
                 f"{text(m, max(row['per_seed']))} (median {text(m, statistics.median(row['per_seed']))}); "
                 "the figure below shows them all")
-        est = experiments.estimate(name, row["key"], seed_rows, n_test)
-        verdict = experiments.verdict(name, row["key"], est, n_test)
-        head.append(f"| {m.label} | {m.plain(m.paper)} | {ours} | {each} | {verdict} |")
+        head.append(f"| {m.label} | {m.plain(m.paper)} | {ours} | {each} | {verdict(name, row['key'], recs)} |")
     return "\n".join(head)
 
 

@@ -82,10 +82,16 @@ def accuracy(rows, key, n_test, chance=0.1):
     return estimate(values, binomial_se(statistics.fmean(values), n_test), null=chance)
 
 
+def gap_se(a, b, n):
+    """Standard error of accuracy a minus accuracy b, both measured on the same n test images (the sum of
+    both binomial variances: conservative, since a paired error would be smaller)."""
+    return math.hypot(binomial_se(a, n), binomial_se(b, n))
+
+
 def accuracy_gap(rows, key_a, key_b, n_test):
     """Accuracy a minus accuracy b, seed by seed, judged against zero."""
     a, b = (statistics.fmean(r[k] for r in rows) for k in (key_a, key_b))
-    return estimate([r[key_a] - r[key_b] for r in rows], math.hypot(binomial_se(a, n_test), binomial_se(b, n_test)))
+    return estimate([r[key_a] - r[key_b] for r in rows], gap_se(a, b, n_test))
 
 
 def stored(rows, key, null=0.0):
