@@ -363,7 +363,8 @@ PAGE_FACTS = """() => {
     .map(e => e.innerText.split('\\n').filter(l => l.trim()).length);
   const raw = [...article.querySelectorAll('p, div.cell_output pre')].filter(shown).map(e => e.innerText)
     .filter(t => /^\\s*\\|.*\\|\\s*$/m.test(t) || /\\|\\s*:?-{3,}/.test(t)).map(t => t.slice(0, 120));
-  const h2 = [...article.querySelectorAll('h2')].map(h => h.innerText.replace(/[#¶]/g, '').replace('\u2019', "'").trim());
+  const h2 = [...article.querySelectorAll('h2')]
+    .map(h => h.innerText.replace(/[#¶]/g, '').replace('\u2019', "'").trim());
   const images = [...article.querySelectorAll('div.cell_output img')].filter(i => !i.closest('.leaklab-frame-slider'));
   const uncaptioned = images.filter(i => { const f = i.closest('figure');
     return !f || !f.querySelector('figcaption') || !f.querySelector('figcaption').innerText.trim(); }).length;

@@ -244,7 +244,8 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     with torch.no_grad():  # its clean accuracy is the recorded one, up to fp16 rounding (a few images of 200)
         acc = (model(test.images[:200].float() / 255).argmax(1) == test.labels[:200]).float().mean().item()
     assert abs(acc - true["clean_acc"]) <= 0.02
-    frames = fgsm_leak.slider_frames(model, [loaded], test.images[:8], test.labels[:8])
+    frames = fgsm_leak.slider_frames(model, test.images[:8], test.labels[:8], loaded["series"]["eps"],
+                                     fgsm_leak.mean_losses([loaded])["true"])
     assert [f["value"] for f in frames] == [f"{e:g}" for e in loaded["series"]["eps"]]
 
 

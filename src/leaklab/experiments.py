@@ -410,7 +410,8 @@ EXPERIMENTS = {
         },
         metrics={
             "leak_gap": Metric("true-label model: FGSM minus clean test accuracy at the training eps (reference: "
-                               "PyTorch-Robust's FGSM-AT, 96.34% against 91.94%)", paper=0.9634 - 0.9194, chance=0.0, fmt="{:+.2%}",
+                               "PyTorch-Robust's FGSM-AT, 96.34% against 91.94%)", paper=0.9634 - 0.9194, chance=0.0,
+                               fmt="{:+.2%}",
                                short="FGSM minus clean (small CNN)"),
             "leak_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
             "leaking_seeds": Metric("share of seeds whose gap exceeds twice its standard error", fmt="{:.0%}"),

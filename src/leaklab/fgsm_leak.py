@@ -200,7 +200,8 @@ def compute(p, log=print):
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device) for n in numbers]
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
-    series = {"eps": seeds[0]["eps"], "n_eval": len(test.labels), "n_test": len(test.labels), "normalization": [mean, std], "seeds": [{
+    series = {"eps": seeds[0]["eps"], "n_eval": len(test.labels), "n_test": len(test.labels),
+              "normalization": [mean, std], "seeds": [{
         "seed": n, "models": {k: {key: m[key] for key in ("clean_acc", "curve", "attacked", "history")}
                               for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,
@@ -252,24 +253,43 @@ def loss_figure(recs):
                                "Test cross-entropy along the true-label FGSM direction", PAPER_LOSS_POINTS)
 
 
-def slider_frames(model, recs, images, labels, classes=None, curve=None):
-    """The static slider's frames: `images` attacked with true-label FGSM by `model` at each eps of the
-    records' curve (one gradient for all of them), above that curve with the eps marked."""
+def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS):
+    """The static slider's frames: `images` attacked with true-label FGSM by `model` at each eps of the curve
+    (`eps`, `loss`; one gradient for all of them), above that curve with the eps marked."""
     import matplotlib.pyplot as plt
 
-    eps, loss = curve or (recs[0]["series"]["eps"], mean_losses(recs)["true"])
     classes = classes or data.CLASSES["cifar10"]
     adv, predicted, p_true = adversarial_images(model, images, labels, eps)
     frames = []
     for i, e in enumerate(eps):
-        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], classes, e, eps, loss,
-                                 PAPER_LOSS_POINTS if curve is None else None)
+        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], classes, e, eps, loss, paper_points)
         right = int((predicted[i] == labels).sum())
         frames.append({"value": f"{e:g}", "png": figures.png_bytes(fig),
                        "caption": f"eps = {e:g}/255: <b>{right}/{len(labels)}</b> right; mean test loss "
                                   f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f})"})
         plt.close(fig)
     return frames
+
+
+def slider_records(recs, record):
+    """The records whose model the slider attacks: the committed paper-scale ones when they keep a model,
+    else this run's."""
+    return recs if recs and ".pt" in recs[0]["files"] else [record]
+
+
+def show_eps_slider(model, test, eps, loss, initial, classes=None, paper_points=PAPER_LOSS_POINTS, eps_max=16.0,
+                    step=0.25):
+    """Display the static slider over the first 8 `test` images attacked by `model` at each eps of the curve
+    (`eps`, `loss`), starting at eps `initial`; return what `live_slider` needs to attack them at any eps."""
+    from IPython.display import display
+
+    from . import widgets
+
+    images, labels = test.images[:8], test.labels[:8]
+    frames = slider_frames(model, images, labels, eps, loss, classes, paper_points)
+    display(widgets.frame_slider(frames, "eps", initial=eps.index(initial)))
+    return {"model": model, "images": images, "labels": labels, "classes": classes or data.CLASSES["cifar10"],
+            "eps": eps, "loss": loss, "paper_points": paper_points, "eps_max": eps_max, "step": step}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -298,7 +318,8 @@ def words(p, record):
         "eps_law": (f"Every attacked image gets the same $\\epsilon$ = {p.train_eps:g}/255 (the blog draws each from "
                     f"$|\\mathcal N(0, {blog['sigma']:g})|$)." if p.train_eps > 0 else
                     f"Each attacked image gets its own $\\epsilon$ from $|\\mathcal N(0, \\sigma)|$ with $\\sigma$ = "
-                    f"{p.sigma:g} on the 0-255 scale (a normal with its negative draws discarded, as in Kurakin et al.)."),
+                    f"{p.sigma:g} on the 0-255 scale (a normal with its negative draws discarded, as in Kurakin "
+                    f"et al.)."),
         "leak_verdict": ("**higher** than on clean images: the label leaks" if true.is_effect and true.value > 0 else
                          "**lower** than on clean images: at this scale the leak does not outweigh the attack"
                          if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),
@@ -327,28 +348,18 @@ def words(p, record):
 def eps_slider(recs, record):
     """Show the static eps slider (the committed paper-scale model when there is one, else this run's) and
     glue the prose's words about it; return what the live slider needs (`live_slider`)."""
-    from IPython.display import display
-
-    from . import widgets
-
-    use = recs if recs and ".pt" in recs[0]["files"] else [record]
-    model = model_from_record(use[0])
-    test = data.load("cifar10", "test")
-    images, labels = test.images[:8], test.labels[:8]
-    eps = use[0]["series"]["eps"]
-    live = {"model": model, "images": images, "labels": labels, "eps": eps, "loss": mean_losses(use)["true"],
-            "eps_max": max(16.0, use[0]["params"]["eps_max"])}  # the live slider reaches past the curve
+    use = slider_records(recs, record)
+    p = use[0]["params"]
+    eps_max = max(16.0, p["eps_max"])  # the live slider reaches past the curve
     records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed records)"
-                        if use is recs else "this run's true-label model", "live_eps_max": live["eps_max"]})
-    display(widgets.frame_slider(slider_frames(model, use, images, labels), "eps",
-                                 initial=eps.index(use[0]["params"]["eval_eps"])))
-    return live
+                        if use is recs else "this run's true-label model", "live_eps_max": eps_max})
+    return show_eps_slider(model_from_record(use[0]), data.load("cifar10", "test"), use[0]["series"]["eps"],
+                           mean_losses(use)["true"], p["eval_eps"], eps_max=eps_max)
 
 
 def live_slider(live):
     """In Jupyter: a slider that attacks the images with the same model at any eps (needs a kernel)."""
     from . import widgets
 
-    return widgets.fgsm_live(live["model"], live["images"], live["labels"], live.get("classes", data.CLASSES["cifar10"]),
-                             live["eps"], live["loss"], live.get("paper_points", PAPER_LOSS_POINTS),
-                             eps_max=live["eps_max"], step=live.get("step", 0.25))
+    return widgets.fgsm_live(live["model"], live["images"], live["labels"], live["classes"], live["eps"],
+                             live["loss"], live["paper_points"], eps_max=live["eps_max"], step=live["step"])

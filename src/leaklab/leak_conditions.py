@@ -267,7 +267,8 @@ def map_figure(recs):
 
 def cell_estimate(cell):
     """A map cell's gap over its seeds, with the test sample's error and the spread over seeds."""
-    return stats.estimate([s["gap"] for s in cell["seeds"]], sum(s["gap_se"] for s in cell["seeds"]) / len(cell["seeds"]))
+    seeds = cell["seeds"]
+    return stats.estimate([s["gap"] for s in seeds], sum(s["gap_se"] for s in seeds) / len(seeds))
 
 
 def words(p, record, recs=()):
@@ -382,24 +383,12 @@ def statistics_correlation(x, y):
 def eps_slider(recs, record):
     """Show the static eps slider over the paper-scale model when one is committed, else this run's, and glue
     the prose's words about it; return what the live slider needs (`fgsm_leak.live_slider`)."""
-    from IPython.display import display
-
-    from . import widgets
-
-    use = recs if recs and ".pt" in recs[0]["files"] else [record]
-    p = use[0]["params"]
-    model = model_from_record(use[0])
-    test = images_chw(data.load(p["dataset"], "test"))
-    images, labels = test.images[:8], test.labels[:8]
+    use = fgsm_leak.slider_records(recs, record)
+    p, seeds = use[0]["params"], use[0]["series"]["seeds"]
     eps = use[0]["series"]["eps"]
-    loss = [sum(s["curve"]["loss"][i] for s in use[0]["series"]["seeds"]) / len(use[0]["series"]["seeds"])
-            for i in range(len(eps))]
-    classes = data.CLASSES[p["dataset"]]
-    live = {"model": model, "images": images, "labels": labels, "eps": eps, "loss": loss, "classes": classes,
-            "paper_points": None, "eps_max": 255.0, "step": 1.0}
+    loss = [sum(s["curve"]["loss"][i] for s in seeds) / len(seeds) for i in range(len(eps))]
     records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record)"
                         if use is recs else "this run's true-label model (first seed)"})
-    at = eps.index(p["eval_eps"] if p["eval_eps"] > 0 else p["train_eps"])
-    display(widgets.frame_slider(fgsm_leak.slider_frames(model, use, images, labels, classes, (eps, loss)), "eps",
-                                 initial=at))
-    return live
+    at = p["eval_eps"] if p["eval_eps"] > 0 else p["train_eps"]
+    return fgsm_leak.show_eps_slider(model_from_record(use[0]), images_chw(data.load(p["dataset"], "test")), eps,
+                                     loss, at, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)
