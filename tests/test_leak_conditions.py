@@ -66,7 +66,10 @@ def test_the_conjecture_is_judged_by_the_noise_rule():
     def record(gaps, control):
         rows = [{"seed": i, "leak_gap": g, "leak_gap_se": 0.005, "control_gap": c, "control_gap_se": 0.005,
                  "leaking_seeds": float(g > 0.01), "clean_acc": 0.9} for i, (g, c) in enumerate(zip(gaps, control))]
-        return {"per_seed": rows, "metrics": {"clean_acc": 0.9}}
+        final = lambda gap: {"history": [{"epoch": 1, "clean_acc": 0.9, "fgsm_acc": 0.9 + gap}]}  # noqa: E731
+        seeds = [{"seed": i, "models": {"true": final(g), "predicted": final(c)}}
+                 for i, (g, c) in enumerate(zip(gaps, control))]
+        return {"per_seed": rows, "metrics": {"clean_acc": 0.9}, "series": {"n_probe": 1000, "seeds": seeds}}
 
     leaking = leak_conditions.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.01] * 5))
     assert leaking["conjecture_reading"].startswith("The blog's conjecture does not survive")
@@ -109,3 +112,24 @@ def test_the_map_answers_the_conjecture_only_as_far_as_the_noise_allows():
     assert "the training eps, more than the capacity of the net, decides" in text
     assert "cannot be told apart from no relation" in text  # six cells cannot settle a correlation
     assert leak_conditions.map_answer({"cells": m["cells"][:3]}).startswith("Too few")
+
+
+def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():
+    def history(gaps, clean=0.85):
+        return [{"epoch": i + 1, "clean_acc": clean, "fgsm_acc": clean + g} for i, g in enumerate(gaps)]
+
+    # on 1,000 images a gap's error is about 1.5 points: +8 leaks, +1 does not
+    assert leak_conditions.onset(history([-0.2, 0.08, -0.1, 0.05, 0.06]), 1000)[0] == 4
+    assert leak_conditions.onset(history([0.08, 0.08, 0.08]), 1000)[0] == 1
+    assert leak_conditions.onset(history([0.08, 0.08, 0.01]), 1000)[0] is None
+    assert leak_conditions.onset(history([0.08, 0.08, 0.08]), 20)[0] is None  # too few images to tell
+    rec = {"series": {"n_probe": 1000, "seeds": [
+        {"seed": 0, "models": {"true": {"history": history([-0.2, 0.08, -0.1, 0.05])},
+                               "predicted": {"history": history([-0.1, 0.0, 0.01, 0.01])}}},
+        {"seed": 10, "models": {"true": {"history": history([0.0, 0.01, 0.02, 0.06])},
+                                "predicted": {"history": history([0.0, 0.0, 0.04, 0.05])}}}]}}
+    text = leak_conditions.onset_words(rec)
+    assert "at epoch 4 and 4 of 4" in text and "control's does so in 1 of 2 seeds" in text
+    assert "+28.0 ± 2.3 points (seed 0, epoch 1 to 2), a jump beyond" in text
+    assert "In 1 of 2 seeds" in text and "in 1 the gap leaked beyond noise and then fell back" in text
+    assert "committed yet" in leak_conditions.onset_words(None)

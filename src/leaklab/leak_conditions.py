@@ -302,6 +302,8 @@ def words(p, record, recs=()):
         if reliable else
         f"This run does not settle the blog's conjecture: its true-label gap is {leak.text()}, with "
         f"{out['n_leaking']} of {len(rows)} seeds leaking beyond noise.")
+    out["onset_words"] = onset_words(record)
+    out["paper_onset_words"] = onset_words(recs[0] if recs else None)
     mapped = [r for r in (recs or []) if "map" in r["series"]]
     out["map_answer"] = map_answer(mapped[0]["series"]["map"]) if mapped else (
         "The map, which the full profile adds, is not committed yet: without it this page cannot say where the "
@@ -309,6 +311,62 @@ def words(p, record, recs=()):
     out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
     return out
+
+
+def onset(history, n_probe):
+    """When a model's leak sets in on the probe images: the first epoch from which its FGSM accuracy stays
+    above its clean accuracy by more than twice the gap's standard error through the last epoch (None when the
+    last epoch does not leak); also the gap after each epoch and its error."""
+    gaps = [e["fgsm_acc"] - e["clean_acc"] for e in history]
+    ses = [stats.gap_se(e["fgsm_acc"], e["clean_acc"], n_probe) for e in history]
+    first = None
+    for e, g, se in zip(reversed(history), reversed(gaps), reversed(ses)):
+        if g <= stats.Z * se:
+            break
+        first = e["epoch"]
+    return first, gaps, ses
+
+
+def onset_words(rec):
+    """When the leak appears in a record's per-epoch probes, in words: each seed's onset epoch, for both models;
+    the largest one-epoch rise of the true-label gap, judged against its error; and the seeds whose gap first
+    went the other way (the attack winning) or leaked and then fell back."""
+    if rec is None:
+        return "No record with the per-epoch probes is committed yet."
+    n_probe, seeds = rec["series"]["n_probe"], rec["series"]["seeds"]
+    epochs = len(seeds[0]["models"]["true"]["history"])
+
+    def onsets(kind):
+        return [onset(s["models"][kind]["history"], n_probe)[0] for s in seeds]
+
+    def listed(values):
+        names = ["never" if v is None else str(v) for v in values]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    true, control = onsets("true"), onsets("predicted")
+    text = (f"On the first {n_probe:,} test images, the true-label model's leak sets in (from that epoch to the "
+            f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
+            f"{listed(true)} of {epochs}, seed by seed; the predicted-label control's does so in "
+            f"{sum(o is not None for o in control)} of {len(seeds)} seeds.")
+    rises, harder, relapsed = [], 0, 0
+    for s in seeds:
+        history = s["models"]["true"]["history"]
+        _, gaps, ses = onset(history, n_probe)
+        rises += [(gaps[i] - gaps[i - 1], math.hypot(ses[i], ses[i - 1]), s["seed"], history[i]["epoch"])
+                  for i in range(1, len(gaps))]
+        harder += any(g < -stats.Z * se for g, se in zip(gaps, ses))
+        leaked = [g > stats.Z * se for g, se in zip(gaps, ses)]
+        relapsed += any(leaked[i] and not all(leaked[i:]) for i in range(len(leaked)))
+    if rises:
+        rise, se, seed, epoch = max(rises)
+        text += (f" The largest one-epoch rise of the true-label gap is {100 * rise:+.1f} ± {100 * se:.1f} points "
+                 f"(seed {seed}, epoch {epoch - 1} to {epoch}), "
+                 + ("a jump beyond twice its error" if rise > stats.Z * se else "which cannot be told apart from "
+                    "noise on these images") + ".")
+    text += (f" In {harder} of {len(seeds)} seeds the true-label model's FGSM images are harder than clean ones, "
+             f"beyond noise, after some epoch (the attack winning, as it does on a model that has not learned to "
+             f"read the label); in {relapsed} the gap leaked beyond noise and then fell back below it.")
+    return text
 
 
 def map_reading(m):
