@@ -39,6 +39,7 @@ class Param:
         kind = "an integer" if self.kind is int else "a number"
         return f"{kind} from {self.lo} to {self.hi}"
 
+
     def check(self, name, value):
         """The value converted to this parameter's type, or ParameterError."""
         if isinstance(value, str) and self.kind is not str:
@@ -56,6 +57,9 @@ class Param:
         if not self.choices and not (self.lo <= value <= self.hi):
             raise ParameterError(f"{name}={value!r} is out of range: expected {self.allowed()} ({self.help})")
         return self.kind(value)
+
+
+DEVICE = Param(str, "where to train: auto picks CUDA when there is a GPU", choices=("auto", "cpu", "cuda"))
 
 
 @dataclass(frozen=True)
@@ -257,8 +261,7 @@ EXPERIMENTS = {
             "epochs": Param(int, "epochs of each student (the paper: 50)", 1, 500),
             "batch_size": Param(int, "SGD minibatch size", 16, 4096),
             "lr": Param(float, "SGD learning rate (momentum 0.9, weight decay 5e-4)", 1e-4, 2.0),
-            "device": Param(str, "where to train: auto picks CUDA when there is a GPU",
-                            choices=("auto", "cpu", "cuda")),
+            "device": DEVICE,
         },
         profiles={
             "quick": dict(seed=0, n_seeds=1, n_train=10000, width=8, teacher_epochs=2, epochs=3,
@@ -320,8 +323,7 @@ EXPERIMENTS = {
             "eps_max": Param(float, "largest eps of the loss curve and the slider, 0-255 scale", 1.0, 64.0),
             "eps_points": Param(int, "points of the loss curve, evenly spaced from 0", 3, 201),
             "n_eval": Param(int, "test images for the curves and the FGSM evaluation (10000 = all)", 100, 10000),
-            "device": Param(str, "where to train: auto picks CUDA when there is a GPU",
-                            choices=("auto", "cpu", "cuda")),
+            "device": DEVICE,
         },
         profiles={
             "quick": dict(seed=0, n_seeds=1, n_train=10000, depth_n=1, width=16, epochs=3,
@@ -395,8 +397,7 @@ EXPERIMENTS = {
             "map_width_min": Param(int, "narrowest CNN of the map", 1, 64),
             "map_widths": Param(int, "widths of the map, doubling from map_width_min", 1, 6),
             "map_seeds": Param(int, "seeds per cell of the map", 1, 10),
-            "device": Param(str, "where to train: auto picks CUDA when there is a GPU",
-                            choices=("auto", "cpu", "cuda")),
+            "device": DEVICE,
         },
         profiles={
             "quick": dict(seed=0, n_seeds=5, dataset="fashion_mnist", width=8, train_eps=76.5, adv_share=0.5,

@@ -286,9 +286,10 @@ def show_eps_slider(model, test, eps, loss, initial, classes=None, paper_points=
     from . import widgets
 
     images, labels = test.images[:8], test.labels[:8]
+    classes = classes or data.CLASSES["cifar10"]
     frames = slider_frames(model, images, labels, eps, loss, classes, paper_points)
     display(widgets.frame_slider(frames, "eps", initial=eps.index(initial)))
-    return {"model": model, "images": images, "labels": labels, "classes": classes or data.CLASSES["cifar10"],
+    return {"model": model, "images": images, "labels": labels, "classes": classes,
             "eps": eps, "loss": loss, "paper_points": paper_points, "eps_max": eps_max, "step": step}
 
 

@@ -10,6 +10,7 @@ again over a grid of training eps and model widths: the map of where the label l
 """
 
 import math
+import types
 
 import torch
 
@@ -244,7 +245,7 @@ def map_figure(recs):
         i, j = m["widths"].index(c["width"]), m["eps"].index(c["eps"])
         est = cell_estimate(c)
         gap[i, j] = est.value
-        clean = sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"])
+        clean = cell_clean(c)
         label[i][j] = (f"{100 * est.value:+.1f}\n± {100 * est.se:.1f}" + ("" if est.is_effect else "\n(noise)")
                        + f"\nclean {clean:.0%}")
     fig, ax = plt.subplots(figsize=(9, 5), facecolor="white")
@@ -263,6 +264,11 @@ def map_figure(recs):
                  "(red: FGSM images easier than clean; '(noise)': within twice the standard error)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def cell_clean(cell):
+    """A map cell's clean accuracy, the mean over its seeds."""
+    return sum(s["clean_acc"] for s in cell["seeds"]) / len(cell["seeds"])
 
 
 def cell_estimate(cell):
@@ -336,27 +342,25 @@ def onset_words(rec):
     n_probe, seeds = rec["series"]["n_probe"], rec["series"]["seeds"]
     epochs = len(seeds[0]["models"]["true"]["history"])
 
-    def onsets(kind):
-        return [onset(s["models"][kind]["history"], n_probe)[0] for s in seeds]
-
     def listed(values):
         names = ["never" if v is None else str(v) for v in values]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
-    true, control = onsets("true"), onsets("predicted")
-    text = (f"On the first {n_probe:,} test images, the true-label model's leak sets in (from that epoch to the "
-            f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
-            f"{listed(true)} of {epochs}, seed by seed; the predicted-label control's does so in "
-            f"{sum(o is not None for o in control)} of {len(seeds)} seeds.")
-    rises, harder, relapsed = [], 0, 0
+    true, rises, harder, relapsed = [], [], 0, 0
     for s in seeds:
         history = s["models"]["true"]["history"]
-        _, gaps, ses = onset(history, n_probe)
+        first, gaps, ses = onset(history, n_probe)
+        true.append(first)
         rises += [(gaps[i] - gaps[i - 1], math.hypot(ses[i], ses[i - 1]), s["seed"], history[i]["epoch"])
                   for i in range(1, len(gaps))]
         harder += any(g < -stats.Z * se for g, se in zip(gaps, ses))
         leaked = [g > stats.Z * se for g, se in zip(gaps, ses)]
         relapsed += any(leaked[i] and not all(leaked[i:]) for i in range(len(leaked)))
+    control = [onset(s["models"]["predicted"]["history"], n_probe)[0] for s in seeds]
+    text = (f"On the first {n_probe:,} test images, the true-label model's leak sets in (from that epoch to the "
+            f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
+            f"{listed(true)} of {epochs}, seed by seed; the predicted-label control's does so in "
+            f"{sum(o is not None for o in control)} of {len(seeds)} seeds.")
     if rises:
         rise, se, seed, epoch = max(rises)
         text += (f" The largest one-epoch rise of the true-label gap is {100 * rise:+.1f} ± {100 * se:.1f} points "
@@ -373,7 +377,7 @@ def map_reading(m):
     """What the map says, in words, by the noise rule: where it leaks, and how the gap goes with the training
     eps and with the width (the difficulty of the clean problem for the model)."""
     est = {(c["eps"], c["width"]): cell_estimate(c) for c in m["cells"]}
-    clean = {(c["eps"], c["width"]): sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"]) for c in m["cells"]}
+    clean = {(c["eps"], c["width"]): cell_clean(c) for c in m["cells"]}
     leaks = {k for k, e in est.items() if e.is_effect and e.value > 0}
     harder = {k for k, e in est.items() if e.is_effect and e.value < 0}
     text = (f"Of the map's {len(est)} cells, {len(leaks)} leak beyond twice their standard error, {len(harder)} "
@@ -398,11 +402,11 @@ def map_answer(m):
     """The map's answer to the blog's conjecture (a harder clean problem leaks more), among the cells whose
     nets learn at all (clean accuracy above 50%): which axis moves the gap, and how the gap goes with the
     clean accuracy."""
-    cells = [c for c in m["cells"] if sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"]) > 0.5]
+    cells = [c for c in m["cells"] if cell_clean(c) > 0.5]
     if len(cells) < 3:
         return "Too few of the map's nets learned (clean accuracy above 50%) to answer the conjecture."
     gap = {(c["eps"], c["width"]): cell_estimate(c).value for c in cells}
-    clean = {(c["eps"], c["width"]): sum(s["clean_acc"] for s in c["seeds"]) / len(c["seeds"]) for c in cells}
+    clean = {(c["eps"], c["width"]): cell_clean(c) for c in cells}
 
     def means(axis):
         values = sorted({k[axis] for k in gap})
@@ -447,6 +451,6 @@ def eps_slider(recs, record):
     loss = [sum(s["curve"]["loss"][i] for s in seeds) / len(seeds) for i in range(len(eps))]
     records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record)"
                         if use is recs else "this run's true-label model (first seed)"})
-    at = p["eval_eps"] if p["eval_eps"] > 0 else p["train_eps"]
+    at = eval_eps(types.SimpleNamespace(**p), p["train_eps"])
     return fgsm_leak.show_eps_slider(model_from_record(use[0]), images_chw(data.load(p["dataset"], "test")), eps,
                                      loss, at, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)
