@@ -149,6 +149,21 @@ def test_checkpoint_dir_depends_on_the_data():
     assert one != records.checkpoint_dir("cifar_mislabeled", p)
 
 
+def test_runs_that_differ_only_in_which_nets_they_train_share_checkpoints(tmp_path, monkeypatch):
+    """Seeds and the choice of networks name the checkpoint files; everything else keys the directory, which
+    lies outside the work tree (LEAKLAB_CHECKPOINTS, else ~/.cache/leaklab/checkpoints)."""
+    def key(**overrides):
+        p = SimpleNamespace(**experiments.resolve("cifar_mislabeled", "full", overrides))
+        return records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64])
+
+    monkeypatch.delenv("LEAKLAB_CHECKPOINTS", raising=False)
+    assert key().is_relative_to(Path.home() / ".cache" / "leaklab" / "checkpoints")
+    assert key() == key(seed=10, n_seeds=1) == key(students="teacher_labels") == key(students="random_wrong")
+    assert key() != key(teacher_lr=0.1) and key() != key(device="cpu") and key() != key(epochs=49)
+    monkeypatch.setenv("LEAKLAB_CHECKPOINTS", str(tmp_path))
+    assert key().is_relative_to(tmp_path) and not key().is_relative_to(experiments.ROOT)
+
+
 @needs_cifar_bin
 def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_path, monkeypatch):
     """The same command on a copy of CIFAR-10 with one changed pixel must train afresh, not pick up
@@ -158,8 +173,8 @@ def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_p
     checkpoint_dirs, reads = [], []
     real_dir, real_load = records.checkpoint_dir, training.load_checkpoint
 
-    def dir_in_tmp(name, params, data=()):  # the real key, under tmp_path instead of the project's _build
-        d = tmp_path / "checkpoints" / real_dir(name, params, data).relative_to(experiments.ROOT)
+    def dir_in_tmp(name, params, data=()):  # the real key, under tmp_path instead of the checkpoint root
+        d = tmp_path / "checkpoints" / real_dir(name, params, data).relative_to(records.checkpoint_root())
         checkpoint_dirs.append(d)
         return d
 

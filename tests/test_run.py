@@ -100,6 +100,29 @@ def test_bad_input_fails_fast_with_one_message(command, args, words):
         assert word in proc.stderr
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--results", "/proc/leaklab-cannot-write-here"], ["cannot write the record", "/proc/leaklab-cannot"]),
+    (["-p", "device=cuda"], ["device='cuda'", "no GPU"]),
+    (["-p", "students=teacher_labels,everyone"], ["students=", "teacher_labels, random_wrong, true_labels"]),
+])
+@pytest.mark.parametrize("command", ["run", "compute"])
+def test_what_would_fail_later_fails_first_with_one_message(command, args, words, tmp_path):
+    """An unwritable results directory, a missing GPU or an unknown network: refused before any data is
+    read or any net trains (a toy run once trained for 56 s and then lost its work to /proc)."""
+    if "device=cuda" in args:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    start = time.perf_counter()
+    proc = leaklab(command, "cifar_mislabeled", *args)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert time.perf_counter() - start < 20  # torch's import at most; no data, no training
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    for word in words:
+        assert word in proc.stderr
+
+
 @pytest.mark.parametrize("command", ["run", "compute"])
 def test_unknown_experiment(command):
     proc = leaklab(command, "cifar_toy")

@@ -55,7 +55,7 @@ def payload(name, params, out):
         "experiment": name,
         "profile": params["profile"],
         "params": params,
-        "metrics": {k: float(v) for k, v in out["metrics"].items()},
+        "metrics": {k: float(math.nan if v is None else v) for k, v in out["metrics"].items()},
         "paper": {k: m.paper for k, m in exp.metrics.items() if m.paper is not None},
         "device": out["device"],
         "data": out.get("data", {}),
@@ -140,6 +140,22 @@ def to_npz(**named_arrays):
     return buffer.getvalue()
 
 
+def packed_bits(flags):
+    """Per-image booleans (a torch or numpy array: right or wrong, image by image) as bytes of 8 images
+    each (numpy.packbits), for a record's .npz: 10,000 test images take 1,250 bytes."""
+    import numpy as np
+
+    flags = flags.cpu().numpy() if hasattr(flags, "cpu") else np.asarray(flags)
+    return np.packbits(flags.astype(bool))
+
+
+def unpacked_bits(packed, n):
+    """The first `n` booleans of `packed_bits`."""
+    import numpy as np
+
+    return np.unpackbits(np.asarray(packed, dtype=np.uint8), count=n).astype(bool)
+
+
 def git_commit(root=None):
     """The commit of the working tree at `root` (the project's), marked '-dirty' when tracked files
     differ from it."""
@@ -175,8 +191,9 @@ def mean_sd(values):
 
 
 def seed_values(recs, key):
-    """Every seed's value of `key`, over all the records' per-seed rows."""
-    return [row[key] for r in recs for row in r["per_seed"]]
+    """Every seed's value of `key`, over all the records' per-seed rows that hold it (a run that did not
+    train a network stores None for it)."""
+    return [row[key] for r in recs for row in r["per_seed"] if row.get(key) is not None]
 
 
 def mean_sd_text(values, fmt="{:.2%}"):
@@ -187,29 +204,45 @@ def mean_sd_text(values, fmt="{:.2%}"):
 
 def summarize_rows(rows, spread=()):
     """{key: mean over the per-seed rows} for every key of the rows but "seed", plus KEY_sd (sample sd
-    over seeds) for each key in `spread`."""
+    over seeds) for each key in `spread`. Rows that hold None for a key (a network the run did not
+    train) are left out of its mean; a key no row holds is NaN (stored as null)."""
     metrics = {}
-    for key in (k for k in rows[0] if k != "seed"):
-        metrics[key], sd = mean_sd(row[key] for row in rows)
+    for key in dict.fromkeys(k for row in rows for k in row if k != "seed"):
+        values = [row[key] for row in rows if row.get(key) is not None]
+        metrics[key], sd = mean_sd(values) if values else (math.nan, math.nan)
         if key in spread:
             metrics[key + "_sd"] = sd
     return metrics
 
 
-def checkpoint_dir(name, params, data=()):
-    """Where a run of `name` with exactly these parameters, on exactly this data, keeps its finished
-    pieces, so that a killed run started again the same way resumes instead of starting over.
+# Parameters that pick which networks a run trains (and under which seeds), not how any one of them is
+# trained: the checkpoint files themselves are named by seed and network, so runs that differ only here
+# share their finished networks (a later run of the controls resumes the teacher of an earlier one).
+SELECTION_PARAMS = ("seed", "n_seeds", "students", "labels")
 
-    The key covers the parameters, the data (`data`: the digests of the datasets used, see
-    data.Dataset) and the library's source, so a run never resumes from pieces computed from
-    other data or by other code.
+
+def checkpoint_root():
+    """Where runs keep their finished pieces: $LEAKLAB_CHECKPOINTS, else ~/.cache/leaklab/checkpoints.
+    Outside the work tree, so that a fresh clone of the same commit resumes a run another one started."""
+    chosen = os.environ.get("LEAKLAB_CHECKPOINTS")
+    return Path(chosen).expanduser() if chosen else Path.home() / ".cache" / "leaklab" / "checkpoints"
+
+
+def checkpoint_dir(name, params, data=()):
+    """Where a run of `name` with these parameters, on exactly this data, keeps its finished pieces, so
+    that a killed run started again the same way resumes instead of starting over.
+
+    The key covers the parameters (but the SELECTION_PARAMS), the data (`data`: the digests of the
+    datasets used, see data.Dataset) and the library's source, so a run never resumes from pieces
+    computed from other data or by other code.
     """
-    digest = hashlib.sha256(json.dumps(dict(vars(params)), sort_keys=True).encode())
+    given = {k: v for k, v in dict(vars(params)).items() if k not in SELECTION_PARAMS}
+    digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode())
     digest.update(json.dumps(list(data)).encode())
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
     key = digest.hexdigest()[:16]
-    return experiments.ROOT / "_build" / "checkpoints" / name / key
+    return checkpoint_root() / name / key
 
 
 def describe_data(*datasets):

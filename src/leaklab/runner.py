@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -43,6 +44,37 @@ def check_data(names):
 
         for dataset, split in needed:
             data.load(dataset, split)
+
+
+def check_writable(directory, what):
+    """Make `directory` and write a file in it, or stop with one line that names it: before any work, so
+    that nothing a run computes is lost to a place it cannot write."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".leaklab-write-check-"):
+            pass
+    except OSError as err:
+        raise experiments.ParameterError(f"cannot write {what} to {directory}: {err.strerror or err}") from None
+
+
+def check_device(params):
+    """A device the parameters name must exist here (checked before any data is read)."""
+    if params.get("device") == "cuda":
+        from . import training
+
+        training.resolve_device("cuda")
+
+
+def preflight(name, params, results_dir, *more_dirs):
+    """Everything that can be checked before the work starts: the device, every directory the run writes
+    (records, checkpoints, anything else named) and the data."""
+    check_device(params)
+    check_writable(Path(results_dir) if results_dir else records.RESULTS / name, "the record")
+    check_writable(records.checkpoint_root(), "checkpoints (set LEAKLAB_CHECKPOINTS to move them)")
+    for directory in more_dirs:
+        check_writable(directory, "the executed notebook")
+    check_data([name])
 
 
 def execute(name, params, output_path, log_output=False):
@@ -89,7 +121,8 @@ def run(name, profile="quick", overrides=None, results_dir=None, log_output=Fals
     """`leaklab run`: check, execute the notebook (kept under _build/runs/), write the record.
     Returns (record path, record, executed notebook)."""
     params = experiments.resolve(name, profile, overrides)
-    check_data([name])
+    experiments.check_page(name, params)
+    preflight(name, params, results_dir, BUILD / "runs")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     executed = BUILD / "runs" / f"{name}-{profile}-{stamp}.ipynb"
     commit = records.git_commit()
@@ -102,7 +135,7 @@ def compute(name, profile="quick", overrides=None, results_dir=None, log=print):
     """`leaklab compute`: check, call the experiment's library function (no notebook), write the same
     record `run` writes. Returns (record path, record)."""
     params = experiments.resolve(name, profile, overrides)
-    check_data([name])
+    preflight(name, params, results_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     commit = records.git_commit()
     payload, wall = compute_payload(name, params, log)
