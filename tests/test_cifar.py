@@ -180,7 +180,7 @@ def test_scale_note_names_what_the_quick_profile_shrinks():
 def test_asking_for_cuda_without_a_gpu_is_refused_plainly():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    with pytest.raises(RuntimeError, match="no GPU"):
+    with pytest.raises(experiments.ParameterError, match="no GPU"):
         training.resolve_device("cuda")
     assert training.resolve_device("auto") == "cpu"
 
@@ -269,3 +269,43 @@ def test_a_cifar_mislabeled_record_holds_the_wrong_set_and_the_histories(tmp_pat
                "true_labels": "true_labels_acc"}[name]
         assert c.sum() == loaded["series"]["n_test"] and c.trace() / c.sum() == pytest.approx(row[key])
     assert "wrong set" in cifar_mislabeled.accuracy_table([loaded])
+
+
+@needs_cifar
+def test_a_run_trains_only_the_students_asked_for_and_pools_with_runs_of_the_others(tmp_path):
+    """The paper's student alone in one record, the two controls in another: the page and the scorecard pool
+    them, each net over the seeds that trained it; every net's right-or-wrong per test image sits bit-packed
+    in the .npz, and its mean is the recorded accuracy."""
+    from leaklab import paper_scale, records, runner
+
+    tiny = {**TINY, "teacher_epochs": 1, "epochs": 1}
+    quiet = lambda m: None  # noqa: E731
+    paper_path, _ = runner.compute("cifar_mislabeled", "quick", {**tiny, "students": "teacher_labels"},
+                                   results_dir=tmp_path, log=quiet)
+    controls_path, _ = runner.compute("cifar_mislabeled", "quick",
+                                      {**tiny, "seed": 10, "students": "true_labels, random_wrong"},
+                                      results_dir=tmp_path, log=quiet)
+    paper, controls = records.load(paper_path), records.load(controls_path)
+    row = paper["per_seed"][0]
+    assert row["random_wrong_acc"] is None and row["true_labels_acc"] is None and row["student_acc"] > 0
+    assert set(paper["series"]["seeds"][0]["histories"]) == {"teacher_labels"}
+    assert controls["per_seed"][0]["student_acc"] is None and controls["params"]["students"] == \
+        "random_wrong,true_labels"
+    n = paper["series"]["n_test"]
+    bits = records.arrays(paper)
+    assert set(bits) == {"seed0_teacher_correct", "seed0_teacher_labels_correct"}
+    assert records.unpacked_bits(bits["seed0_teacher_labels_correct"], n).mean() == pytest.approx(row["student_acc"])
+    assert records.unpacked_bits(bits["seed0_teacher_correct"], n).mean() == pytest.approx(row["teacher_test_acc"])
+    assert set(records.arrays(controls)) == {"seed10_teacher_correct", "seed10_random_wrong_correct",
+                                             "seed10_true_labels_correct"}
+    pooled = records.pooled("cifar_mislabeled", [paper, controls])
+    assert pooled["student_acc"] == pytest.approx(row["student_acc"])  # from the one seed that trained it
+    assert pooled["random_wrong_acc"] == pytest.approx(controls["per_seed"][0]["random_wrong_acc"])
+    assert pooled["teacher_test_acc"] == pytest.approx(
+        (row["teacher_test_acc"] + controls["per_seed"][0]["teacher_test_acc"]) / 2)  # both seeds' teachers
+    summary = {r["key"]: r for r in paper_scale.summary("cifar_mislabeled", [paper, controls])}
+    assert summary["student_acc"]["per_seed"] == [row["student_acc"]] and summary["student_acc"]["n_seeds"] == 2
+    assert "not trained in these runs" in cifar_mislabeled.accuracy_table([paper])
+    assert cifar_mislabeled.accuracy_figure([paper]).axes and paper_scale.table("cifar_mislabeled", [paper])
+    words = cifar_mislabeled.words(SimpleNamespace(**paper["params"]), paper)
+    assert "not trained" not in words["student_words"] and "did not train both" in words["student_vs_random_words"]

@@ -6,6 +6,8 @@ Two controls train the same fresh net on the same images: with uniformly random 
 labels (the wrong classes carry no information about the teacher) and with their true labels.
 """
 
+import math
+
 import torch
 
 from . import data, experiments, figures, models, records, stats, training
@@ -21,11 +23,11 @@ def build_model(p, mean, std):
     return models.Normalized(models.resnet18(p.width), mean, std)
 
 
-def train_net(p, images, labels, mean, std, seed, epochs, decay, checkpoint, device, progress, desc):
+def train_net(p, images, labels, mean, std, seed, epochs, lr, decay, checkpoint, device, progress, desc, clock):
     torch.manual_seed(seed)
     model, history = training.sgd(build_model(p, mean, std), images, labels, epochs=epochs,
-                                  batch_size=p.batch_size, lr=p.lr, decay=decay, seed=seed,
-                                  checkpoint=checkpoint, device=device, progress=progress, desc=desc)
+                                  batch_size=p.batch_size, lr=lr, decay=decay, seed=seed,
+                                  checkpoint=checkpoint, device=device, progress=progress, desc=desc, clock=clock)
     return model, history
 
 
@@ -35,44 +37,71 @@ def random_wrong_labels(labels, seed):
     return (labels + shift) % 10
 
 
-def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, progress=True):
-    """One seed of the experiment. The teacher trains at a constant learning rate (a 2-epoch snapshot
-    of the standard recipe, as the paper's is); the students get a linear decay to zero."""
+# The share of the training set a teacher is assumed to get wrong until it has been trained (the paper's:
+# 18,768 of 50,000): only the time estimate uses it.
+EXPECTED_WRONG_SHARE = 0.375
+
+
+def planned_images(p, n_train):
+    """Training images of one seed, every epoch of every network, before the wrong set's size is known."""
+    students = len(experiments.picked(p.students))
+    return p.teacher_epochs * n_train + students * p.epochs * round(EXPECTED_WRONG_SHARE * n_train)
+
+
+def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, progress=True, clock=None,
+             log=print):
+    """One seed of the experiment: the teacher, its wrong set and the students `p.students` picks. The
+    teacher trains at a constant learning rate (a 2-epoch snapshot of a longer run, as the paper's is);
+    the students get a linear decay to zero."""
     def ckpt(name):
         return checkpoints / f"seed{seed}-{name}.pt" if checkpoints else None
 
     teacher, teacher_history = train_net(p, train.images, train.labels, mean, std, seed, p.teacher_epochs,
-                                         False, ckpt("teacher"), device, progress, "teacher")
+                                         p.teacher_lr, False, ckpt("teacher"), device, progress, "teacher", clock)
     given = training.logits_of(teacher, train.images).argmax(1)
     teacher_test = training.logits_of(teacher, test.images).argmax(1)
     wrong = (given != train.labels).nonzero()[:, 0]
     images, true = train.images[wrong], train.labels[wrong]
     out = {"teacher_train_acc": training.accuracy(given, train.labels),
            "teacher_test_acc": training.accuracy(teacher_test, test.labels),
+           "teacher_test_correct": teacher_test == test.labels,
            "n_wrong": len(wrong), "wrong_index": wrong, "given": given[wrong],
            "teacher_history": teacher_history, "students": {}}
+    chosen = experiments.picked(p.students)
+    if log:  # the teacher is the paper's setup: worth seeing before hours of students
+        log(f"seed {seed}: teacher {out['teacher_train_acc']:.2%} on the training images, "
+            f"{out['teacher_test_acc']:.2%} on the test set; {len(wrong):,} training images wrong")
+    if clock is not None:
+        clock.resize(len(chosen) * p.epochs * (len(wrong) - round(EXPECTED_WRONG_SHARE * len(train.labels))))
     labelings = {"teacher_labels": given[wrong], "random_wrong": random_wrong_labels(true, seed),
                  "true_labels": true}
-    for name in STUDENTS:
-        student, history = train_net(p, images, labelings[name], mean, std, seed + 1, p.epochs, True,
-                                     ckpt(name), device, progress, f"student ({STUDENTS[name]})")
+    for name in chosen:
+        student, history = train_net(p, images, labelings[name], mean, std, seed + 1, p.epochs, p.lr, True,
+                                     ckpt(name), device, progress, f"student ({STUDENTS[name]})", clock)
         predicted = training.logits_of(student, test.images).argmax(1)
         out["students"][name] = {"acc": training.accuracy(predicted, test.labels),
+                                 "correct": predicted == test.labels,
                                  "agreement": training.accuracy(predicted, teacher_test), "history": history,
                                  "confusion": training.confusion(test.labels, predicted)}
     out["label_shares"] = training.label_shares(true, given[wrong])
     return out
 
 
+# A student's accuracy in a seed's row, under the name the metrics use.
+STUDENT_KEYS = {"teacher_labels": "student_acc", "random_wrong": "random_wrong_acc",
+                "true_labels": "true_labels_acc"}
+
+
 def seed_row(seed, s):
-    """One seed's numbers, as the record keeps them."""
-    return {"seed": seed, "teacher_train_acc": s["teacher_train_acc"], "teacher_test_acc": s["teacher_test_acc"],
-            "n_wrong": s["n_wrong"], "student_acc": s["students"]["teacher_labels"]["acc"],
-            "student_agreement": s["students"]["teacher_labels"]["agreement"],
-            "random_wrong_acc": s["students"]["random_wrong"]["acc"],
-            "true_labels_acc": s["students"]["true_labels"]["acc"],
-            # how concentrated the teacher's wrong labels are: the top wrong label's share, mean over classes
-            "top_wrong_share": s["label_shares"].max(1).values.mean().item()}
+    """One seed's numbers, as the record keeps them (None for a student the run did not train)."""
+    students = s["students"]
+    row = {"seed": seed, "teacher_train_acc": s["teacher_train_acc"], "teacher_test_acc": s["teacher_test_acc"],
+           "n_wrong": s["n_wrong"]}
+    row.update({key: students[name]["acc"] if name in students else None for name, key in STUDENT_KEYS.items()})
+    row["student_agreement"] = students["teacher_labels"]["agreement"] if "teacher_labels" in students else None
+    # how concentrated the teacher's wrong labels are: the top wrong label's share, mean over classes
+    row["top_wrong_share"] = s["label_shares"].max(1).values.mean().item()
+    return row
 
 
 def summarize(rows):
@@ -81,16 +110,30 @@ def summarize(rows):
                                                       "n_wrong"))
 
 
+def correctness(numbers, seeds):
+    """Each network's right-or-wrong on every test image, bit-packed for the record's .npz: what a paired
+    comparison of two networks on the same images needs."""
+    arrays = {}
+    for n, s in zip(numbers, seeds):
+        arrays[f"seed{n}_teacher_correct"] = records.packed_bits(s["teacher_test_correct"])
+        for name, student in s["students"].items():
+            arrays[f"seed{n}_{name}_correct"] = records.packed_bits(student["correct"])
+    return arrays
+
+
 def compute(p, log=print):
-    """The whole experiment for parameters `p`: every seed's teacher, wrong set and three students
-    (each network checkpointed per epoch, resumed when run again the same way on the same data)."""
+    """The whole experiment for parameters `p`: every seed's teacher, wrong set and the students p.students
+    picks (each network checkpointed per epoch, resumed when run again the same way on the same data)."""
     device = training.resolve_device(p.device)
     train_full, test = data.load("cifar10", "train"), data.load("cifar10", "test")
     mean, std = training.channel_stats(train_full.images)  # per channel, from all 50,000 training images
     train = data.subset(train_full, p.n_train)
     checkpoints = records.checkpoint_dir("cifar_mislabeled", p, [train.digest, test.digest])
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
-    seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device) for n in numbers]
+    clock = training.Clock(p.n_seeds * planned_images(p, len(train.labels)), log)
+    if log:
+        log(f"cifar_mislabeled: {p.n_seeds} seed(s), students: {p.students}; checkpoints in {checkpoints}")
+    seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device, clock=clock, log=log) for n in numbers]
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
     series = {"n_train": len(train.labels), "n_test": len(test.labels), "seeds": [{
         "seed": n,
@@ -103,6 +146,7 @@ def compute(p, log=print):
         "examples": {"index": s["wrong_index"][:24].tolist(), "given": s["given"][:24].tolist()},
     } for n, s in zip(numbers, seeds)]}
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,
+            "files": {".npz": records.to_npz(**correctness(numbers, seeds))},
             "device": training.describe_device(device), "data": records.describe_data(train_full, test)}
 
 
@@ -121,17 +165,21 @@ def accuracy_table(recs):
         return None
     paper = recs[0]["paper"]
     lines = ["| trained on | CIFAR-10 test accuracy (mean ± sd over seeds) | paper |", "|---|---|---|"]
-    lines += [f"| {name} | {records.mean_sd_text(records.seed_values(recs, k))} | "
-              f"{'' if k not in paper else f'{paper[k]:.1%}'} |" for k, name in NETS.items()]
+    for k, name in NETS.items():
+        values = records.seed_values(recs, k)
+        ours = records.mean_sd_text(values) if values else "not trained in these runs"
+        lines.append(f"| {name} | {ours} | {'' if k not in paper else f'{paper[k]:.1%}'} |")
     return figures.Table("\n".join(lines))
 
 
 def accuracy_figure(recs):
+    """Bars for every net the records trained (a record may hold the paper's student without controls)."""
     if not recs:
         return None
-    return figures.accuracy_bars(list(NETS.values()), [records.seed_values(recs, k) for k in NETS],
+    trained = [k for k in NETS if records.seed_values(recs, k)]
+    return figures.accuracy_bars([NETS[k] for k in trained], [records.seed_values(recs, k) for k in trained],
                                  "ResNet-18s trained on a 2-epoch ResNet-18's mistakes, CIFAR-10 test",
-                                 paper=[recs[0]["paper"].get(k) for k in NETS], paper_label="paper",
+                                 paper=[recs[0]["paper"].get(k) for k in trained], paper_label="paper",
                                  xlabel="CIFAR-10 test accuracy")
 
 
@@ -167,18 +215,24 @@ def words(p, record):
     paper = {k: m.paper for k, m in exp.metrics.items() if m.paper is not None}
     metrics, rows, n_test = record["metrics"], record["per_seed"], record["series"]["n_test"]
     note = experiments.scale_note("cifar_mislabeled", p)
+    student_rows = [r for r in rows if r["student_acc"] is not None]
+    paired_rows = [r for r in student_rows if r["random_wrong_acc"] is not None]
+    student = metrics["student_acc"]
     return {
         "paper_student": paper["student_acc"], "paper_teacher_test": paper["teacher_test_acc"],
         "paper_teacher_train": paper["teacher_train_acc"], "paper_n_wrong": paper["n_wrong"],
+        "full_teacher_lr": exp.profiles["full"]["teacher_lr"],
         "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. The effect, not the paper's "
                        "number, is what it can show; the full profile runs the paper's setup." if note else
                        "**Scale.** This run uses the paper's full setup."),
         "data_note": data.describe(record["data"]["sources"][0]),
         "wrong_share": metrics["n_wrong"] / record["series"]["n_train"],
-        "student_over_chance": metrics["student_acc"] / 0.1,
-        "student_words": stats.accuracy(rows, "student_acc", n_test).words(
-            "{:.2f}", "%", 100, "chance (10%)"),
-        "student_vs_random_words": stats.accuracy_gap(rows, "student_acc", "random_wrong_acc", n_test).words(),
-        "student_of_teacher": metrics["student_acc"] / metrics["teacher_test_acc"],
+        "student_over_chance": math.nan if student is None else student / 0.1,
+        "student_words": stats.accuracy(student_rows, "student_acc", n_test).words(
+            "{:.2f}", "%", 100, "chance (10%)") if student_rows else "(not trained in this run)",
+        "student_vs_random_words": stats.accuracy_gap(paired_rows, "student_acc", "random_wrong_acc",
+                                                      n_test).words()
+        if paired_rows else "(a margin this run cannot give: it did not train both)",
+        "student_of_teacher": math.nan if student is None else student / metrics["teacher_test_acc"],
         "paper_student_of_teacher": paper["student_acc"] / paper["teacher_test_acc"],
     }

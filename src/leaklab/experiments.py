@@ -32,8 +32,11 @@ class Param:
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
+    subset_of: tuple = ()  # a str parameter naming some of these, comma-separated ("all": every one)
 
     def allowed(self):
+        if self.subset_of:
+            return "'all' or some of " + ", ".join(self.subset_of) + ", comma-separated"
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         kind = "an integer" if self.kind is int else "a number"
@@ -54,9 +57,26 @@ class Param:
             raise ParameterError(f"{name}={value!r} has the wrong type: expected {self.allowed()} ({self.help})")
         if self.choices and value not in self.choices:
             raise ParameterError(f"{name}={value!r} is not allowed: expected {self.allowed()} ({self.help})")
+        if self.subset_of:
+            return ",".join(self.members(name, value))
         if not self.choices and not (self.lo <= value <= self.hi):
             raise ParameterError(f"{name}={value!r} is out of range: expected {self.allowed()} ({self.help})")
         return self.kind(value)
+
+    def members(self, name, value):
+        """The names a subset parameter's value picks, in this parameter's own order, or ParameterError."""
+        picked = [v.strip() for v in value.split(",") if v.strip()]
+        if picked == ["all"]:
+            return list(self.subset_of)
+        unknown = [v for v in picked if v not in self.subset_of]
+        if unknown or not picked:
+            raise ParameterError(f"{name}={value!r} is not allowed: expected {self.allowed()} ({self.help})")
+        return [v for v in self.subset_of if v in picked]
+
+
+def picked(value):
+    """The names a resolved subset parameter holds (its value is already checked and ordered)."""
+    return value.split(",")
 
 
 DEVICE = Param(str, "where to train: auto picks CUDA when there is a GPU", choices=("auto", "cpu", "cuda"))
@@ -97,6 +117,7 @@ class Experiment:
     datasets: tuple = ()  # (name, split) pairs the notebook loads, checked before it starts
     source: str = ""
     full_cost: str = ""  # what one `leaklab compute NAME --profile full` costs, on a GPU and on a 2-core CPU
+    page_needs: dict = field(default_factory=dict)  # {subset parameter: a member the notebook's page draws}
     notebook: Path = field(init=False)
 
     def __post_init__(self):
@@ -260,14 +281,19 @@ EXPERIMENTS = {
             "teacher_epochs": Param(int, "epochs of the teacher (the paper: 2)", 1, 200),
             "epochs": Param(int, "epochs of each student (the paper: 50)", 1, 500),
             "batch_size": Param(int, "SGD minibatch size", 16, 4096),
-            "lr": Param(float, "SGD learning rate (momentum 0.9, weight decay 5e-4)", 1e-4, 2.0),
+            "lr": Param(float, "peak SGD learning rate of the students (momentum 0.9, weight decay 5e-4, linear "
+                        "decay to zero)", 1e-4, 2.0),
+            "teacher_lr": Param(float, "constant SGD learning rate of the teacher (the paper gives none; see "
+                                "results/cifar_mislabeled_teacher_trials.md)", 1e-4, 2.0),
+            "students": Param(str, "which students to train on the wrong set: the paper's (teacher_labels) and "
+                              "the controls", subset_of=("teacher_labels", "random_wrong", "true_labels")),
             "device": DEVICE,
         },
         profiles={
             "quick": dict(seed=0, n_seeds=1, n_train=10000, width=8, teacher_epochs=2, epochs=3,
-                          batch_size=128, lr=0.1, device="auto"),
+                          batch_size=128, lr=0.1, teacher_lr=0.1, students="all", device="auto"),
             "full": dict(seed=0, n_seeds=3, n_train=50000, width=64, teacher_epochs=2, epochs=50,
-                         batch_size=128, lr=0.1, device="auto"),
+                         batch_size=128, lr=0.1, teacher_lr=0.05, students="all", device="auto"),
         },
         metrics={
             "student_acc": Metric("new ResNet-18 trained only on the wrong set, CIFAR-10 test accuracy",
@@ -323,15 +349,17 @@ EXPERIMENTS = {
             "eps_max": Param(float, "largest eps of the loss curve and the slider, 0-255 scale", 1.0, 64.0),
             "eps_points": Param(int, "points of the loss curve, evenly spaced from 0", 3, 201),
             "n_eval": Param(int, "test images for the curves and the FGSM evaluation (10000 = all)", 100, 10000),
+            "labels": Param(str, "which attack labels to train a model with",
+                            subset_of=("true", "predicted", "least_likely", "random")),
             "device": DEVICE,
         },
         profiles={
             "quick": dict(seed=0, n_seeds=1, n_train=10000, depth_n=1, width=16, epochs=3,
                           batch_size=128, lr=0.1, adv_share=0.5, sigma=12.0, train_eps=0.0, eval_eps=6.0,
-                          eps_max=6.0, eps_points=13, n_eval=1000, device="auto"),
+                          eps_max=6.0, eps_points=13, n_eval=1000, labels="all", device="auto"),
             "full": dict(seed=0, n_seeds=3, n_train=50000, depth_n=18, width=16, epochs=60,
                          batch_size=128, lr=0.1, adv_share=0.5, sigma=12.0, train_eps=0.0, eval_eps=6.0,
-                         eps_max=6.0, eps_points=49, n_eval=10000, device="auto"),
+                         eps_max=6.0, eps_points=49, n_eval=10000, labels="all", device="auto"),
         },
         metrics={
             "leak_gap": Metric("FGSM accuracy minus clean accuracy (true-label training and attack)",
@@ -365,6 +393,7 @@ EXPERIMENTS = {
         headline="leak_gap",
         spread="leak_gap_sd",
         also=("clean_acc", "fgsm_acc", "loss_rise", "loss_drop"),
+        page_needs={"labels": "true"},
         datasets=(("cifar10", "train"), ("cifar10", "test")),
     ),
     "leak_conditions": Experiment(
@@ -454,6 +483,15 @@ def resolve(name, profile="quick", overrides=None):
     return {"profile": profile, **checked}
 
 
+def check_page(name, params):
+    """The notebook's page draws some networks (fgsm_leak's true-label model): a run through the notebook must
+    train them. `leaklab compute` trains any subset."""
+    for key, member in get(name).page_needs.items():
+        if member not in picked(params[key]):
+            raise ParameterError(f"{key}={params[key]!r}: the {name} page draws the {member!r} model, so a "
+                                 f"notebook run must include it (leaklab compute runs any subset)")
+
+
 def notebook_params(name, namespace):
     """Check the parameters a notebook was given (its globals), print them, glue them for the prose and
     return them resolved.
@@ -466,6 +504,7 @@ def notebook_params(name, namespace):
              and not callable(v) and type(v).__name__ != "module"}
     profile = given.pop("profile", "quick")
     p = SimpleNamespace(**resolve(name, profile, given))
+    check_page(name, vars(p))
     width = max(map(len, vars(p)))
     for key, value in vars(p).items():
         print(f"{key:>{width}} = {value}")
@@ -477,10 +516,12 @@ def notebook_params(name, namespace):
 
 def scale_note(name, params):
     """The parameters of a run that differ from the full profile, as 'name value (full: value)', or ''."""
-    full = get(name).profiles["full"]
+    exp = get(name)
     given = dict(vars(params)) if not isinstance(params, dict) else params
-    return ", ".join(f"{k} {given[k]} (full: {v})" for k, v in full.items()
-                     if k not in ("n_seeds", "seed", "device") and given.get(k) != v)
+    # which seeds, which device and which networks a run trains do not change the scale of any one of them
+    return ", ".join(f"{k} {given[k]} (full: {v})" for k, v in exp.profiles["full"].items()
+                     if k not in ("n_seeds", "seed", "device") and not exp.params[k].subset_of
+                     and given.get(k) != v)
 
 
 def scorecard_rows(name):

@@ -51,26 +51,28 @@ def build_model(p, mean, std):
     return models.Normalized(models.resnet_he(p.depth_n, p.width), mean, std)
 
 
-def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, progress=True):
+def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, progress=True, clock=None):
     torch.manual_seed(seed)
     model = build_model(p, mean, std)
     attack = mixed_fgsm(kind, p.sigma, p.adv_share, p.train_eps)
     model, history = training.sgd(model, train_set.images, train_set.labels, epochs=p.epochs,
                                   batch_size=p.batch_size, lr=p.lr, adversarial=attack, seed=seed,
                                   checkpoint=checkpoint, device=device, progress=progress,
-                                  desc=f"FGSM training ({kind} label)")
+                                  desc=f"FGSM training ({kind} label)", clock=clock)
     return model, history
 
 
 def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=500, seed=0):
     """Mean cross-entropy (true label) and accuracy at x + eps * step for each eps (0-255 scale) in
-    eps_grid, where step is the sign of the `kind` attack computed once at the clean x."""
+    eps_grid, where step is the sign of the `kind` attack computed once at the clean x; and ("correct") each
+    image's right or wrong at each eps."""
     device = next(model.parameters()).device
     model.eval()
     gen = torch.Generator(device).manual_seed(seed)
     x_all, y_all = training.on_device(images, device), labels.to(device)
     eps = torch.tensor(eps_grid, device=device, dtype=torch.float32) / 255
     loss, correct = torch.zeros(len(eps), device=device), torch.zeros(len(eps), device=device)
+    right = torch.zeros(len(eps), len(labels), dtype=torch.bool)  # image by image, for paired comparisons
     diff_sq = torch.zeros(len(eps), device=device, dtype=torch.float64)
     for idx in torch.arange(len(labels), device=device).split(batch_size):
         x, y = training.plain_batch(x_all, idx), y_all[idx]
@@ -83,7 +85,9 @@ def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=500, see
                 first = per_image if first is None else first
                 loss[i] += per_image.sum()
                 diff_sq[i] += ((per_image - first).double() ** 2).sum()
-                correct[i] += (logits.argmax(1) == y).sum()
+                hit = logits.argmax(1) == y
+                correct[i] += hit.sum()
+                right[i, idx.cpu()] = hit.cpu()
     n = len(labels)
     mean = loss / n
     # the standard error of (mean loss at eps) - (mean loss at the first eps), image by image: what the
@@ -91,7 +95,7 @@ def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=500, see
     diff = (mean - mean[0]).double()
     diff_se = ((diff_sq / n - diff ** 2).clamp_(min=0) / max(n - 1, 1)).sqrt()
     return {"eps": list(eps_grid), "loss": mean.tolist(), "acc": (correct / n).tolist(),
-            "loss_diff_se": diff_se.tolist()}
+            "loss_diff_se": diff_se.tolist(), "correct": right}
 
 
 def adversarial_images(model, images, labels, eps_grid, kind="true"):
@@ -119,45 +123,55 @@ def eps_grid(p):
     return sorted(grid)
 
 
-def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None, progress=True):
+def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None, progress=True, clock=None):
     """Train one model per attack label and measure each: clean accuracy and the loss and accuracy along
     the true-label FGSM direction (the curve), and its accuracy at eval_eps under every attack label
     (one row of the trained-with x attacked-with table)."""
     grid = eps_grid(p)
     at = grid.index(p.eval_eps)
     out = {"eps": grid, "models": {}, "n_test": len(test.labels)}
-    for kind in ATTACKS:
+    for kind in experiments.picked(p.labels):
         checkpoint = checkpoints / f"seed{seed}-{kind}.pt" if checkpoints else None
-        model, history = train(p, kind, train_set, mean, std, seed, checkpoint, device, progress)
+        model, history = train(p, kind, train_set, mean, std, seed, checkpoint, device, progress, clock)
         curve = along_fgsm(model, test.images, test.labels, grid, "true", seed=seed)
-        row = {a: (curve["acc"][at] if a == "true" else
-                   along_fgsm(model, test.images, test.labels, [p.eval_eps], a, seed=seed)["acc"][0])
-               for a in ATTACKS}
-        out["models"][kind] = {"clean_acc": curve["acc"][0], "curve": curve, "attacked": row, "history": history}
+        row, correct = {}, {"clean": curve["correct"][0]}
+        for a in ATTACKS:
+            attacked = curve if a == "true" else along_fgsm(model, test.images, test.labels, [p.eval_eps], a,
+                                                            seed=seed)
+            i = at if a == "true" else 0
+            row[a], correct[a] = attacked["acc"][i], attacked["correct"][i]
+        out["models"][kind] = {"clean_acc": curve["acc"][0], "curve": curve, "attacked": row, "history": history,
+                               "correct": correct}
         if kind == "true":
             out["model"] = model  # for the slider: saved beside the record, in fp16
     return out
 
 
 def seed_row(seed, s):
-    """One seed's numbers (all four models), as the record keeps them."""
-    true = s["models"]["true"]
-    loss = true["curve"]["loss"]
-    peak = max(range(len(loss)), key=loss.__getitem__)
-    diff_se = true["curve"]["loss_diff_se"]
-    row = {"seed": seed, "clean_acc": true["clean_acc"], "fgsm_acc": true["attacked"]["true"],
-           "leak_gap": true["attacked"]["true"] - true["clean_acc"],
-           "label_advantage": true["attacked"]["true"] - true["attacked"]["predicted"],
-           "loss_eps0": loss[0], "loss_rise": loss[peak] - loss[0], "loss_rise_se": diff_se[peak],
-           "loss_peak_eps": s["eps"][peak], "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1]}
-    for kind in ATTACKS[1:]:
-        row[f"leak_gap_{kind}"] = s["models"][kind]["attacked"][kind] - s["models"][kind]["clean_acc"]
-    n = s["n_test"]
+    """One seed's numbers, as the record keeps them (None for what a model the run did not train would give)."""
+    models_, n = s["models"], s["n_test"]
+    row = {"seed": seed}
+    true = models_.get("true")
+    if true is not None:
+        loss = true["curve"]["loss"]
+        peak = max(range(len(loss)), key=loss.__getitem__)
+        diff_se = true["curve"]["loss_diff_se"]
+        row.update({"clean_acc": true["clean_acc"], "fgsm_acc": true["attacked"]["true"],
+                    "leak_gap": true["attacked"]["true"] - true["clean_acc"],
+                    "label_advantage": true["attacked"]["true"] - true["attacked"]["predicted"],
+                    "loss_eps0": loss[0], "loss_rise": loss[peak] - loss[0], "loss_rise_se": diff_se[peak],
+                    "loss_peak_eps": s["eps"][peak], "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1],
+                    "label_advantage_se": stats.gap_se(true["attacked"]["true"], true["attacked"]["predicted"], n)})
+    else:
+        row.update(dict.fromkeys(("clean_acc", "fgsm_acc", "leak_gap", "label_advantage", "loss_eps0", "loss_rise",
+                                  "loss_rise_se", "loss_peak_eps", "loss_drop", "loss_drop_se",
+                                  "label_advantage_se")))
     for kind in ATTACKS:
-        m = s["models"][kind]
-        row["leak_gap_se" if kind == "true" else f"leak_gap_{kind}_se"] = stats.gap_se(m["attacked"][kind],
-                                                                                      m["clean_acc"], n)
-    row["label_advantage_se"] = stats.gap_se(true["attacked"]["true"], true["attacked"]["predicted"], n)
+        key = "leak_gap" if kind == "true" else f"leak_gap_{kind}"
+        m = models_.get(kind)
+        if kind != "true":
+            row[key] = None if m is None else m["attacked"][kind] - m["clean_acc"]
+        row[f"{key}_se"] = None if m is None else stats.gap_se(m["attacked"][kind], m["clean_acc"], n)
     return row
 
 
@@ -198,15 +212,32 @@ def compute(p, log=print):
     train, test = data.subset(train_full, p.n_train), data.subset(test_full, p.n_eval)
     checkpoints = records.checkpoint_dir("fgsm_leak", p, [train.digest, test.digest])
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
-    seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device) for n in numbers]
+    clock = training.Clock(p.n_seeds * len(experiments.picked(p.labels)) * p.epochs * len(train.labels), log)
+    if log:
+        log(f"fgsm_leak: {p.n_seeds} seed(s), attack labels: {p.labels}; checkpoints in {checkpoints}")
+    seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device, clock=clock) for n in numbers]
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
     series = {"eps": seeds[0]["eps"], "n_eval": len(test.labels), "n_test": len(test.labels),
               "normalization": [mean, std], "seeds": [{
-        "seed": n, "models": {k: {key: m[key] for key in ("clean_acc", "curve", "attacked", "history")}
+        "seed": n, "models": {k: {"clean_acc": m["clean_acc"], "attacked": m["attacked"], "history": m["history"],
+                                  # the per-image bits go to the .npz, not into the JSON
+                                  "curve": {c: v for c, v in m["curve"].items() if c != "correct"}}
                               for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
-    return {"metrics": summarize(rows), "per_seed": rows, "series": series,
-            "files": {".pt": model_bytes(seeds[0]["model"])}, "device": training.describe_device(device),
-            "data": records.describe_data(train_full, test_full), "live": {"model": seeds[0]["model"]}}
+    files = {".npz": records.to_npz(**correctness(numbers, seeds))}
+    live = {}
+    if "model" in seeds[0]:  # the first seed's true-label model, which the slider attacks
+        files[".pt"] = model_bytes(seeds[0]["model"])
+        live["model"] = seeds[0]["model"]
+    return {"metrics": summarize(rows), "per_seed": rows, "series": series, "files": files,
+            "device": training.describe_device(device), "data": records.describe_data(train_full, test_full),
+            "live": live}
+
+
+def correctness(numbers, seeds):
+    """Each model's right-or-wrong on every test image, clean and under each attack label at eval_eps,
+    bit-packed for the record's .npz: what a paired comparison on the same images needs."""
+    return {f"seed{n}_{kind}_{scored}_correct": records.packed_bits(right)
+            for n, s in zip(numbers, seeds) for kind, m in s["models"].items() for scored, right in m["correct"].items()}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -216,8 +247,11 @@ NAMES = {"true": "true", "predicted": "predicted", "least_likely": "least-likely
 PAPER_LOSS_POINTS = [(0, 0.28), (0.5, 0.33), (6, 0.19)]  # the blog's loss figure, read off by eye
 
 
-def _seed_models(recs):
-    return [s["models"] for r in recs for s in r["series"]["seeds"]]
+def _trained(recs):
+    """{attack label: the seeds' model dicts that trained a model with it}, over all records, in ATTACKS
+    order (a record may hold any subset of the four labels)."""
+    seeds = [s["models"] for r in recs for s in r["series"]["seeds"]]
+    return {k: [m for m in seeds if k in m] for k in ATTACKS if any(k in m for m in seeds)}
 
 
 def table(recs):
@@ -225,12 +259,13 @@ def table(recs):
     (MyST markdown; each model's own attack in bold)."""
     if not recs:
         return None
-    seeds = _seed_models(recs)
-    attacked = {k: {a: records.mean_sd(m[k]["attacked"][a] for m in seeds)[0] for a in ATTACKS} for k in ATTACKS}
-    clean = {k: records.mean_sd(m[k]["clean_acc"] for m in seeds)[0] for k in ATTACKS}
+    trained = _trained(recs)
+    attacked = {k: {a: records.mean_sd(m[k]["attacked"][a] for m in ms)[0] for a in ATTACKS}
+                for k, ms in trained.items()}
+    clean = {k: records.mean_sd(m[k]["clean_acc"] for m in ms)[0] for k, ms in trained.items()}
     lines = ["| trained with | clean | " + " | ".join(f"attack: {NAMES[a]}" for a in ATTACKS)
              + " | own attack minus clean |", "|---" * (len(ATTACKS) + 3) + "|"]
-    for k in ATTACKS:
+    for k in trained:
         lines.append(f"| {NAMES[k]} | {clean[k]:.2%} | " + " | ".join(
             (f"**{attacked[k][a]:.2%}**" if a == k else f"{attacked[k][a]:.2%}") for a in ATTACKS)
             + f" | {attacked[k][k] - clean[k]:+.2%} |")
@@ -238,10 +273,10 @@ def table(recs):
 
 
 def mean_losses(recs):
-    """{attack label: mean test loss at each eps of the curve} over all seeds."""
-    seeds = _seed_models(recs)
+    """{attack label: mean test loss at each eps of the curve} over the seeds that trained with it."""
     n = len(recs[0]["series"]["eps"])
-    return {k: [records.mean_sd(m[k]["curve"]["loss"][i] for m in seeds)[0] for i in range(n)] for k in ATTACKS}
+    return {k: [records.mean_sd(m[k]["curve"]["loss"][i] for m in ms)[0] for i in range(n)]
+            for k, ms in _trained(recs).items()}
 
 
 def loss_figure(recs):
@@ -274,7 +309,8 @@ def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=P
 def slider_records(recs, record):
     """The records whose model the slider attacks: the committed paper-scale ones when they keep a model,
     else this run's."""
-    return recs if recs and ".pt" in recs[0]["files"] else [record]
+    with_model = [r for r in recs if ".pt" in r["files"]]
+    return with_model or [record]
 
 
 def show_eps_slider(model, test, eps, loss, initial, classes=None, paper_points=PAPER_LOSS_POINTS, eps_max=16.0,
@@ -300,7 +336,9 @@ def words(p, record):
     """{glue name: value or Markdown text} for the prose about this run."""
     exp = experiments.get("fgsm_leak")
     rows, paper = record["per_seed"], {k: m.paper for k, m in exp.metrics.items()}
-    gaps = {k: stats.stored(rows, "leak_gap" if k == "true" else f"leak_gap_{k}") for k in ATTACKS}
+    keys = {k: "leak_gap" if k == "true" else f"leak_gap_{k}" for k in ATTACKS}
+    gaps = {k: stats.stored([r for r in rows if r[key] is not None], key) for k, key in keys.items()
+            if any(r[key] is not None for r in rows)}
     note = experiments.scale_note("fgsm_leak", p)
     blog = exp.profiles["full"]  # the blog's attack law
     magnified = (p.adv_share, p.train_eps) != (blog["adv_share"], blog["train_eps"])

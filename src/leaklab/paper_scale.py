@@ -27,7 +27,7 @@ def summary(name, recs):
     out = []
     for key, spread in experiments.scorecard_rows(name):
         seed_key = exp.metrics[key].seed_key or key
-        per_seed = [row[seed_key] for row in scored if seed_key in row]
+        per_seed = [row[seed_key] for row in scored if row.get(seed_key) is not None]
         out.append({"key": key, "metric": exp.metrics[key], "paper": exp.metrics[key].paper,
                     "value": pooled.get(key), "sd": pooled.get(spread) if spread else None,
                     "per_seed": per_seed, "n_seeds": len(seeds)})
