@@ -1,6 +1,7 @@
-"""Our CIFAR-10 engine against a kuangliu/pytorch-cifar style loop; prints a table.
+"""Our CIFAR-10 engine against a kuangliu/pytorch-cifar style loop and against this machine's ceiling; prints
+two tables.
 
-    python benchmarks/bench_cifar.py [--batches 10] [--device auto] [--nets all|quick|full]
+    python benchmarks/bench_cifar.py [--batches 10] [--device auto] [--nets all|quick|full] [--variants]
 
 For each network the notebooks train (both profiles of both chapters), the same
 model, optimizer (SGD, momentum 0.9, weight decay 5e-4, batch 128) and number of
@@ -9,12 +10,21 @@ images go through two loops, one after the other in this run:
   random crop (padding 4) and flip in numpy, ToTensor-style float conversion and
   Normalize, a shuffling DataLoader, fp32, NCHW;
 - ours: `training.sgd`: data on the device as uint8, batched crop and flip there,
-  channels_last, bf16 autocast where it pays, torch.compile on CUDA.
+  channels_last, bf16 autocast where it pays, torch.compile where it pays.
 FGSM rows replace half of each batch by FGSM images in both loops (the same attack
 function). Each loop makes two passes over `batches` x 128 training images and
 the second pass is timed, so start-up and compilation are not counted.
 
-From the measured images/s the table extrapolates the time of one epoch (50,000
+`--variants` also times our loop with one setting changed at a time, side by side in the same run:
+torch.compile switched the other way, bf16 autocast switched the other way, one thread instead of two
+(on a CPU), and evaluation (`training.logits_of`) at batch 1000 against 128.
+
+The second table is the ceiling: every convolution of the network, at its own shape in the network,
+timed alone (forward and backward, channels_last, batch 128, best of three) in fp32 and in bf16. Their
+summed time gives the images/s a loop could reach if it spent time on nothing but convolutions (for the
+FGSM rows, with the attack's extra passes counted); our loop is shown as a share of the better of the two.
+
+From the measured images/s the first table extrapolates the time of one epoch (50,000
 images) and of each full profile's training per seed: cifar_mislabeled's teacher
 (2 epochs) and student (50 epochs on the 18,768 wrong images), with and without
 the two controls; fgsm_leak's 60 epochs for one attack label and for all four.
@@ -88,13 +98,73 @@ def reference(net, images, labels, mean, std, device, adversarial):
     return len(labels) / (time.perf_counter() - start)
 
 
-def ours(net, images, labels, mean, std, device, adversarial, compile=None):
+def ours(net, images, labels, mean, std, device, adversarial, compile=None, bf16=None):
+    """Two epochs of `training.sgd` on the images; images/s of the second."""
     model = models.Normalized(net, mean, std)
     _, history = training.sgd(model, images, labels, epochs=2, batch_size=128, lr=0.1, device=device,
-                              compile=compile,
+                              compile=compile, bf16=bf16,
                               adversarial=fgsm_leak.mixed_fgsm("true", 12.0) if adversarial else None,
                               progress=False)
     return len(labels) / history[1]["seconds"]
+
+
+def evaluation(net, images, mean, std, device, batch_size):
+    """images/s of `training.logits_of` (inference mode) at a batch size; best of two passes."""
+    model = models.Normalized(net, mean, std).to(device, memory_format=torch.channels_last)
+    best = 0.0
+    for _ in range(2):
+        start = time.perf_counter()
+        training.logits_of(model, images, device, batch_size)
+        best = max(best, len(images) / (time.perf_counter() - start))
+    return best
+
+
+def conv_shapes(net, device):
+    """(conv, input shape) of every convolution as the network applies it to a batch of 128."""
+    shapes = []
+    hooks = [m.register_forward_hook(lambda m, inp, out: shapes.append((m, tuple(inp[0].shape))))
+             for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        net.to(device).eval()(torch.rand(128, 3, 32, 32, device=device))
+    for h in hooks:
+        h.remove()
+    return shapes
+
+
+def conv_seconds(conv, shape, device, bf16, reps=3):
+    """Best time of one forward and backward pass of `conv` alone on a random batch of `shape`."""
+    conv = torch.nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                           bias=conv.bias is not None).to(device, memory_format=torch.channels_last)
+    x = torch.rand(shape, device=device).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(shape[1] != 3)  # the stem's input needs no gradient in training
+    amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
+    best = float("inf")
+    for rep in range(reps + 1):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with amp:
+            y = conv(x)
+        y.float().sum().backward()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if rep:  # the first pass warms up
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def ceiling(build, device, bf16, adversarial):
+    """images/s of the network's convolutions alone (forward and backward, batch 128) and their GFLOP/s. With
+    `adversarial`, half of each batch also costs the attack's forward and input-gradient passes, about two
+    thirds of a training step, so a training image costs 1 + 0.5 x 2/3 of the plain convolutions."""
+    shapes = conv_shapes(build(), device)
+    seconds, flops = 0.0, 0.0
+    for conv, shape in shapes:
+        seconds += conv_seconds(conv, shape, device, bf16)
+        out_hw = (shape[2] // conv.stride[0]) * (shape[3] // conv.stride[1])
+        flops += 3 * 2 * shape[0] * out_hw * conv.in_channels * conv.out_channels * conv.kernel_size[0] ** 2
+    per_image = 1 + 0.5 * 2 / 3 if adversarial else 1
+    return 128 / seconds / per_image, flops / seconds / 1e9
 
 
 def fmt_time(seconds):
@@ -107,25 +177,26 @@ def main():
     ap.add_argument("--batches", type=int, default=10, help="batches of 128 per timed pass")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--nets", default="all", choices=("all", "quick", "full"))
-    ap.add_argument("--compile", action="store_true",
-                    help="also time our loop with torch.compile switched the other way (on, on a CPU)")
+    ap.add_argument("--variants", action="store_true",
+                    help="also time our loop with compile, bf16 and threads changed one at a time, and evaluation")
     args = ap.parse_args()
     device = training.resolve_device(args.device)
     if device == "cpu":
         torch.set_num_threads(min(2, torch.get_num_threads()))
+    threads = torch.get_num_threads()
     train = data.load("cifar10", "train")
     mean, std = training.channel_stats(train.images)
     n = args.batches * 128
     images, labels = train.images[:n], train.labels[:n]
-    print(f"device: {training.describe_device(device)}; torch {torch.__version__}; bf16 autocast "
-          f"{'on' if training.bf16_helps(device) else 'off'}; compile {'on' if device == 'cuda' else 'off'}; "
-          f"{n} images per timed pass\n")
-    flip = device != "cuda"  # the setting --compile tries: the opposite of the default
+    bf16 = training.bf16_helps(device)
+    print(f"device: {training.describe_device(device)}; torch {torch.__version__}; "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}; bf16 autocast by default "
+          f"{'on' if bf16 else 'off'}; {n} images per timed pass\n")
     head = (f"{'network (profile)':<46} {'reference img/s':>15} {'ours img/s':>10} {'ratio':>6} "
-            f"{'epoch (ours)':>12}  full profile per seed (ours)"
-            + (f"  | ours, compile {'on' if flip else 'off'}" if args.compile else ""))
+            f"{'epoch (ours)':>12}  full profile per seed (ours)")
     print(head)
     print("-" * len(head))
+    measured, variants = {}, {}
     for name, (profile, build, adversarial) in NETS.items():
         if args.nets != "all" and profile != args.nets:
             continue
@@ -134,6 +205,7 @@ def main():
                         adversarial)
         torch.manual_seed(0)
         our = ours(build(), images, labels, mean, std, device, adversarial)
+        measured[name] = our
         epoch = 50000 / our
         if name.startswith("cifar_mislabeled full"):
             one = (2 * 50000 + 50 * N_WRONG) / our
@@ -142,14 +214,45 @@ def main():
             total = f"one attack label {fmt_time(60 * epoch)}; all four {fmt_time(240 * epoch)}"
         else:
             total = "-"
-        extra = ""
-        if args.compile:
-            torch.manual_seed(0)
-            other = ours(build(), images, labels, mean, std, device, adversarial, compile=flip)
-            extra = f"  | {other:,.0f} img/s ({other / our:.2f}x ours)"
-        print(f"{name:<46} {ref:>15,.0f} {our:>10,.0f} {our / ref:>5.2f}x {fmt_time(epoch):>12}  {total}{extra}",
+        print(f"{name:<46} {ref:>15,.0f} {our:>10,.1f} {our / ref:>5.2f}x {fmt_time(epoch):>12}  {total}",
               flush=True)
+        if args.variants:
+            compiled = training.worth_compiling(device)
+            row = {}
+            torch.manual_seed(0)
+            row[f"compile {'off' if compiled else 'on'}"] = ours(build(), images, labels, mean, std, device,
+                                                                 adversarial, compile=not compiled)
+            torch.manual_seed(0)
+            row[f"bf16 {'off' if bf16 else 'on'}"] = ours(build(), images, labels, mean, std, device, adversarial,
+                                                         bf16=not bf16)
+            if device == "cpu" and threads > 1:
+                torch.set_num_threads(1)
+                torch.manual_seed(0)
+                row["1 thread"] = ours(build(), images, labels, mean, std, device, adversarial)
+                torch.set_num_threads(threads)
+            for batch_size in (128, 1000):
+                row[f"eval, batch {batch_size}"] = evaluation(build(), train.images[:max(n, 1000)], mean, std,
+                                                              device, batch_size)
+            variants[name] = row
 
+    if variants:
+        print("\nOur loop with one setting changed (images/s; training rows as a ratio to ours as above):")
+        for name, row in variants.items():
+            cells = [f"{k}: {v:,.1f} img/s" + ("" if k.startswith("eval") else f" ({v / measured[name]:.2f}x)")
+                     for k, v in row.items()]
+            print(f"  {name}: " + "; ".join(cells), flush=True)
+
+    print("\nCeiling: the network's own convolutions alone, forward and backward, batch 128, best of 3")
+    head = (f"{'network (profile)':<46} {'fp32 img/s':>10} {'fp32 GFLOP/s':>12} {'bf16 img/s':>10} "
+            f"{'bf16 GFLOP/s':>12} {'ours img/s':>10} {'ours / best ceiling':>19}")
+    print(head)
+    print("-" * len(head))
+    for name, our in measured.items():
+        _, build, adversarial = NETS[name]
+        fp32, fp32_flops = ceiling(build, device, False, adversarial)
+        half, half_flops = ceiling(build, device, True, adversarial)
+        print(f"{name:<46} {fp32:>10,.1f} {fp32_flops:>12,.1f} {half:>10,.1f} {half_flops:>12,.1f} {our:>10,.1f} "
+              f"{our / max(fp32, half):>18.0%}", flush=True)
 
 if __name__ == "__main__":
     main()

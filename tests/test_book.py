@@ -148,12 +148,12 @@ def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(b
         if not full:
             assert "No paper-scale record of this experiment is committed yet" in page
             assert f"leaklab compute {name} --profile full" in page
-            if "device" in experiments.get(name).params:  # the CIFAR chapters: say plainly that no GPU ran it
-                assert "no GPU run of it has been recorded yet" in page
+            if "device" in experiments.get(name).params:  # the CIFAR chapters: say plainly what it takes
+                assert "meant for a GPU, and takes hours to days on a CPU" in page
             continue
         head = paper_scale.summary(name, full)[0]
-        shown = head["metric"].fmt.format(head["value"])
-        assert f"{shown} ± {head['metric'].fmt.format(head['sd']).lstrip('+')} ({head['n_seeds']} seeds" in page
+        shown = head["metric"].fmt.format(head["value"])  # one seed has no sd: the page then shows the value alone
+        assert f"{paper_scale.pooled_text(head)} ({paper_scale.seeds_text(head['n_seeds'])}" in page
         assert head["metric"].plain(head["paper"]) in page
         for r in full:  # which commit and device made each record
             assert r["provenance"]["git_commit"][:10] in page and r["device"] in page

@@ -131,6 +131,26 @@ def test_half_of_each_batch_is_attacked_within_the_pixel_range():
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_the_training_attack_leaves_batchnorm_statistics_untouched():
+    """The attack's forward pass runs in train mode (the network as it trains) but must not count as a batch:
+    BatchNorm's running statistics are the same before and after it, and differ after a plain train-mode pass
+    (so the check can fail)."""
+    torch.manual_seed(0)
+    model = models.Normalized(models.resnet_he(1, 4), [0.5] * 3, [0.25] * 3).train()
+    x, y = torch.rand(16, 3, 32, 32), torch.randint(0, 10, (16,))
+
+    def stats():
+        return {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+
+    before = stats()
+    attacked = fgsm_leak.mixed_fgsm("true", 8.0)(model, x, y, torch.Generator().manual_seed(0))
+    assert not torch.equal(attacked[:8], x[:8])  # the attack did run
+    after = stats()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    model(x)
+    assert not all(torch.equal(before[k], v) for k, v in stats().items())
+
+
 def test_a_fixed_eps_attacks_the_given_share_by_exactly_that_much():
     images, labels = tiny_data(32)
     x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))

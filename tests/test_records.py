@@ -254,3 +254,15 @@ def test_compute_runs_with_the_jupyter_packages_unimportable(tmp_path):
     (path,) = tmp_path.glob("*.json")
     assert f"record:   {path}" in proc.stdout
     assert no_nan(path.read_text())["params"]["n_seeds"] == 1
+
+
+def test_a_record_resumed_over_sittings_says_how_long_its_epochs_trained():
+    from leaklab import paper_scale
+
+    series = {"seeds": [{"teacher_history": [{"epoch": 1, "seconds": 3000.0}, {"epoch": 2, "seconds": 3000.0}],
+                         "histories": {"teacher_labels": [{"epoch": 1, "seconds": 1200.0, "loss": 2.0}]}}]}
+    assert paper_scale.training_seconds(series) == 7200.0
+    resumed = {"provenance": {"wall_time_s": 1500.0}, "series": series}
+    assert "2.0 h of training over several sittings" in paper_scale.time_text(resumed)
+    one_go = {"provenance": {"wall_time_s": 7500.0}, "series": series}
+    assert paper_scale.time_text(one_go) == "125.0 min"

@@ -2,11 +2,18 @@
 
 `eps` may be a number or a tensor that broadcasts against `x` (one radius per
 model or per example). Losses are summed, not averaged, so each example's
-gradient is its own whatever the batch holds.
+gradient is its own whatever else the batch holds, for a model in eval mode. A
+model in train mode with BatchNorm normalizes by the batch's own statistics, so
+there each example's gradient also depends on the rest of its batch: FGSM
+training attacks the network as it trains, in train mode, with
+`batchnorm_stats_kept` so that the attack's pass is not counted as a batch.
 """
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 ATTACK_LABELS = ("true", "predicted", "least_likely", "random")
@@ -50,3 +57,18 @@ def pgd(model, x, y, eps, steps=20, step_size=None, lo=0.0, hi=1.0):
         x_adv = x_adv + step_size * _loss_grad(model, x_adv, y).sign()
         x_adv = torch.max(torch.min(x_adv, x + eps), x - eps).clamp(lo, hi).detach()
     return x_adv
+
+
+@contextlib.contextmanager
+def batchnorm_stats_kept(model):
+    """Within the block, train-mode forward passes through `model` leave its BatchNorm running statistics
+    (means, variances, batch counts) as they were: an attack's extra pass must not move the statistics the
+    trained network is evaluated with."""
+    kept = [(buffer, buffer.clone()) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            for buffer in (m.running_mean, m.running_var, m.num_batches_tracked) if buffer is not None]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in kept:
+                buffer.copy_(value)

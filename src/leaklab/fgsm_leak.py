@@ -42,7 +42,8 @@ def mixed_fgsm(kind, sigma, share=0.5, fixed_eps=0.0):
             eps = torch.full((n, 1, 1, 1), fixed_eps / 255, device=x.device)
         else:
             eps = torch.randn(n, 1, 1, 1, generator=gen, device=x.device).abs_().mul_(sigma / 255)
-        step, _ = fgsm_direction(net, x[:n], y[:n], kind, gen)
+        with attacks.batchnorm_stats_kept(net):  # the training step's own pass is the one that counts
+            step, _ = fgsm_direction(net, x[:n], y[:n], kind, gen)
         return torch.cat([(x[:n] + eps * step).clamp_(0, 1), x[n:]])
     return adversarial
 
@@ -62,11 +63,12 @@ def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, pro
     return model, history
 
 
-def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=500, seed=0):
+def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, seed=0):
     """Mean cross-entropy (true label) and accuracy at x + eps * step for each eps (0-255 scale) in
     eps_grid, where step is the sign of the `kind` attack computed once at the clean x; and ("correct") each
     image's right or wrong at each eps."""
     device = next(model.parameters()).device
+    batch_size = batch_size or training.eval_batch(device)
     model.eval()
     gen = torch.Generator(device).manual_seed(seed)
     x_all, y_all = training.on_device(images, device), labels.to(device)

@@ -49,8 +49,31 @@ def seeds_text(n):
     return f"{n} seed{'s' if n != 1 else ''}"
 
 
+def training_seconds(series):
+    """The seconds of every training epoch a record's series holds (any per-epoch history: a list of dicts with
+    "epoch" and "seconds"), however many sittings they were trained in."""
+    if isinstance(series, dict):
+        return sum(training_seconds(v) for v in series.values())
+    if isinstance(series, list):
+        if series and all(isinstance(h, dict) and "epoch" in h and "seconds" in h for h in series):
+            return sum(h["seconds"] for h in series)
+        return sum(training_seconds(v) for v in series)
+    return 0.0
+
+
+def time_text(record):
+    """The record's wall time; for a run resumed over several sittings (its epochs trained for longer than its
+    last process ran), also the training time of all its epochs."""
+    wall, trained = record["provenance"]["wall_time_s"], training_seconds(record.get("series", {}))
+    text = f"{wall / 60:.1f} min"
+    if trained > 1.1 * wall:
+        text = (f"{trained / 3600:.1f} h of training over several sittings (the last one {wall / 60:.0f} min, "
+                "evaluation included)")
+    return text
+
+
 def provenance_lines(recs):
-    """One line per record: profile, seeds, device, commit, data copy, wall time, date."""
+    """One line per record: profile, seeds, device, commit, data copy, time, date."""
     lines = []
     for r in recs:
         prov = r["provenance"]
@@ -59,7 +82,7 @@ def provenance_lines(recs):
                      f"({', '.join(str(row['seed']) for row in r['per_seed'][:5])}"
                      f"{', …' if len(r['per_seed']) > 5 else ''}); {r['device']}; commit `{commit[:10]}`"
                      f"{' (dirty tree)' if commit.endswith('-dirty') else ''}; torch {prov['torch']}; "
-                     f"data: {'; '.join(r['data']['sources'])}; {prov['wall_time_s'] / 60:.1f} min; "
+                     f"data: {'; '.join(r['data']['sources'])}; {time_text(r)}; "
                      f"{prov['date'][:10]}.")
     return lines
 
@@ -85,7 +108,7 @@ def table(name, recs):
 def missing(name):
     """What the section says when no full record is committed: the command and what it costs."""
     exp = experiments.get(name)
-    gpu = ("Its full profile is meant for a GPU, and no GPU run of it has been recorded yet. "
+    gpu = ("Its full profile is meant for a GPU, and takes hours to days on a CPU. "
            if "device" in exp.params and ("GPU" in exp.full_cost or "H100" in exp.full_cost) else "")
     return (f"No paper-scale record of this experiment is committed yet. {gpu}One command makes one, after `make "
             f"install` (on a GPU machine, `make TORCH=torch install`):\n\n```bash\n.venv/bin/leaklab compute {name} "

@@ -217,18 +217,23 @@ class Clock:
             self.log(f"{what}{done:,} of {self.total:,} training images{eta}")
 
 
-def worth_compiling(model, device, images):
-    """torch.compile on CUDA always; on a CPU only for a large net trained long (at least a million
-    parameters and 100,000 training images): there it gained 7% on a 2-core AVX2 CPU
-    (benchmarks/bench_cifar.py), while compiling costs a minute or two, more than a small net's whole run."""
-    if str(device).startswith("cuda"):
-        return True
-    return sum(p.numel() for p in model.parameters()) >= 1_000_000 and images >= 100_000
+def worth_compiling(device):
+    """torch.compile on CUDA; never on a CPU. Measured side by side on a 2-core AVX2 CPU
+    (benchmarks/bench_cifar.py --variants), it made the full profiles' ResNet-18 and ResNet-110 no faster
+    (0.97-1.01x: their time is in the convolutions), and the small nets it does speed up (1.4x) train for
+    less time than compiling takes."""
+    return str(device).startswith("cuda")
+
+
+def eval_batch(device):
+    """Batch size for evaluation: large on a GPU; 128 on a CPU, where batches that fit the caches ran 1.3-1.5x
+    faster than batches of 1000 (benchmarks/bench_cifar.py --variants)."""
+    return 1000 if str(device).startswith("cuda") else 128
 
 
 def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
         decay=True, augment=True, adversarial=None, seed=0, checkpoint=None, device=None, compile=None,
-        progress=True, desc="train", on_epoch=None, clock=None):
+        progress=True, desc="train", on_epoch=None, clock=None, bf16=None):
     """Train `model` (which takes pixels in [0, 1]) with SGD and momentum: the CIFAR engine.
 
     The data go to the device once as uint8; each batch is one gather with its random
@@ -243,13 +248,14 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
     same arguments resumes after the last finished epoch and ends in the same state.
     All randomness after initialization comes from one generator seeded by `seed`.
     A `clock` (Clock) is told each epoch and logs the run's time left soon after the start and after
-    every epoch. Returns (model in eval mode, per-epoch history).
+    every epoch. `compile` and `bf16` (autocast) default to what pays on the device (`worth_compiling`,
+    `bf16_helps`). Returns (model in eval mode, per-epoch history).
     """
     from tqdm import tqdm  # text, so the executed notebooks keep a plain log (no widget state)
 
     device = device or default_device()
     model.to(device, memory_format=torch.channels_last).train()
-    compile = worth_compiling(model, device, epochs * len(labels)) if compile is None else compile
+    compile = worth_compiling(device) if compile is None else compile
     net = torch.compile(model) if compile else model
     x_all, y_all = on_device(images, device, pad=4 if augment else 0), labels.to(device)
     gen = torch.Generator(device).manual_seed(seed)
@@ -268,7 +274,8 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
         history, start_epoch = state["history"], state["epoch"]
     if clock is not None:
         clock.skipped(start_epoch * len(labels))
-    amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16_helps(device))
+    bf16 = bf16_helps(device) if bf16 is None else bf16
+    amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
     for epoch in range(start_epoch, epochs):
         model.train()
         order = torch.randperm(len(labels), generator=gen, device=device)
@@ -292,7 +299,8 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
             if step % 50 == 49:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", refresh=False)
             if clock is not None and epoch == start_epoch and step == 9:  # a first pace, within minutes
-                clock.estimate(seen, time.perf_counter() - start, f"{desc}, first batches: ")
+                with bar.external_write_mode():  # on its own line, not inside the progress bar's
+                    clock.estimate(seen, time.perf_counter() - start, f"{desc}, first batches: ")
         history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen,
                         "seconds": time.perf_counter() - start})
         if on_epoch is not None:
@@ -310,10 +318,11 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
     return model.eval(), history
 
 
-@torch.no_grad()
-def logits_of(model, images, device=None, batch_size=1000):
+@torch.inference_mode()
+def logits_of(model, images, device=None, batch_size=None):
     """The model's logits (float, on the CPU) for uint8 images [N, C, H, W]."""
     device = device or next(model.parameters()).device
+    batch_size = batch_size or eval_batch(device)
     model.eval()
     x_all = on_device(images, device)
     amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16_helps(device))
