@@ -81,13 +81,17 @@ def test_the_conjecture_is_judged_by_the_noise_rule():
 
 def test_the_map_reading_counts_cells_by_the_noise_rule():
     cell = lambda eps, w, gap: {"eps": eps, "width": w, "seeds": [  # noqa: E731
-        {"gap": gap, "gap_se": 0.004, "clean_acc": 0.9}, {"gap": gap, "gap_se": 0.004, "clean_acc": 0.8}]}
+        {"gap": gap, "gap_se": 0.001, "clean_acc": 0.9}, {"gap": gap, "gap_se": 0.001, "clean_acc": 0.8}]}
     m = {"eps": [25.5, 76.5], "widths": [4, 8], "cells": [cell(25.5, 4, 0.0), cell(25.5, 8, 0.001),
                                                            cell(76.5, 4, 0.05), cell(76.5, 8, 0.09)]}
     m["cells"][0]["seeds"][0]["gap"] = m["cells"][0]["seeds"][1]["gap"] = -0.05  # the attack wins there
     text = leak_conditions.map_reading(m)
-    assert text.startswith("Of the map's 4 cells, 2 leak beyond twice their standard error, 1 go the other way "
-                           "beyond it (the attack wins), and 1 cannot be told apart from no gap")
+    assert text.startswith("Of the map's 4 cells, 2 leak beyond 12.7 times their standard error (Student's t for 2 "
+                           "seeds), 1 go the other way beyond it (the attack wins), and 1 cannot be told apart from "
+                           "no gap")
+    m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.004  # 12.5 errors: not with 2
+    assert leak_conditions.map_reading(m).startswith("Of the map's 4 cells, 1 leak beyond")
+    m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.001
     assert "the smallest training eps that leaks is 76.5/255" in text
     assert "eps 76.5: clean 85.0%, gap +7.0 points, 2 of 2 cells leaking" in text
     assert "width 8: clean 85.0%, gap +4.5 points, 1 of 2 cells leaking" in text

@@ -177,6 +177,9 @@ def test_checkpoint_dir_depends_on_parameters():
     from leaklab import experiments, records
 
     quick = SimpleNamespace(**experiments.resolve("mnist_from_fashion", "quick"))
-    other = SimpleNamespace(**experiments.resolve("mnist_from_fashion", "quick", {"seed": 1}))
+    other = SimpleNamespace(**experiments.resolve("mnist_from_fashion", "quick", {"epochs": 3}))
+    seed = SimpleNamespace(**experiments.resolve("mnist_from_fashion", "quick", {"seed": 1}))
     assert records.checkpoint_dir("mnist_from_fashion", quick) == records.checkpoint_dir("mnist_from_fashion", quick)
     assert records.checkpoint_dir("mnist_from_fashion", quick) != records.checkpoint_dir("mnist_from_fashion", other)
+    # the checkpoint files are named by seed (seed{N}.pt), so runs of other seeds share the directory
+    assert records.checkpoint_dir("mnist_from_fashion", quick) == records.checkpoint_dir("mnist_from_fashion", seed)

@@ -555,10 +555,13 @@ def estimate(name, key, rows, n_test=None):
 
 def verdict(name, key, est, n_test=None):
     """The scorecard's word on one measured metric against the paper's number, by the noise rule: an
-    effect only beyond twice its standard error, and setup numbers only 'match' or 'differ'."""
+    effect only beyond its critical line (Student's t for its seeds), setup numbers only 'match' or 'differ',
+    and one seed never a verdict on the procedure."""
     if est is None:
         return "not run"
     metric = get(name).metrics[key]
+    if est.one_model and not metric.setup:
+        return "one seed: spread unknown"
     paper_se = stats.binomial_se(metric.paper, n_test) if n_test and "%" in metric.fmt else 0.0
     close = stats.matches(est, metric.paper, math.hypot(metric.read_off, paper_se))
     if metric.setup:

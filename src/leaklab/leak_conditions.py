@@ -261,7 +261,8 @@ def map_figure(recs):
     ax.set_ylabel("CNN width (channels of its first layer)")
     fig.colorbar(im, ax=ax, label="FGSM minus clean accuracy (points)")
     ax.set_title("Where the label leaks: FGSM minus clean accuracy, points ± standard error\n"
-                 "(red: FGSM images easier than clean; '(noise)': within twice the standard error)", fontsize=10)
+                 "(red: FGSM images easier than clean; '(noise)': within its critical line, Student's t for its "
+                 "seeds)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -380,7 +381,10 @@ def map_reading(m):
     clean = {(c["eps"], c["width"]): cell_clean(c) for c in m["cells"]}
     leaks = {k for k, e in est.items() if e.is_effect and e.value > 0}
     harder = {k for k, e in est.items() if e.is_effect and e.value < 0}
-    text = (f"Of the map's {len(est)} cells, {len(leaks)} leak beyond twice their standard error, {len(harder)} "
+    lines = sorted({round(e.critical, 1) for e in est.values()})
+    line = (f"{lines[0]:g} times their standard error (Student's t for "
+            f"{next(iter(est.values())).n_seeds} seeds)" if len(lines) == 1 else "their critical line (Student's t)")
+    text = (f"Of the map's {len(est)} cells, {len(leaks)} leak beyond {line}, {len(harder)} "
             f"go the other way beyond it (the attack wins), and {len(est) - len(leaks) - len(harder)} cannot be "
             "told apart from no gap")
     if leaks:
