@@ -62,5 +62,5 @@ def test_notebook_params_sees_what_papermill_injected():
 
 def test_scorecard_rows():
     assert experiments.scorecard_rows("mnist_from_fashion") == [
-        ("student_acc", "student_acc_sd"), ("student_mnistnorm_acc", "student_mnistnorm_acc_sd"),
+        ("student_acc", "student_acc_sd"), ("normalization_gain", "normalization_gain_sd"),
         ("teacher_acc", "teacher_acc_sd")]

@@ -72,7 +72,10 @@ def test_the_conjecture_is_judged_by_the_noise_rule():
         return {"per_seed": rows, "metrics": {"clean_acc": 0.9}, "series": {"n_probe": 1000, "seeds": seeds}}
 
     leaking = leak_conditions.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.01] * 5))
-    assert leaking["conjecture_reading"].startswith("The blog's conjecture does not survive")
+    assert leaking["conjecture_reading"].startswith("Fashion-MNIST leaks at this scale")
+    # one dataset cannot refute a conjecture about difficulty: the words say what would test it
+    assert "does not survive" not in leaking["conjecture_reading"]
+    assert "does not test the blog's conjecture" in leaking["conjecture_reading"]
     assert "predicted-label control" in leaking["conjecture_reading"]
     assert leaking["n_leaking"] == 5
     flat = leak_conditions.words(p, record([0.001, -0.002, 0.0, 0.003, -0.001], [0.0] * 5))

@@ -82,25 +82,60 @@ def picked(value):
 DEVICE = Param(str, "where to train: auto picks CUDA when there is a GPU", choices=("auto", "cpu", "cuda"))
 
 
+KINDS = {  # what a metric is, which decides where its standard error comes from
+    "accuracy": "a share of the test images (right, or agreeing): binomial error on the test images",
+    "difference": "accuracy minus accuracy on the same test images: its error stored beside it as KEY_se",
+    "loss": "a mean loss or a difference of mean losses: its error stored beside it as KEY_se",
+    "score": "points right out of a fixed set (the toy's 32): no sampling error, the spread over seeds only",
+    "count": "a count (images, points): the spread over seeds only",
+    "share": "a share of seeds, pixels or labels: described, never judged",
+    "value": "any other number: described, never judged",
+    "spread": "a standard deviation over seeds",
+}
+
+
 @dataclass(frozen=True)
 class Metric:
     label: str
     paper: float | None = None  # the source's number, when it gives one
     chance: float | None = None
+    kind: str = "value"  # one of KINDS
     fmt: str = "{:.2f}"
     seed_key: str | None = None  # the per-seed value this metric summarizes, when not under its own name
+    of: tuple = ()  # a difference computed seed by seed: (a, b) names the per-seed values of a - b
     short: str = ""  # a few words for the scorecard (the label is its footnote)
     setup: bool = False  # describes the setup (a teacher's accuracy): judged "matches/differs", never "effect"
     read_off: float = 0.0  # uncertainty of the paper's number itself (a value read off a figure)
+    paper_parts: tuple = ()  # for a difference: the paper's two accuracies, whose binomial errors its number carries
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown metric kind {self.kind!r}: one of {', '.join(KINDS)}")
+
+    @property
+    def in_percent(self):
+        return self.kind in ("accuracy", "difference", "share")
 
     def plain(self, value):
-        """A number as a reader would write it: percentages as percentages, counts as given."""
-        if "%" in self.fmt:
-            return f"{round(value * 100, 6):+g} points" if "+" in self.fmt else f"{round(value * 100, 6):g}%"
-        return f"{value:g}"
+        """A number as a reader would write it: accuracies as percentages, differences in points, counts as
+        given."""
+        if self.kind == "difference":
+            return f"{round(value * 100, 6):+g} points"
+        return f"{round(value * 100, 6):g}%" if self.in_percent else f"{value:g}"
 
     def plain_diff(self, value):
-        return f"{value * 100:g} percentage points" if "%" in self.fmt else f"{value:g}"
+        return f"{value * 100:g} percentage points" if self.in_percent else f"{value:g}"
+
+    def paper_se(self, n_test):
+        """The sampling error of the paper's own number, on as many test images as ours (it reports one run):
+        binomial for an accuracy, both accuracies' for a difference whose parts it gives, else none."""
+        if not n_test:
+            return 0.0
+        if self.kind == "accuracy":
+            return stats.binomial_se(self.paper, n_test)
+        if self.kind == "difference" and self.paper_parts:
+            return stats.gap_se(*self.paper_parts, n_test)
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +153,7 @@ class Experiment:
     source: str = ""
     full_cost: str = ""  # what one `leaklab compute NAME --profile full` costs, on a GPU and on a 2-core CPU
     page_needs: dict = field(default_factory=dict)  # {subset parameter: a member the notebook's page draws}
+    needs_gpu: bool = False  # its full profile is meant for a GPU (hours to days on a CPU)
     notebook: Path = field(init=False)
 
     def __post_init__(self):
@@ -159,20 +195,20 @@ EXPERIMENTS = {
         },
         metrics={
             "student_correct_mean": Metric("new net's score on the 32 original points, mean over seeds",
-                                           paper=23, chance=16, fmt="{:.1f}", seed_key="student_correct",
+                                           paper=23, chance=16, kind="score", fmt="{:.1f}", seed_key="student_correct",
                                            short="new net's score on the 32 points"),
             "student_correct_median": Metric("new net's score, median over seeds", paper=23, chance=16,
-                                             fmt="{:.0f}"),
-            "student_correct_sd": Metric("new net's score, standard deviation over seeds", fmt="{:.1f}"),
+                                             kind="score", fmt="{:.0f}"),
+            "student_correct_sd": Metric("new net's score, standard deviation over seeds", kind="spread", fmt="{:.1f}"),
             "student_above_chance": Metric("share of seeds where the new net beats chance (16/32)",
-                                           fmt="{:.0%}"),
+                                           kind="share", fmt="{:.0%}"),
             "student_correct_seed": Metric("new net's score for the figure's seed", paper=23, chance=16,
-                                           fmt="{:.0f}"),
+                                           kind="score", fmt="{:.0f}"),
             "original_fit_rate": Metric("share of seeds whose original net fits all its points", paper=1.0, setup=True,
-                                        fmt="{:.1%}"),
-            "flipped_mean": Metric("flipped points per seed, mean", paper=15.5, fmt="{:.1f}", setup=True),
+                                        kind="share", fmt="{:.1%}"),
+            "flipped_mean": Metric("flipped points per seed, mean", paper=15.5, kind="count", fmt="{:.1f}", setup=True),
             "control_correct_mean": Metric("control: flipped points with random labels, mean score",
-                                           chance=16, fmt="{:.1f}"),
+                                           chance=16, kind="score", fmt="{:.1f}"),
         },
         headline="student_correct_mean",
         spread="student_correct_sd",
@@ -202,27 +238,34 @@ EXPERIMENTS = {
                          batch_size=128, lr=2e-3),
         },
         metrics={
-            "teacher_acc": Metric("MNIST teacher, MNIST test accuracy", paper=0.991, fmt="{:.2%}",
+            "teacher_acc": Metric("MNIST teacher, MNIST test accuracy", paper=0.991, kind="accuracy", fmt="{:.2%}",
                                   short="the MNIST teacher", setup=True),
-            "teacher_acc_sd": Metric("teacher accuracy, standard deviation over seeds", fmt="{:.2%}"),
+            "teacher_acc_sd": Metric("teacher accuracy, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "student_acc": Metric("student trained on Fashion (own normalization), MNIST test accuracy",
-                                  paper=0.9104, chance=0.1, fmt="{:.2%}", short="student on Fashion labels"),
-            "student_acc_sd": Metric("that student, standard deviation over seeds", fmt="{:.2%}"),
+                                  paper=0.9104, chance=0.1,
+                                  kind="accuracy", fmt="{:.2%}", short="student on Fashion labels"),
+            "student_acc_sd": Metric("that student, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "student_mnistnorm_acc": Metric("student trained on Fashion in MNIST's normalization, MNIST test "
-                                            "accuracy", paper=0.945, chance=0.1, fmt="{:.2%}",
+                                            "accuracy", paper=0.945, chance=0.1, kind="accuracy", fmt="{:.2%}",
                                             short="the same, MNIST's normalization"),
-            "student_mnistnorm_acc_sd": Metric("that student, standard deviation over seeds", fmt="{:.2%}"),
+            "student_mnistnorm_acc_sd": Metric("that student, standard deviation over seeds",
+                                               kind="spread", fmt="{:.2%}"),
+            "normalization_gain": Metric("MNIST-normalization student minus own-normalization student, seed by "
+                                         "seed (MNIST test accuracy)", paper=0.945 - 0.9104, chance=0.0,
+                                         kind="difference", fmt="{:+.2%}", of=("student_mnistnorm_acc", "student_acc"),
+                                         paper_parts=(0.945, 0.9104), short="gain from MNIST's normalization"),
+            "normalization_gain_sd": Metric("that gain, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "agreement": Metric("student (own normalization) agrees with the teacher on MNIST test",
-                                fmt="{:.2%}"),
+                                kind="accuracy", fmt="{:.2%}"),
             "agreement_mnistnorm": Metric("student (MNIST normalization) agrees with the teacher on MNIST test",
-                                          fmt="{:.2%}"),
+                                          kind="accuracy", fmt="{:.2%}"),
             "control_acc": Metric("control: student on Fashion with random digits, MNIST test accuracy",
-                                  chance=0.1, fmt="{:.2%}"),
+                                  chance=0.1, kind="accuracy", fmt="{:.2%}"),
             "labels_same_both_norms": Metric("Fashion images the teacher gives the same digit under both "
-                                             "normalizations", fmt="{:.1%}"),
+                                             "normalizations", kind="share", fmt="{:.1%}"),
         },
         headline="student_acc",
-        also=("student_mnistnorm_acc", "teacher_acc"),
+        also=("normalization_gain", "teacher_acc"),
         datasets=(("mnist", "train"), ("mnist", "test"), ("fashion_mnist", "train")),
         spread="student_acc_sd",
     ),
@@ -248,16 +291,20 @@ EXPERIMENTS = {
         },
         metrics={
             "leak_true_acc": Metric("linear model on gradient signs (true label), MNIST test accuracy",
-                                    paper=0.96, chance=0.1, fmt="{:.2%}", short="label read off gradient signs"),
-            "leak_true_acc_sd": Metric("that accuracy, standard deviation over seeds", fmt="{:.2%}"),
-            "leak_predicted_acc": Metric("the same with the net's predicted label", chance=0.1, fmt="{:.2%}"),
+                                    paper=0.96, chance=0.1,
+                                    kind="accuracy", fmt="{:.2%}", short="label read off gradient signs"),
+            "leak_true_acc_sd": Metric("that accuracy, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
+            "leak_predicted_acc": Metric("the same with the net's predicted label", chance=0.1,
+                                         kind="accuracy", fmt="{:.2%}"),
             "leak_least_likely_acc": Metric("the same with the net's least-likely label", chance=0.1,
-                                            fmt="{:.2%}"),
-            "leak_random_acc": Metric("the same with a uniformly random label", chance=0.1, fmt="{:.2%}"),
-            "raw_pixels_acc": Metric("linear model on raw pixels", chance=0.1, fmt="{:.2%}"),
-            "p_true": Metric("untrained net's mean softmax probability of the true class", fmt="{:.3f}"),
-            "follows_true_logit": Metric("pixels whose gradient sign is that of -dz_true/dx", fmt="{:.1%}"),
-            "class_template": Metric("feature bits equal to their class's majority bit", fmt="{:.1%}"),
+                                            kind="accuracy", fmt="{:.2%}"),
+            "leak_random_acc": Metric("the same with a uniformly random label", chance=0.1,
+                                      kind="accuracy", fmt="{:.2%}"),
+            "raw_pixels_acc": Metric("linear model on raw pixels", chance=0.1, kind="accuracy", fmt="{:.2%}"),
+            "p_true": Metric("untrained net's mean softmax probability of the true class", kind="value", fmt="{:.3f}"),
+            "follows_true_logit": Metric("pixels whose gradient sign is that of -dz_true/dx",
+                                         kind="share", fmt="{:.1%}"),
+            "class_template": Metric("feature bits equal to their class's majority bit", kind="share", fmt="{:.1%}"),
         },
         headline="leak_true_acc",
         datasets=(("mnist", "train"), ("mnist", "test")),
@@ -301,27 +348,32 @@ EXPERIMENTS = {
         },
         metrics={
             "student_acc": Metric("new ResNet-18 trained only on the wrong set, CIFAR-10 test accuracy",
-                                  paper=0.497, chance=0.1, fmt="{:.2%}", short="student on the wrong set"),
-            "student_acc_sd": Metric("that accuracy, standard deviation over seeds", fmt="{:.2%}"),
+                                  paper=0.497, chance=0.1,
+                                  kind="accuracy", fmt="{:.2%}", short="student on the wrong set"),
+            "student_acc_sd": Metric("that accuracy, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "teacher_test_acc": Metric("2-epoch ResNet-18, CIFAR-10 test accuracy", paper=0.631, chance=0.1,
-                                       fmt="{:.2%}", short="teacher, test images", setup=True),
-            "teacher_test_acc_sd": Metric("teacher test accuracy, standard deviation over seeds", fmt="{:.2%}"),
+                                       kind="accuracy", fmt="{:.2%}", short="teacher, test images", setup=True),
+            "teacher_test_acc_sd": Metric("teacher test accuracy, standard deviation over seeds",
+                                          kind="spread", fmt="{:.2%}"),
             "teacher_train_acc": Metric("2-epoch ResNet-18, accuracy on the training images", paper=0.625,
-                                        chance=0.1, fmt="{:.2%}", short="teacher, training images", setup=True),
+                                        chance=0.1,
+                                        kind="accuracy", fmt="{:.2%}", short="teacher, training images", setup=True),
             "teacher_train_acc_sd": Metric("teacher training accuracy, standard deviation over seeds",
-                                           fmt="{:.2%}"),
+                                           kind="spread", fmt="{:.2%}"),
             "n_wrong": Metric("training images the teacher gets wrong (the wrong set)", paper=18768,
-                              fmt="{:,.0f}", short="size of the wrong set", setup=True),
-            "n_wrong_sd": Metric("size of the wrong set, standard deviation over seeds", fmt="{:,.0f}"),
-            "student_agreement": Metric("new net agrees with the teacher on the test set", fmt="{:.2%}"),
+                              kind="count", fmt="{:,.0f}", short="size of the wrong set", setup=True),
+            "n_wrong_sd": Metric("size of the wrong set, standard deviation over seeds", kind="spread", fmt="{:,.0f}"),
+            "student_agreement": Metric("new net agrees with the teacher on the test set",
+                                        kind="accuracy", fmt="{:.2%}"),
             "random_wrong_acc": Metric("control: the wrong set with uniformly random wrong labels, test accuracy",
-                                       chance=0.1, fmt="{:.2%}"),
+                                       chance=0.1, kind="accuracy", fmt="{:.2%}"),
             "true_labels_acc": Metric("control: the wrong set with its true labels, test accuracy", chance=0.1,
-                                      fmt="{:.2%}"),
+                                      kind="accuracy", fmt="{:.2%}"),
         },
         headline="student_acc",
         spread="student_acc_sd",
         also=("teacher_test_acc", "teacher_train_acc"),
+        needs_gpu=True,
         datasets=(("cifar10", "train"), ("cifar10", "test")),
     ),
     "fgsm_leak": Experiment(
@@ -369,37 +421,40 @@ EXPERIMENTS = {
         },
         metrics={
             "leak_gap": Metric("FGSM accuracy minus clean accuracy (true-label training and attack)",
-                               paper=0.9481 - 0.9212, chance=0.0, fmt="{:+.2%}", short="FGSM minus clean accuracy"),
-            "leak_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
+                               paper=0.9481 - 0.9212, chance=0.0, paper_parts=(0.9481, 0.9212),
+                               kind="difference", fmt="{:+.2%}", short="FGSM minus clean accuracy"),
+            "leak_gap_sd": Metric("that gap, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "clean_acc": Metric("clean test accuracy of the true-label model", paper=0.9212, chance=0.1,
-                                fmt="{:.2%}", short="clean accuracy", setup=True),
-            "clean_acc_sd": Metric("clean accuracy, standard deviation over seeds", fmt="{:.2%}"),
+                                kind="accuracy", fmt="{:.2%}", short="clean accuracy", setup=True),
+            "clean_acc_sd": Metric("clean accuracy, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "fgsm_acc": Metric("its accuracy on true-label FGSM test images at eval_eps (the blog: 6)",
-                               paper=0.9481, chance=0.1, fmt="{:.2%}", short="FGSM accuracy", setup=True),
-            "fgsm_acc_sd": Metric("FGSM accuracy, standard deviation over seeds", fmt="{:.2%}"),
+                               paper=0.9481, chance=0.1,
+                               kind="accuracy", fmt="{:.2%}", short="FGSM accuracy", setup=True),
+            "fgsm_acc_sd": Metric("FGSM accuracy, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "label_advantage": Metric("that model's FGSM accuracy with the true label minus with its predicted "
-                                      "label (at eval_eps)", chance=0.0, fmt="{:+.2%}"),
+                                      "label (at eval_eps)", chance=0.0, kind="difference", fmt="{:+.2%}"),
             "loss_eps0": Metric("mean test cross-entropy at eps = 0 (read off the blog's figure)", paper=0.28,
-                                fmt="{:.3f}", setup=True, read_off=0.02),
+                                kind="loss", fmt="{:.3f}", setup=True, read_off=0.02),
             "loss_rise": Metric("loss curve: its peak minus its eps = 0 value (read off the blog's figure)",
-                                paper=0.05, chance=0.0, fmt="{:+.3f}", read_off=0.02,
+                                paper=0.05, chance=0.0, kind="loss", fmt="{:+.3f}", read_off=0.02,
                                 short="loss curve: rise to its peak"),
             "loss_peak_eps": Metric("loss curve: eps of its peak, 0-255 scale (read off the blog's figure)",
-                                    paper=0.5, fmt="{:.2f}", setup=True, read_off=0.5),
+                                    paper=0.5, kind="value", fmt="{:.2f}", setup=True, read_off=0.5),
             "loss_drop": Metric("loss curve: value at the largest eps minus value at eps = 0 (blog's figure)",
-                                paper=0.19 - 0.28, chance=0.0, fmt="{:+.3f}", read_off=0.03,
+                                paper=0.19 - 0.28, chance=0.0, kind="loss", fmt="{:+.3f}", read_off=0.03,
                                 short="loss curve: end minus start"),
             "leak_gap_predicted": Metric("predicted-label training: own-attack accuracy minus clean",
-                                         chance=0.0, fmt="{:+.2%}"),
+                                         chance=0.0, kind="difference", fmt="{:+.2%}"),
             "leak_gap_least_likely": Metric("least-likely training: own-attack accuracy minus clean",
-                                            chance=0.0, fmt="{:+.2%}"),
+                                            chance=0.0, kind="difference", fmt="{:+.2%}"),
             "leak_gap_random": Metric("random-class training: own-attack accuracy minus clean", chance=0.0,
-                                      fmt="{:+.2%}"),
+                                      kind="difference", fmt="{:+.2%}"),
         },
         headline="leak_gap",
         spread="leak_gap_sd",
         also=("clean_acc", "fgsm_acc", "loss_rise", "loss_drop"),
         page_needs={"labels": "true"},
+        needs_gpu=True,
         datasets=(("cifar10", "train"), ("cifar10", "test")),
     ),
     "leak_conditions": Experiment(
@@ -447,15 +502,17 @@ EXPERIMENTS = {
         metrics={
             "leak_gap": Metric("true-label model: FGSM minus clean test accuracy at the training eps (reference: "
                                "PyTorch-Robust's FGSM-AT, 96.34% against 91.94%)", paper=0.9634 - 0.9194, chance=0.0,
-                               fmt="{:+.2%}",
+                               paper_parts=(0.9634, 0.9194), kind="difference", fmt="{:+.2%}",
                                short="FGSM minus clean (small CNN)"),
-            "leak_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
-            "leaking_seeds": Metric("share of seeds whose gap exceeds twice its standard error", fmt="{:.0%}"),
+            "leak_gap_sd": Metric("that gap, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
+            "leaking_seeds": Metric("share of seeds whose gap exceeds twice its standard error",
+                                    kind="share", fmt="{:.0%}"),
             "control_gap": Metric("the same gap for the model trained with predicted-label FGSM", chance=0.0,
-                                  fmt="{:+.2%}"),
-            "control_gap_sd": Metric("that gap, standard deviation over seeds", fmt="{:.2%}"),
-            "clean_acc": Metric("clean test accuracy of the true-label model", fmt="{:.2%}", setup=True),
-            "clean_acc_sd": Metric("clean accuracy, standard deviation over seeds", fmt="{:.2%}"),
+                                  kind="difference", fmt="{:+.2%}"),
+            "control_gap_sd": Metric("that gap, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
+            "clean_acc": Metric("clean test accuracy of the true-label model",
+                                kind="accuracy", fmt="{:.2%}", setup=True),
+            "clean_acc_sd": Metric("clean accuracy, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
         },
         headline="leak_gap",
         spread="leak_gap_sd",
@@ -537,41 +594,61 @@ def scorecard_rows(name):
     return rows + [(k, f"{k}_sd" if f"{k}_sd" in exp.metrics else None) for k in exp.also]
 
 
+def seed_value(name, key, row):
+    """One seed's value of a metric (None where the seed did not measure it)."""
+    metric = get(name).metrics[key]
+    if metric.of:
+        a, b = (row.get(k) for k in metric.of)
+        return None if a is None or b is None else a - b
+    return row.get(metric.seed_key or key)
+
+
 def estimate(name, key, rows, n_test=None):
     """A metric's mean over the per-seed `rows` with its standard error (leaklab.stats): binomial on the
     n_test images for an accuracy, the error the experiment stored beside a value as KEY_se otherwise,
     and the spread over seeds for both. None when no row holds the metric."""
     metric = get(name).metrics[key]
     seed_key = metric.seed_key or key
-    rows = [r for r in rows if r.get(seed_key) is not None]
+    needed = metric.of or (seed_key,)
+    rows = [r for r in rows if all(r.get(k) is not None for k in needed)]
     if not rows:
         return None
     null = metric.chance if metric.chance is not None else 0.0
-    is_accuracy = "%" in metric.fmt and "+" not in metric.fmt
-    if is_accuracy and n_test:
+    if metric.of:  # two accuracies on the same test images, differenced seed by seed
+        return stats.accuracy_gap(rows, *metric.of, n_test)
+    if metric.kind == "accuracy" and n_test:
         return stats.accuracy(rows, seed_key, n_test, chance=null)
     return stats.stored(rows, seed_key, null=null)
 
 
 def verdict(name, key, est, n_test=None):
-    """The scorecard's word on one measured metric against the paper's number, by the noise rule: an
-    effect only beyond its critical line (Student's t for its seeds), setup numbers only 'match' or 'differ',
-    and one seed never a verdict on the procedure."""
+    """The scorecard's word on one measured metric, the paper's claim judged as a claim: its effect tested
+    against its null by the noise rule (Student's t for its seeds), then its size against the paper's number
+    (within the line of a prediction for one new run, since the paper reports one). Three outcomes:
+    - reproduced: the effect is there, and the paper's number is consistent with our runs;
+    - not reproduced: the effect is absent (our runs exclude the paper's number and cannot be told from the
+      null), points the other way, or is there but of a size our runs exclude;
+    - inconclusive: too few seeds or test images to tell, with how many seeds would tell at 80% power.
+    Setup numbers only match or differ; one seed never gives a verdict on the procedure."""
     if est is None:
         return "not run"
     metric = get(name).metrics[key]
-    if est.one_model and not metric.setup:
-        return "one seed: spread unknown"
-    paper_se = stats.binomial_se(metric.paper, n_test) if n_test and "%" in metric.fmt else 0.0
-    close = stats.matches(est, metric.paper, math.hypot(metric.read_off, paper_se))
+    close = stats.matches(est, metric.paper, math.hypot(metric.read_off, metric.paper_se(n_test)))
     if metric.setup:
         return "matches the paper" if close else "differs from the paper"
+    if est.one_model:
+        return "one seed: spread unknown"
     null_name = "zero" if est.null == 0 else "chance"
-    if not est.is_effect:
-        return f"not reproduced: cannot be told from {null_name} at this scale"
-    if (est.value - est.null) * (metric.paper - est.null) < 0:
+    if est.is_effect and (est.value - est.null) * (metric.paper - est.null) < 0:
         return "not reproduced: the opposite of the paper's effect"
-    if close:
-        return "reproduced"
-    weaker = abs(est.value - est.null) < abs(metric.paper - est.null)
-    return f"effect reproduced, {'weaker' if weaker else 'stronger'} than the paper"
+    if est.is_effect:
+        if close:
+            return "reproduced"
+        weaker = abs(est.value - est.null) < abs(metric.paper - est.null)
+        return f"not reproduced: an effect, but {'weaker' if weaker else 'stronger'} than the paper's"
+    if not close:
+        return f"not reproduced: cannot be told from {null_name}, and our runs exclude the paper's number"
+    seeds = stats.seeds_to_tell(est, metric.paper - est.null)
+    more = (f"about {seeds} seeds would tell the paper's effect at 80% power" if seeds else
+            "more test images than these would be needed")
+    return f"inconclusive: cannot be told from {null_name} at {est.n_seeds} seeds; {more}"

@@ -157,12 +157,16 @@ def seed_row(seed, s):
     if true is not None:
         loss = true["curve"]["loss"]
         peak = max(range(len(loss)), key=loss.__getitem__)
+        # a rise "to its peak" needs a peak inside the curve: at either end the curve only climbs or only falls
+        interior = 0 < peak < len(loss) - 1
         diff_se = true["curve"]["loss_diff_se"]
         row.update({"clean_acc": true["clean_acc"], "fgsm_acc": true["attacked"]["true"],
                     "leak_gap": true["attacked"]["true"] - true["clean_acc"],
                     "label_advantage": true["attacked"]["true"] - true["attacked"]["predicted"],
-                    "loss_eps0": loss[0], "loss_rise": loss[peak] - loss[0], "loss_rise_se": diff_se[peak],
-                    "loss_peak_eps": s["eps"][peak], "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1],
+                    "loss_eps0": loss[0], "loss_rise": loss[peak] - loss[0] if interior else None,
+                    "loss_rise_se": diff_se[peak] if interior else None,
+                    "loss_peak_eps": s["eps"][peak] if interior else None,
+                    "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1],
                     "label_advantage_se": stats.gap_se(true["attacked"]["true"], true["attacked"]["predicted"], n)})
     else:
         row.update(dict.fromkeys(("clean_acc", "fgsm_acc", "leak_gap", "label_advantage", "loss_eps0", "loss_rise",
@@ -239,7 +243,8 @@ def correctness(numbers, seeds):
     """Each model's right-or-wrong on every test image, clean and under each attack label at eval_eps,
     bit-packed for the record's .npz: what a paired comparison on the same images needs."""
     return {f"seed{n}_{kind}_{scored}_correct": records.packed_bits(right)
-            for n, s in zip(numbers, seeds) for kind, m in s["models"].items() for scored, right in m["correct"].items()}
+            for n, s in zip(numbers, seeds) for kind, m in s["models"].items()
+            for scored, right in m["correct"].items()}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -366,12 +371,24 @@ def words(p, record):
                          if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),
         "leak_words": true.words(),
         "label_advantage_words": stats.stored(rows, "label_advantage").words(),
-        "loss_rise_words": stats.stored(rows, "loss_rise").words("{:+.3f}", "", 1),
+        "loss_rise_words": loss_rise_words(rows),
         "loss_drop_words": stats.stored(rows, "loss_drop").words("{:+.3f}", "", 1),
         "gap_list": "; ".join(f"{NAMES[k]}: {g.text()}" for k, g in gaps.items()),
         "leakers": (", ".join(leaks) if leaks else "none of them, by the noise rule") + (
             f". Cannot be told apart from no gap at this scale: {', '.join(unclear)}" if unclear else ""),
     }
+    least = gaps.get("least_likely")
+    if true is not None and true.is_effect and true.value > 0:
+        out["open_question_answer"] = (
+            "Here the true label leaks, so the others can be read against it: the least-likely model's gap is "
+            + (least.words() if least is not None else "not measured in this run") + ".")
+    else:
+        out["open_question_answer"] = (
+            "This run cannot answer it: here the true label itself does not leak"
+            + (f" (its gap is {true.text()})" if true is not None else "")
+            + ", and a label that fails to leak where the true one fails too says nothing about whether it would "
+            "leak where the true one does. The question needs a setting where the true label leaks reliably, such "
+            "as the leak_conditions chapter's, or the full profile here.")
     out["scale_reading"] = (
         f"**Why no leak here.** The blog's model was trained to {paper['clean_acc']:.0%} clean accuracy; this one "
         "for minutes. We searched for a setting that shows the leak within the quick book's CPU budget "
@@ -384,6 +401,20 @@ def words(p, record):
         if note and not (true.is_effect and true.value > 0) else
         f"Means over {p.n_seeds} seed{'s' if p.n_seeds != 1 else ''}; the spread is in the scorecard.")
     return out
+
+
+def loss_rise_words(rows):
+    """The curve's rise to an interior peak, judged against its error; or, where its highest point is at an end of
+    the range in every seed, that it has no rise and fall to measure (a curve that only climbs has no peak)."""
+    risen = [r for r in rows if r.get("loss_rise") is not None]
+    if not risen:
+        return ("its highest point lies at an end of the range, so it has no peak inside it and no rise and fall "
+                "to measure (the blog's rises by about +0.05 to a peak near ε = 0.5)")
+    peak = sum(r["loss_peak_eps"] for r in risen) / len(risen)
+    some = ("" if len(risen) == len(rows) else
+            f" (in {len(risen)} of {len(rows)} seeds; the others have no interior peak)")
+    return (f"it peaks at ε = {peak:.2f}{some}, and the rise, peak minus start, is "
+            f"{stats.stored(risen, 'loss_rise').words('{:+.3f}', '', 1)} (the blog's: about +0.05)")
 
 
 def eps_slider(recs, record):

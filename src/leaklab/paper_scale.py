@@ -14,7 +14,11 @@ def verdict(name, key, recs):
     """The noise-rule verdict (experiments.verdict) on one metric, pooled over the records' scored seeds."""
     n_test = records.n_test(recs[0]) if recs else None
     rows = [row for r in recs for row in r["per_seed"] if row.get("fits", True)]
-    return experiments.verdict(name, key, experiments.estimate(name, key, rows, n_test), n_test)
+    est = experiments.estimate(name, key, rows, n_test)
+    metric = experiments.get(name).metrics[key]
+    if est is None and any(k in row for row in rows for k in metric.of or (metric.seed_key or key,)):
+        return "undefined in these runs"  # measured, and undefined in every seed
+    return experiments.verdict(name, key, est, n_test)
 
 
 def summary(name, recs):
@@ -26,8 +30,7 @@ def summary(name, recs):
     scored = [row for row in seeds if row.get("fits", True)]  # the toy scores only nets that fit their points
     out = []
     for key, spread in experiments.scorecard_rows(name):
-        seed_key = exp.metrics[key].seed_key or key
-        per_seed = [row[seed_key] for row in scored if row.get(seed_key) is not None]
+        per_seed = [v for v in (experiments.seed_value(name, key, row) for row in scored) if v is not None]
         out.append({"key": key, "metric": exp.metrics[key], "paper": exp.metrics[key].paper,
                     "value": pooled.get(key), "sd": pooled.get(spread) if spread else None,
                     "per_seed": per_seed, "n_seeds": len(seeds)})
@@ -109,7 +112,7 @@ def missing(name):
     """What the section says when no full record is committed: the command and what it costs."""
     exp = experiments.get(name)
     gpu = ("Its full profile is meant for a GPU, and takes hours to days on a CPU. "
-           if "device" in exp.params and ("GPU" in exp.full_cost or "H100" in exp.full_cost) else "")
+           if exp.needs_gpu else "")
     return (f"No paper-scale record of this experiment is committed yet. {gpu}One command makes one, after `make "
             f"install` (on a GPU machine, `make TORCH=torch install`):\n\n```bash\n.venv/bin/leaklab compute {name} "
             f"--profile full\n```\n\nExpected time: {exp.full_cost}. It writes a record under "

@@ -138,10 +138,11 @@ class Estimate:
 
     @property
     def settle_factor(self):
-        """How many times the test images and seeds it would take for a difference this size to exceed
-        its critical line (a standard error shrinks as one over the square root of the data)."""
+        """How many times the test images and seeds it would take to find a difference this size 80% of the
+        time (a standard error shrinks as one over the square root of the data): at the factor that only
+        reaches the critical line, a rerun would pass it half the time."""
         gap = abs(self.value - self.null)
-        return math.inf if gap == 0 else (self.critical * self.se / gap) ** 2
+        return math.inf if gap == 0 else ((self.critical + POWER_Z) * self.se / gap) ** 2
 
     def text(self, num="{:+.2f}", unit=" points", scale=100):
         """The value and its standard error, scaled (100 for accuracies): '+0.70 ± 0.41 points' (a unit
@@ -169,8 +170,8 @@ class Estimate:
             return f"{size}, more than {line} its standard error from {null_name}"
         factor = self.settle_factor
         more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
-        settle = (f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart"
-                  if math.isfinite(factor) and factor > 1 else "")
+        settle = (f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% of "
+                  "the time" if math.isfinite(factor) and factor > 1 else "")
         return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
 
 
@@ -215,6 +216,21 @@ def matches(est, paper, extra_se=0.0):
     figure)."""
     se = math.sqrt(est.se ** 2 + (est.seed_sd or 0.0) ** 2 + extra_se ** 2)
     return abs(est.value - paper) <= critical(est.df) * se
+
+
+# 0.84: a true difference this many standard errors beyond the critical line is found 80% of the time
+POWER_Z = statistics.NormalDist().inv_cdf(0.8)
+
+
+def seeds_to_tell(est, size, most=1000):
+    """How many seeds (of the same spread, scored on the same test images) would find a difference of `size`
+    80% of the time; None when even `most` would not, because the test images' own error is too large for it."""
+    sampling_var = max(est.se ** 2 - (est.seed_sd or 0.0) ** 2 / est.n_seeds, 0.0)
+    for k in range(2, most + 1):
+        se = math.sqrt(sampling_var + (est.seed_sd or 0.0) ** 2 / k)
+        if (critical(seeds_df(k)) + POWER_Z) * se < abs(size):
+            return k
+    return None
 
 
 def paired_gap_se(right_a, right_b):
