@@ -90,8 +90,9 @@ def main():
             return seconds, (steps_done(counter) - start_steps) * 128 / seconds
 
         _, alone = pace(args.window)
-        print(f"background: ResNet-18 training ({'nice -n 19, OMP_WAIT_POLICY=PASSIVE' if args.background == 'passive' else 'no nice, OpenMP default'}), "
-              f"{os.cpu_count()} cores; alone {alone:.1f} images/s over {args.window:.0f} s")
+        setting = "nice -n 19, OMP_WAIT_POLICY=PASSIVE" if args.background == "passive" else "no nice, OpenMP default"
+        print(f"background: ResNet-18 training ({setting}), {os.cpu_count()} cores; alone {alone:.1f} images/s over "
+              f"{args.window:.0f} s")
         print("foreground: leaklab compute toy2d (quick profile)\n")
         head = f"{'foreground setting':<44} {'foreground time':>15} {'background images/s':>20} {'of alone':>9}"
         print(head)
