@@ -63,10 +63,10 @@ def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, pro
     return model, history
 
 
-def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, seed=0):
+def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, seed=0, keep_correct=False):
     """Mean cross-entropy (true label) and accuracy at x + eps * step for each eps (0-255 scale) in
-    eps_grid, where step is the sign of the `kind` attack computed once at the clean x; and ("correct") each
-    image's right or wrong at each eps."""
+    eps_grid, where step is the sign of the `kind` attack computed once at the clean x; with `keep_correct`, also
+    ("correct") each image's right or wrong at each eps, a tensor that records keep in their .npz, not JSON."""
     device = next(model.parameters()).device
     batch_size = batch_size or training.eval_batch(device)
     model.eval()
@@ -96,8 +96,9 @@ def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, se
     # curve's rise and fall are judged against
     diff = (mean - mean[0]).double()
     diff_se = ((diff_sq / n - diff ** 2).clamp_(min=0) / max(n - 1, 1)).sqrt()
-    return {"eps": list(eps_grid), "loss": mean.tolist(), "acc": (correct / n).tolist(),
-            "loss_diff_se": diff_se.tolist(), "correct": right}
+    curve = {"eps": list(eps_grid), "loss": mean.tolist(), "acc": (correct / n).tolist(),
+             "loss_diff_se": diff_se.tolist()}
+    return {**curve, "correct": right} if keep_correct else curve
 
 
 def adversarial_images(model, images, labels, eps_grid, kind="true"):
@@ -135,11 +136,11 @@ def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None,
     for kind in experiments.picked(p.labels):
         checkpoint = checkpoints / f"seed{seed}-{kind}.pt" if checkpoints else None
         model, history = train(p, kind, train_set, mean, std, seed, checkpoint, device, progress, clock)
-        curve = along_fgsm(model, test.images, test.labels, grid, "true", seed=seed)
+        curve = along_fgsm(model, test.images, test.labels, grid, "true", seed=seed, keep_correct=True)
         row, correct = {}, {"clean": curve["correct"][0]}
         for a in ATTACKS:
             attacked = curve if a == "true" else along_fgsm(model, test.images, test.labels, [p.eval_eps], a,
-                                                            seed=seed)
+                                                            seed=seed, keep_correct=True)
             i = at if a == "true" else 0
             row[a], correct[a] = attacked["acc"][i], attacked["correct"][i]
         out["models"][kind] = {"clean_acc": curve["acc"][0], "curve": curve, "attacked": row, "history": history,
