@@ -87,19 +87,22 @@ def scorecard(build_records, results_dir):
         for i, row in enumerate(paper_scale.summary(name, full)):
             key, metric = row["key"], row["metric"]
             note = f"{name}-{key}".replace("_", "-")
-            notes.append(f"[^{note}]: {metric.label[0].upper()}{metric.label[1:]}.")
-            here = (f"{paper_scale.text(metric, build['metrics'].get(key))} ({build['profile']})" if build else
-                    "not run")
             if full:
-                ours = f"{paper_scale.pooled_text(row)} ({paper_scale.seeds_text(row['n_seeds'])}, {devices})"
                 judged, basis = full, ""
             else:
-                ours, judged, basis = "none yet", [build] if build else [], f" (this {build['profile']} build)" \
-                    if build else ""
+                judged, basis = ([build], f" (this {build['profile']} build)") if build else ([], "")
+            # the cell gives the verdict's word; its reasons (how many seeds would tell, ...) go to the footnote
+            verdict = paper_scale.verdict(name, key, judged)
+            word, _, reason = verdict.partition(": ")
+            notes.append(f"[^{note}]: {metric.label[0].upper()}{metric.label[1:]}."
+                         + (f" Verdict: {word}, {reason}." if reason else ""))
+            here = (f"{paper_scale.text(metric, build['metrics'].get(key))} ({build['profile']})" if build else
+                    "not run")
+            ours = (f"{paper_scale.pooled_text(row)} ({paper_scale.seeds_text(row['n_seeds'])}, {devices})" if full
+                    else "none yet")
             claim = f"{{doc}}`{exp.name} <../notebooks/{exp.name}>`" if i == 0 else ""  # once per claim
             lines.append(f"| {claim} | {metric.short or metric.label}[^{note}] "
-                         f"| {metric.plain(metric.paper)} | {ours} | {here} "
-                         f"| {paper_scale.verdict(name, key, judged)}{basis} |")
+                         f"| {metric.plain(metric.paper)} | {ours} | {here} | {word}{basis} |")
     table = "\n".join(lines)
     return f":::{{container}} leaklab-scorecard\n{table}\n:::\n\n" + "\n".join(notes) + "\n"
 
