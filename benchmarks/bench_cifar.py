@@ -2,6 +2,7 @@
 two tables.
 
     python benchmarks/bench_cifar.py [--batches 10] [--device auto] [--nets all|quick|full] [--variants]
+                                     [--no-ceiling] [--json PATH]
 
 For each network the notebooks train (both profiles of both chapters), the same
 model, optimizer (SGD, momentum 0.9, weight decay 5e-4, batch 128) and number of
@@ -32,6 +33,7 @@ Evaluation time is not included.
 """
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -98,14 +100,46 @@ def reference(net, images, labels, mean, std, device, adversarial):
     return len(labels) / (time.perf_counter() - start)
 
 
-def ours(net, images, labels, mean, std, device, adversarial, compile=None, bf16=None):
-    """Two epochs of `training.sgd` on the images; images/s of the second."""
+def ours(net, images, labels, mean, std, device, adversarial, compile=None, bf16=None, start_up=None):
+    """Two epochs of `training.sgd` on the images; images/s of the second. `start_up` (a list), if given,
+    receives the first epoch's extra seconds over the second: compilation and warm-up, which a long run pays
+    once per network."""
     model = models.Normalized(net, mean, std)
     _, history = training.sgd(model, images, labels, epochs=2, batch_size=128, lr=0.1, device=device,
                               compile=compile, bf16=bf16,
                               adversarial=fgsm_leak.mixed_fgsm("true", 12.0) if adversarial else None,
                               progress=False)
+    if start_up is not None:
+        start_up.append(history[0]["seconds"] - history[1]["seconds"])
     return len(labels) / history[1]["seconds"]
+
+
+def matmul_peak(device):
+    """The device's measured matrix rate in TFLOP/s: bf16 8192^3 products on a GPU (the ceiling the GPU rows
+    are a share of), fp32 2048^3 on a CPU; median of ten after three warm-ups, on random data."""
+    n, dtype = (8192, torch.bfloat16) if device == "cuda" else (2048, torch.float32)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    times = []
+    for rep in range(13):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if rep >= 3:
+            times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / sorted(times)[len(times) // 2] / 1e12
+
+
+def train_flops(build, adversarial, device):
+    """Convolution FLOPs of one training image (forward and backward; with `adversarial`, the attack's extra
+    passes on half the batch, as in `ceiling`)."""
+    flops = 0
+    for conv, shape in conv_shapes(build(), device):
+        out_hw = (shape[2] // conv.stride[0]) * (shape[3] // conv.stride[1])
+        flops += 3 * 2 * out_hw * conv.in_channels * conv.out_channels * conv.kernel_size[0] ** 2
+    return flops * (1 + 0.5 * 2 / 3 if adversarial else 1)
 
 
 def evaluation(net, images, mean, std, device, batch_size):
@@ -179,6 +213,8 @@ def main():
     ap.add_argument("--nets", default="all", choices=("all", "quick", "full"))
     ap.add_argument("--variants", action="store_true",
                     help="also time our loop with compile, bf16 and threads changed one at a time, and evaluation")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the per-convolution ceiling table")
+    ap.add_argument("--json", default=None, help="also write the measured numbers to this JSON file")
     args = ap.parse_args()
     device = training.resolve_device(args.device)
     if device == "cpu":
@@ -189,14 +225,18 @@ def main():
     n = args.batches * 128
     images, labels = train.images[:n], train.labels[:n]
     bf16 = training.bf16_helps(device)
+    peak = matmul_peak(device)
     print(f"device: {training.describe_device(device)}; torch {torch.__version__}; "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}; bf16 autocast by default "
-          f"{'on' if bf16 else 'off'}; {n} images per timed pass\n")
-    head = (f"{'network (profile)':<46} {'reference img/s':>15} {'ours img/s':>10} {'ratio':>6} "
-            f"{'epoch (ours)':>12}  full profile per seed (ours)")
+          f"{'on' if bf16 else 'off'}; torch.compile by default {'on' if training.worth_compiling(device) else 'off'}; "
+          f"{n} images per timed pass; measured matrix peak "
+          f"{peak:,.1f} TFLOP/s ({'bf16' if device == 'cuda' else 'fp32'})\n")
+    head = (f"{'network (profile)':<46} {'reference img/s':>15} {'ours img/s':>10} {'ratio':>6} {'of peak':>7} "
+            f"{'start-up':>8} {'epoch (ours)':>12}  full profile per seed (ours)")
     print(head)
     print("-" * len(head))
-    measured, variants = {}, {}
+    measured, variants, report = {}, {}, {"device": training.describe_device(device), "torch": torch.__version__,
+                                          "peak_tflops": peak, "images_per_pass": n, "nets": {}}
     for name, (profile, build, adversarial) in NETS.items():
         if args.nets != "all" and profile != args.nets:
             continue
@@ -204,8 +244,18 @@ def main():
         ref = reference(build().to(memory_format=torch.contiguous_format), images, labels, mean, std, device,
                         adversarial)
         torch.manual_seed(0)
-        our = ours(build(), images, labels, mean, std, device, adversarial)
+        start_up, compiled, compile_failed = [], training.worth_compiling(device), False
+        try:
+            our = ours(build(), images, labels, mean, std, device, adversarial, start_up=start_up)
+        except Exception as err:  # on a lent GPU the minutes go on: a compile that breaks is measured eager
+            if not compiled:
+                raise
+            print(f"  ({name}: torch.compile failed, {type(err).__name__}: {str(err)[:300]}; measured eager)")
+            torch.manual_seed(0)
+            start_up, compiled, compile_failed = [], False, True
+            our = ours(build(), images, labels, mean, std, device, adversarial, compile=False, start_up=start_up)
         measured[name] = our
+        share = our * train_flops(build, adversarial, device) / (peak * 1e12)
         epoch = 50000 / our
         if name.startswith("cifar_mislabeled full"):
             one = (2 * 50000 + 50 * N_WRONG) / our
@@ -214,17 +264,35 @@ def main():
             total = f"one attack label {fmt_time(60 * epoch)}; all four {fmt_time(240 * epoch)}"
         else:
             total = "-"
-        print(f"{name:<46} {ref:>15,.0f} {our:>10,.1f} {our / ref:>5.2f}x {fmt_time(epoch):>12}  {total}",
-              flush=True)
+        print(f"{name:<46} {ref:>15,.0f} {our:>10,.1f} {our / ref:>5.2f}x {share:>7.1%} "
+              f"{fmt_time(start_up[0]):>8} {fmt_time(epoch):>12}  {total}", flush=True)
+        report["nets"][name] = {"reference": ref, "ours": our, "start_up_s": start_up[0], "share_of_peak": share,
+                                "compile_failed": compile_failed}
+        if compile_failed:
+            report["nets"][name]["eager"] = {"rate": our, "start_up_s": start_up[0]}
         if args.variants:
-            compiled = training.worth_compiling(device)
             row = {}
+            if not compile_failed:
+                torch.manual_seed(0)
+                toggled_start_up = []
+                toggled = f"compile {'off' if compiled else 'on'}"
+                try:
+                    row[toggled] = ours(build(), images, labels, mean, std, device, adversarial,
+                                        compile=not compiled, start_up=toggled_start_up)
+                    # both ways, for benchmarks/gpu_queue.py's choice: images/s and the first pass's extra seconds
+                    report["nets"][name]["compiled" if not compiled else "eager"] = {
+                        "rate": row[toggled], "start_up_s": toggled_start_up[0]}
+                    report["nets"][name]["eager" if not compiled else "compiled"] = {"rate": our,
+                                                                                     "start_up_s": start_up[0]}
+                except Exception as err:
+                    print(f"  ({name}, {toggled}: {type(err).__name__}: {str(err)[:300]})")
             torch.manual_seed(0)
-            row[f"compile {'off' if compiled else 'on'}"] = ours(build(), images, labels, mean, std, device,
-                                                                 adversarial, compile=not compiled)
-            torch.manual_seed(0)
-            row[f"bf16 {'off' if bf16 else 'on'}"] = ours(build(), images, labels, mean, std, device, adversarial,
-                                                         bf16=not bf16)
+            if compiled:  # compiling again for one setting costs minutes of a lent GPU: bf16 is judged eager
+                row[f"bf16 {'off' if bf16 else 'on'}, compile off"] = ours(
+                    build(), images, labels, mean, std, device, adversarial, compile=False, bf16=not bf16)
+            else:
+                row[f"bf16 {'off' if bf16 else 'on'}"] = ours(build(), images, labels, mean, std, device,
+                                                             adversarial, bf16=not bf16)
             if device == "cpu" and threads > 1:
                 torch.set_num_threads(1)
                 torch.manual_seed(0)
@@ -234,6 +302,10 @@ def main():
                 row[f"eval, batch {batch_size}"] = evaluation(build(), train.images[:max(n, 1000)], mean, std,
                                                               device, batch_size)
             variants[name] = row
+            report["nets"][name]["variants"] = row
+        if args.json:  # after every network, so a run stopped part-way keeps what it measured
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
 
     if variants:
         print("\nOur loop with one setting changed (images/s; training rows as a ratio to ours as above):")
@@ -242,6 +314,8 @@ def main():
                      for k, v in row.items()]
             print(f"  {name}: " + "; ".join(cells), flush=True)
 
+    if args.no_ceiling:
+        return
     print("\nCeiling: the network's own convolutions alone, forward and backward, batch 128, best of 3")
     head = (f"{'network (profile)':<46} {'fp32 img/s':>10} {'fp32 GFLOP/s':>12} {'bf16 img/s':>10} "
             f"{'bf16 GFLOP/s':>12} {'ours img/s':>10} {'ours / best ceiling':>19}")

@@ -158,11 +158,14 @@ def unpacked_bits(packed, n):
 
 def git_commit(root=None):
     """The commit of the working tree at `root` (the project's), marked '-dirty' when tracked files
-    differ from it."""
+    differ from it. A copy of the tree without its .git (a lent GPU machine gets one) names its commit in
+    LEAKLAB_COMMIT."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=root or experiments.ROOT, capture_output=True,
                               text=True).stdout.strip()
-    commit = git("rev-parse", "HEAD") or "unknown"
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return os.environ.get("LEAKLAB_COMMIT", "unknown")
     return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 

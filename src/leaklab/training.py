@@ -1,5 +1,6 @@
 """Training loops: full-batch for the toy's tiny nets, minibatches from in-memory tensors for images."""
 
+import os
 import time
 from pathlib import Path
 
@@ -221,7 +222,11 @@ def worth_compiling(device):
     """torch.compile on CUDA; never on a CPU. Measured side by side on a 2-core AVX2 CPU
     (benchmarks/bench_cifar.py --variants), it made the full profiles' ResNet-18 and ResNet-110 no faster
     (0.97-1.01x: their time is in the convolutions), and the small nets it does speed up (1.4x) train for
-    less time than compiling takes."""
+    less time than compiling takes. LEAKLAB_COMPILE=0 or 1 overrides (benchmarks/gpu_queue.py sets it from
+    its own measurement); the choice changes speed, not what is computed."""
+    forced = os.environ.get("LEAKLAB_COMPILE")
+    if forced in ("0", "1"):
+        return forced == "1"
     return str(device).startswith("cuda")
 
 
@@ -351,5 +356,6 @@ def resolve_device(choice):
 
 def describe_device(device):
     if str(device).startswith("cuda"):
-        return f"cuda ({torch.cuda.get_device_name(device)})"
+        return (f"cuda ({torch.cuda.get_device_name(device)}; bf16 autocast {'on' if bf16_helps(device) else 'off'}, "
+                f"torch.compile {'on' if worth_compiling(device) else 'off'})")
     return f"cpu ({torch.get_num_threads()} threads)"
