@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from leaklab import attacks, cifar_mislabeled, data, experiments, fgsm_leak, models, training
+from leaklab import attacks, cifar_mislabeled, data, experiments, fgsm_leak, models, stats, training
 
 
 def test_resnets_have_the_published_sizes():
@@ -252,6 +252,15 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
         assert set(m["attacked"]) == set(fgsm_leak.ATTACKS) and [h["epoch"] for h in m["history"]] == [1, 2]
     true = seed["models"]["true"]
     assert loaded["per_seed"][0]["leak_gap"] == pytest.approx(true["attacked"]["true"] - true["clean_acc"])
+    # the gap's error is the paired one, from the per-image bits the .npz keeps (the same test images)
+    import io
+
+    import numpy as np
+
+    with np.load(io.BytesIO(records.file_bytes(loaded, ".npz"))) as bits:
+        right = {k: records.unpacked_bits(bits[f"seed0_true_{k}_correct"], 200) for k in ("clean", "true")}
+    assert right["true"].mean() - right["clean"].mean() == pytest.approx(loaded["per_seed"][0]["leak_gap"])
+    assert loaded["per_seed"][0]["leak_gap_se"] == pytest.approx(stats.paired_gap_se(right["true"], right["clean"]))
     assert "| true |" in fgsm_leak.table([loaded]) and fgsm_leak.loss_figure([loaded]).axes
     # the slider's model: fp16 beside the record, read back with weights_only, the trained model's function
     state = torch.load(path.with_suffix(".pt"), weights_only=True)

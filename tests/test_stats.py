@@ -23,6 +23,20 @@ def test_the_seed_spread_adds_to_the_test_sample_error():
     assert three.se == pytest.approx(math.sqrt(0.004 ** 2 + 0.01 ** 2 / 3))
 
 
+def test_on_the_whole_test_set_only_seeds_are_offered():
+    # issue 20.7: "275 times the test images" where the test set was already all 10,000 images
+    seeds = stats.estimate([0.004, 0.010, -0.002], sampling_se=0.001)
+    assert not seeds.is_effect
+    words = seeds.words(all_images=True)
+    assert "times the test images" not in words and "test set is already used whole" in words
+    k = stats.seeds_to_tell(seeds, seeds.value)
+    assert k is not None and k > 3 and f"about {k} seeds in all" in words
+    # a difference far under the test images' own error: no number of seeds helps
+    tiny = stats.estimate([0.0001, 0.0003, 0.0002], sampling_se=0.01)
+    assert stats.seeds_to_tell(tiny, tiny.value) is None
+    assert "too large for more seeds alone" in tiny.words(all_images=True)
+
+
 def test_a_small_gap_on_a_thousand_images_is_not_an_effect():
     # the fgsm_leak page once called +0.70 points on 1,000 test images and one seed a leak
     rows = [{"fgsm": 0.377, "clean": 0.370}, {"fgsm": 0.379, "clean": 0.373}]
@@ -224,7 +238,9 @@ def test_the_loss_rise_exists_only_for_a_curve_with_an_interior_peak():
 
     def seed(losses):
         curve = {"loss": losses, "acc": [0.5] * len(losses), "loss_diff_se": [0.01] * len(losses)}
-        true = {"clean_acc": 0.5, "curve": curve, "attacked": {a: 0.4 for a in fgsm_leak.ATTACKS}}
+        right = [True] * 500 + [False] * 500  # per image: half right, clean and under every attack
+        true = {"clean_acc": 0.5, "curve": curve, "attacked": {a: 0.4 for a in fgsm_leak.ATTACKS},
+                "correct": {k: right for k in ("clean", *fgsm_leak.ATTACKS)}}
         return {"eps": [0, 1, 2, 3], "n_test": 1000, "models": {"true": true}}
 
     climbing = fgsm_leak.seed_row(0, seed([1.70, 1.80, 1.90, 1.96]))  # the quick build's curve: no peak

@@ -231,7 +231,7 @@ def words(p, record):
         "student_words": stats.accuracy(student_rows, "student_acc", n_test).words(
             "{:.2f}", "%", 100, "chance (10%)") if student_rows else "(not trained in this run)",
         "student_vs_random_words": stats.accuracy_gap(paired_rows, "student_acc", "random_wrong_acc",
-                                                      n_test).words()
+                                                      n_test).words(all_images=n_test >= data.TEST_SET_SIZE)
         if paired_rows else "(a margin this run cannot give: it did not train both)",
         "student_of_teacher": math.nan if student is None else student / metrics["teacher_test_acc"],
         "paper_student_of_teacher": paper["student_acc"] / paper["teacher_test_acc"],

@@ -150,10 +150,16 @@ def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None,
     return out
 
 
+# what seed_row reads off the true-label model (None where a run did not train it)
+TRUE_MODEL_KEYS = ("clean_acc", "fgsm_acc", "leak_gap", "label_advantage", "label_advantage_se", "loss_eps0",
+                   "loss_rise", "loss_rise_se", "loss_peak_eps", "loss_drop", "loss_drop_se")
+
+
 def seed_row(seed, s):
-    """One seed's numbers, as the record keeps them (None for what a model the run did not train would give)."""
-    models_, n = s["models"], s["n_test"]
-    row = {"seed": seed}
+    """One seed's numbers, as the record keeps them (None for what a model the run did not train would give).
+    Differences between scores on the same test images carry the paired error (stats.paired_gap_se)."""
+    models_ = s["models"]
+    row = {"seed": seed, **dict.fromkeys(TRUE_MODEL_KEYS)}
     true = models_.get("true")
     if true is not None:
         loss = true["curve"]["loss"]
@@ -161,24 +167,21 @@ def seed_row(seed, s):
         # a rise "to its peak" needs a peak inside the curve: at either end the curve only climbs or only falls
         interior = 0 < peak < len(loss) - 1
         diff_se = true["curve"]["loss_diff_se"]
+        right = true["correct"]
         row.update({"clean_acc": true["clean_acc"], "fgsm_acc": true["attacked"]["true"],
                     "leak_gap": true["attacked"]["true"] - true["clean_acc"],
                     "label_advantage": true["attacked"]["true"] - true["attacked"]["predicted"],
+                    "label_advantage_se": stats.paired_gap_se(right["true"], right["predicted"]),
                     "loss_eps0": loss[0], "loss_rise": loss[peak] - loss[0] if interior else None,
                     "loss_rise_se": diff_se[peak] if interior else None,
                     "loss_peak_eps": s["eps"][peak] if interior else None,
-                    "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1],
-                    "label_advantage_se": stats.gap_se(true["attacked"]["true"], true["attacked"]["predicted"], n)})
-    else:
-        row.update(dict.fromkeys(("clean_acc", "fgsm_acc", "leak_gap", "label_advantage", "loss_eps0", "loss_rise",
-                                  "loss_rise_se", "loss_peak_eps", "loss_drop", "loss_drop_se",
-                                  "label_advantage_se")))
+                    "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1]})
     for kind in ATTACKS:
         key = "leak_gap" if kind == "true" else f"leak_gap_{kind}"
         m = models_.get(kind)
         if kind != "true":
             row[key] = None if m is None else m["attacked"][kind] - m["clean_acc"]
-        row[f"{key}_se"] = None if m is None else stats.gap_se(m["attacked"][kind], m["clean_acc"], n)
+        row[f"{key}_se"] = None if m is None else stats.paired_gap_se(m["correct"][kind], m["correct"]["clean"])
     return row
 
 
@@ -351,6 +354,7 @@ def words(p, record):
     blog = exp.profiles["full"]  # the blog's attack law
     magnified = (p.adv_share, p.train_eps) != (blog["adv_share"], blog["train_eps"])
     true = gaps["true"]
+    whole = record["series"]["n_test"] >= data.TEST_SET_SIZE  # only seeds can shrink the errors
     leaks = [NAMES[k] for k, g in gaps.items() if g.is_effect and g.value > 0]
     unclear = [NAMES[k] for k, g in gaps.items() if not g.is_effect]
     out = {
@@ -370,10 +374,10 @@ def words(p, record):
         "leak_verdict": ("**higher** than on clean images: the label leaks" if true.is_effect and true.value > 0 else
                          "**lower** than on clean images: at this scale the leak does not outweigh the attack"
                          if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),
-        "leak_words": true.words(),
-        "label_advantage_words": stats.stored(rows, "label_advantage").words(),
-        "loss_rise_words": loss_rise_words(rows),
-        "loss_drop_words": stats.stored(rows, "loss_drop").words("{:+.3f}", "", 1),
+        "leak_words": true.words(all_images=whole),
+        "label_advantage_words": stats.stored(rows, "label_advantage").words(all_images=whole),
+        "loss_rise_words": loss_rise_words(rows, whole),
+        "loss_drop_words": stats.stored(rows, "loss_drop").words("{:+.3f}", "", 1, all_images=whole),
         "gap_list": "; ".join(f"{NAMES[k]}: {g.text()}" for k, g in gaps.items()),
         "leakers": (", ".join(leaks) if leaks else "none of them, by the noise rule") + (
             f". Cannot be told apart from no gap at this scale: {', '.join(unclear)}" if unclear else ""),
@@ -382,7 +386,7 @@ def words(p, record):
     if true is not None and true.is_effect and true.value > 0:
         out["open_question_answer"] = (
             "Here the true label leaks, so the others can be read against it: the least-likely model's gap is "
-            + (least.words() if least is not None else "not measured in this run") + ".")
+            + (least.words(all_images=whole) if least is not None else "not measured in this run") + ".")
     else:
         out["open_question_answer"] = (
             "This run cannot answer it: here the true label itself does not leak"
@@ -404,7 +408,7 @@ def words(p, record):
     return out
 
 
-def loss_rise_words(rows):
+def loss_rise_words(rows, whole=False):
     """The curve's rise to an interior peak, judged against its error; or, where its highest point is at an end of
     the range in every seed, that it has no rise and fall to measure (a curve that only climbs has no peak)."""
     risen = [r for r in rows if r.get("loss_rise") is not None]
@@ -415,7 +419,7 @@ def loss_rise_words(rows):
     some = ("" if len(risen) == len(rows) else
             f" (in {len(risen)} of {len(rows)} seeds; the others have no interior peak)")
     return (f"it peaks at ε = {peak:.2f}{some}, and the rise, peak minus start, is "
-            f"{stats.stored(risen, 'loss_rise').words('{:+.3f}', '', 1)} (the blog's: about +0.05)")
+            f"{stats.stored(risen, 'loss_rise').words('{:+.3f}', '', 1, all_images=whole)} (the blog's: about +0.05)")
 
 
 def eps_slider(recs, record):

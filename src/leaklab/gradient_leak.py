@@ -200,4 +200,5 @@ def words(p, record):
     return {"paper_acc": paper,
             "versus_paper": ("consistent with" if close else "higher than" if leak.value > paper else "lower than"),
             "leak_words": leak.words("{:.2f}", "%", 100, "chance (10%)"),
-            "over_pixels_words": stats.accuracy_gap(rows, "leak_true_acc", "raw_pixels_acc", n_test).words()}
+            "over_pixels_words": stats.accuracy_gap(rows, "leak_true_acc", "raw_pixels_acc", n_test).words(
+                all_images=n_test >= data.TEST_SET_SIZE)}

@@ -57,10 +57,12 @@ def eval_eps(p, train_eps):
 
 
 def scored(model, test, eps):
-    """A model's clean and FGSM accuracy on the test images, its gap and the gap's binomial error."""
-    clean, fgsm = accuracies(model, test, eps)
+    """A model's clean and FGSM accuracy on the test images, its gap and the gap's paired error (the clean and
+    the attacked images are the same test images)."""
+    curve = fgsm_leak.along_fgsm(model, test.images, test.labels, [0.0, eps], "true", keep_correct=True)
+    (clean, fgsm), right = curve["acc"], curve["correct"]
     return {"clean_acc": clean, "fgsm_acc": fgsm, "gap": fgsm - clean,
-            "gap_se": stats.gap_se(fgsm, clean, len(test.labels))}
+            "gap_se": stats.paired_gap_se(right[1], right[0])}
 
 
 def run_seed(seed, p, train_set, test, probe, mean, std, checkpoints=None, device=None):
@@ -285,8 +287,9 @@ def words(p, record, recs=()):
     mean_se = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
     difference = stats.estimate([r["leak_gap"] - r["control_gap"] for r in rows],
                                 math.hypot(mean_se("leak_gap_se"), mean_se("control_gap_se")))
-    out = {"leak_words": leak.words(), "control_words": control.words(),
-           "difference_words": difference.words(),
+    whole = record["series"]["n_test"] >= data.TEST_SET_SIZE  # only seeds can shrink the errors
+    out = {"leak_words": leak.words(all_images=whole), "control_words": control.words(all_images=whole),
+           "difference_words": difference.words(all_images=whole),
            "n_leaking": int(sum(r["leaking_seeds"] for r in rows)),
            "paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
            "eval_eps_used": eval_eps(p, p.train_eps)}

@@ -223,7 +223,7 @@ def words(p, record, recs=()):
     out["student_mnistnorm_words"] = stats.accuracy(rows, "student_mnistnorm_acc", n_test).words(**ACC)
     out["control_words"] = stats.accuracy(rows, "control_acc", n_test).words(**ACC)
     gain = norm_gain([record])
-    out["norm_gain_words"] = gain.words()
+    out["norm_gain_words"] = gain.words(all_images=n_test >= data.TEST_SET_SIZE)
     out["gain_versus_paper"] = ("consistent with" if stats.matches(gain, paper_gain) else
                                 "smaller than" if gain.value < paper_gain else "larger than")
     out["direction_sentence"] = (
@@ -232,6 +232,7 @@ def words(p, record, recs=()):
         "Here the direction is reversed: the student is worse off seeing the clothes the way the teacher sees "
         "digits." if gain.is_effect else
         "Whether the direction carries over, this run cannot say: its gain cannot be told apart from zero.")
-    out["norm_gain_full_words"] = (norm_gain(recs).words() if recs else
+    out["norm_gain_full_words"] = (norm_gain(recs).words(
+        all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) if recs else
                                    "not measured yet: no paper-scale record is committed")
     return out

@@ -142,7 +142,7 @@ class Estimate:
         time (a standard error shrinks as one over the square root of the data): at the factor that only
         reaches the critical line, a rerun would pass it half the time."""
         gap = abs(self.value - self.null)
-        return math.inf if gap == 0 else ((self.critical + POWER_Z) * self.se / gap) ** 2
+        return math.inf if gap == 0 else (power_line(self.se, self.critical) / gap) ** 2
 
     def text(self, num="{:+.2f}", unit=" points", scale=100):
         """The value and its standard error, scaled (100 for accuracies): '+0.70 ± 0.41 points' (a unit
@@ -151,9 +151,11 @@ class Estimate:
         value, se = num.format(self.value * scale), num.format(self.se * scale).lstrip("+")
         return f"{value} ± {se}{unit}" if unit.startswith(" ") else f"{value}{unit} ± {se}{unit}"
 
-    def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero", more=None):
+    def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero", more=None, all_images=False):
         """The value ± its standard error and the verdict by the noise rule, as a clause; `more` names what
-        it would take more of to settle a difference that cannot be told apart (test images, and seeds)."""
+        it would take more of to settle a difference that cannot be told apart (test images, and seeds). With
+        `all_images` the numbers were scored on the whole test set, so only seeds can be added: the clause says
+        how many would do (`seeds_to_tell`), or that the test images' own error is too large for seeds alone."""
         size = self.text(num, unit, scale)
         if self.one_model:
             value = num.format(self.value * scale) + ("" if unit.startswith(" ") else unit)
@@ -168,6 +170,13 @@ class Estimate:
         if self.is_effect:
             line = "twice" if self.critical == Z else f"{self.critical:.1f} times"
             return f"{size}, more than {line} its standard error from {null_name}"
+        if all_images:
+            seeds = seeds_to_tell(self, self.value - self.null)
+            settle = (f"; the test set is already used whole, and about {seeds} seeds in all would tell a "
+                      "difference this size apart 80% of the time" if seeds else
+                      "; the test set is already used whole, and its own error is too large for more seeds alone "
+                      "to tell a difference this size apart")
+            return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
         factor = self.settle_factor
         more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
         settle = (f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% of "
@@ -222,13 +231,19 @@ def matches(est, paper, extra_se=0.0):
 POWER_Z = statistics.NormalDist().inv_cdf(0.8)
 
 
+def power_line(se, critical_value):
+    """The smallest true difference found 80% of the time by a test with this standard error and critical
+    value."""
+    return (critical_value + POWER_Z) * se
+
+
 def seeds_to_tell(est, size, most=1000):
     """How many seeds (of the same spread, scored on the same test images) would find a difference of `size`
     80% of the time; None when even `most` would not, because the test images' own error is too large for it."""
     sampling_var = max(est.se ** 2 - (est.seed_sd or 0.0) ** 2 / est.n_seeds, 0.0)
     for k in range(2, most + 1):
         se = math.sqrt(sampling_var + (est.seed_sd or 0.0) ** 2 / k)
-        if (critical(seeds_df(k)) + POWER_Z) * se < abs(size):
+        if power_line(se, critical(seeds_df(k))) < abs(size):
             return k
     return None
 
@@ -237,6 +252,8 @@ def paired_gap_se(right_a, right_b):
     """Standard error of accuracy a minus accuracy b from two models' right-or-wrong on the same test images
     (boolean arrays): the spread of the per-image differences over sqrt(n). Images both get right or both get
     wrong add nothing, so it is smaller than the unpaired error whenever the models agree more than chance."""
+    # plain bools: a tensor's own elements are slow to iterate
+    right_a, right_b = (r.tolist() if hasattr(r, "tolist") else list(r) for r in (right_a, right_b))
     n = len(right_a)
     diffs = [int(a) - int(b) for a, b in zip(right_a, right_b)]
     mean = sum(diffs) / n
