@@ -100,6 +100,12 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
     assert "the smallest training eps that leaks is 76.5/255" in text
     assert "eps 76.5: clean 85.0%, gap +7.0 points, 2 of 2 cells leaking" in text
     assert "width 8: clean 85.0%, gap +4.5 points, 1 of 2 cells leaking" in text
+    for c in m["cells"][:2]:  # nets that never learned: counted as cells, left out of the means
+        for s in c["seeds"]:
+            s["clean_acc"] = 0.1
+    text = leak_conditions.map_reading(m)
+    assert "2 that stay near chance are left out" in text and "eps 25.5: no net learned" in text
+    assert "width 8: clean 85.0%, gap +9.0 points, 1 of 1 cells leaking" in text
 
 
 def test_bad_parameters_are_refused_before_any_work():
@@ -117,8 +123,13 @@ def test_the_map_answers_the_conjecture_only_as_far_as_the_noise_allows():
          "cells": [cell(e, w, g, c) for e, g in ((34, -0.06), (68, 0.05), (102, 0.08))
                    for w, c in ((2, 0.1), (4, 0.87), (8, 0.88 + e / 10000))]}
     text = leak_conditions.map_answer(m)
-    assert text.startswith("Among the 6 cells whose nets learn")  # width 2 never learned: left out
-    assert "the training eps, more than the capacity of the net, decides" in text
+    assert text.startswith("These are the 6 cells whose nets learn")  # width 2 never learned: left out
+    # eps: +14 points from 34 to 102, far beyond its error; width: no change at all
+    assert "From training eps 34/255 to 102/255, the mean gap changes by +14.00 ± 0.40 points, more than" in text
+    assert "From width 4 to 8, the mean gap changes by +0.00 ± 0.33 points, which cannot be told apart" in text
+    assert "no practical amount of seeds per cell" in text  # a change of zero: no count of seeds would tell
+    assert "only the training eps moves the gap measurably" in text
+    assert "changes the attack the model is tested with as well" in text  # eps is the test's eps too
     assert "cannot be told apart from no relation" in text  # six cells cannot settle a correlation
     assert leak_conditions.map_answer({"cells": m["cells"][:3]}).startswith("Too few")
 

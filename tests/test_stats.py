@@ -46,6 +46,11 @@ def test_a_small_gap_on_a_thousand_images_is_not_an_effect():
     words = gap.words()
     assert "+0.65 ±" in words and "cannot be told apart from zero" in words
     assert "times the test images and seeds" in words  # and what would settle it
+    # with more seeds the critical line falls from 12.7 (two seeds) towards 2: the count says so
+    stuck = ((gap.critical + stats.POWER_Z) * gap.se / gap.value) ** 2
+    assert gap.settle_factor < stuck / 10
+    assert (stats.critical(stats.seeds_df(math.ceil(2 * gap.settle_factor))) + stats.POWER_Z) * gap.se \
+        / math.sqrt(gap.settle_factor) == pytest.approx(gap.value, rel=1e-6)
     big = stats.accuracy_gap([{"fgsm": 0.95 + d, "clean": 0.92} for d in (0, 0.001, 0.002, 0.003, 0.004)],
                              "fgsm", "clean", 10_000)
     assert big.is_effect and big.words() == "+3.20 ± 0.35 points, more than 2.8 times its standard error from zero"

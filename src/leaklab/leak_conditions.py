@@ -381,9 +381,18 @@ def onset_words(rec):
     return text
 
 
+LEARNS = 0.5  # a net whose clean accuracy stays at or under this has not learned the task: its gap says nothing
+
+
+def learning_cells(m):
+    """The map's cells whose nets learn (mean clean accuracy above LEARNS)."""
+    return [c for c in m["cells"] if cell_clean(c) > LEARNS]
+
+
 def map_reading(m):
     """What the map says, in words, by the noise rule: where it leaks, and how the gap goes with the training
-    eps and with the width (the difficulty of the clean problem for the model)."""
+    eps and with the width (the difficulty of the clean problem for the model). The means by row and column
+    leave out the cells whose nets never learned: their gap is zero because they answer the same to anything."""
     est = {(c["eps"], c["width"]): cell_estimate(c) for c in m["cells"]}
     clean = {(c["eps"], c["width"]): cell_clean(c) for c in m["cells"]}
     leaks = {k for k, e in est.items() if e.is_effect and e.value > 0}
@@ -396,47 +405,68 @@ def map_reading(m):
             "told apart from no gap")
     if leaks:
         text += f"; the smallest training eps that leaks is {min(e for e, _ in leaks):g}/255"
+    learned = {(c["eps"], c["width"]) for c in learning_cells(m)}
+    if not learned:
+        return text + f". None of its nets learned (clean accuracy above {LEARNS:.0%}), so it has no means to read."
 
     def summary(cells):
+        cells = [k for k in cells if k in learned]
+        if not cells:
+            return "no net learned"
         return (f"clean {sum(clean[k] for k in cells) / len(cells):.1%}, gap "
                 f"{100 * sum(est[k].value for k in cells) / len(cells):+.1f} points, {len(set(cells) & leaks)} of "
                 f"{len(cells)} cells leaking")
 
-    text += ". By training eps, over the widths: " + "; ".join(
-        f"eps {e:g}: {summary([k for k in est if k[0] == e])}" for e in m["eps"])
-    text += ". By width, over the training eps: " + "; ".join(
+    left_out = len(est) - len(learned)
+    text += (". Over the cells whose nets learn (clean accuracy above " f"{LEARNS:.0%}"
+             + (f"; {left_out} that stay near chance are left out" if left_out else "") + "), by training eps: "
+             + "; ".join(f"eps {e:g}: {summary([k for k in est if k[0] == e])}" for e in m["eps"]))
+    text += "; by width: " + "; ".join(
         f"width {w}: {summary([k for k in est if k[1] == w])}" for w in m["widths"]) + "."
     return text
 
 
+def axis_change(est, axis):
+    """The mean gap at the axis's largest value minus at its smallest (both fixed in advance, not picked for
+    their gaps), over the cells given, as a combined estimate; None when the axis has one value."""
+    values = sorted({k[axis] for k in est})
+    if len(values) < 2:
+        return None
+    lo, hi = ([k for k in est if k[axis] == v] for v in (values[0], values[-1]))
+    return (values[0], values[-1],
+            stats.combined([(1 / len(hi), est[k]) for k in hi] + [(-1 / len(lo), est[k]) for k in lo]))
+
+
 def map_answer(m):
     """The map's answer to the blog's conjecture (a harder clean problem leaks more), among the cells whose
-    nets learn at all (clean accuracy above 50%): which axis moves the gap, and how the gap goes with the
-    clean accuracy."""
-    cells = [c for c in m["cells"] if cell_clean(c) > 0.5]
+    nets learn: how the gap changes from the smallest to the largest training eps and from the narrowest to
+    the widest net, each judged by the noise rule, and how the gap goes with the clean accuracy."""
+    cells = learning_cells(m)
     if len(cells) < 3:
-        return "Too few of the map's nets learned (clean accuracy above 50%) to answer the conjecture."
-    gap = {(c["eps"], c["width"]): cell_estimate(c).value for c in cells}
+        return f"Too few of the map's nets learned (clean accuracy above {LEARNS:.0%}) to answer the conjecture."
+    est = {(c["eps"], c["width"]): cell_estimate(c) for c in cells}
+    gap = {k: e.value for k, e in est.items()}
     clean = {(c["eps"], c["width"]): cell_clean(c) for c in cells}
-
-    def means(axis):
-        values = sorted({k[axis] for k in gap})
-        return {v: sum(g for k, g in gap.items() if k[axis] == v) / sum(k[axis] == v for k in gap) for v in values}
-
-    by_eps, by_width = means(0), means(1)
-    eps_range = max(by_eps.values()) - min(by_eps.values())
-    width_range = max(by_width.values()) - min(by_width.values())
-    lo, hi = min(by_eps, key=by_eps.get), max(by_eps, key=by_eps.get)
+    changes = {name: axis_change(est, axis) for name, axis in (("eps", 0), ("width", 1))}
+    said = []
+    for name, change in changes.items():
+        if change is not None:
+            lo, hi, e = change
+            what = f"From training eps {lo:g}/255 to {hi:g}/255" if name == "eps" else f"From width {lo} to {hi}"
+            said.append(f"{what}, the mean gap changes by {e.words(more='seeds per cell')}.")
+    moves = {name for name, c in changes.items() if c is not None and c[2].is_effect}
+    decides = ("only the training eps moves the gap measurably" if moves == {"eps"} else
+               "only the width moves the gap measurably" if moves == {"width"} else
+               "both move it measurably" if moves else
+               "neither change can be told apart from zero with these cells and seeds")
     keys = list(gap)
     r = statistics_correlation([clean[k] for k in keys], [gap[k] for k in keys])
     # the noise rule for a correlation: Fisher's z = atanh(r) has a standard error of 1 / sqrt(n - 3)
     z, z_se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(max(len(keys) - 3, 1))
     beyond = abs(z) > stats.Z * z_se
-    return (f"Among the {len(cells)} cells whose nets learn (clean accuracy above 50%), the training eps moves the "
-            f"mean gap by {100 * eps_range:.1f} points (from {100 * by_eps[lo]:+.1f} at eps {lo:g}/255 to "
-            f"{100 * by_eps[hi]:+.1f} at {hi:g}/255) and the width by {100 * width_range:.1f} points: "
-            + ("the training eps, more than the capacity of the net, decides where the label leaks. "
-               if eps_range > width_range else "the width, more than the training eps, decides where it leaks. ")
+    return (f"These are the {len(cells)} cells whose nets learn (clean accuracy above {LEARNS:.0%}). "
+            + " ".join(said) + f" So {decides}. Each cell is scored at its own training eps, so moving along eps "
+            "changes the attack the model is tested with as well as the one it trained with. "
             + f"The conjecture predicts a larger leak where the clean problem is harder; across these cells the gap "
             f"and the clean accuracy correlate at r = {r:+.2f}, "
             + ("the opposite of that prediction" if beyond and r > 0 else "as it predicts" if beyond else

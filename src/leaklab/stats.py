@@ -139,10 +139,26 @@ class Estimate:
     @property
     def settle_factor(self):
         """How many times the test images and seeds it would take to find a difference this size 80% of the
-        time (a standard error shrinks as one over the square root of the data): at the factor that only
-        reaches the critical line, a rerun would pass it half the time."""
+        time (a standard error shrinks as one over the square root of the data, and with more seeds the critical
+        line falls towards 2): at the factor that only reaches the critical line, a rerun would pass it half the
+        time."""
         gap = abs(self.value - self.null)
-        return math.inf if gap == 0 else (power_line(self.se, self.critical) / gap) ** 2
+        if gap == 0:
+            return math.inf
+
+        def finds(factor):  # with `factor` times the seeds, the critical line falls too
+            df = seeds_df(math.ceil(self.n_seeds * factor)) if self.n_seeds > 1 else self.df
+            return power_line(self.se / math.sqrt(factor), critical(df)) < gap
+
+        lo, hi = 1.0, 1.0
+        while not finds(hi):
+            if hi > 1e12:
+                return math.inf
+            lo, hi = hi, hi * 2
+        for _ in range(60):  # bisection: finds() only turns true as the factor grows
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if finds(mid) else (mid, hi)
+        return hi
 
     def text(self, num="{:+.2f}", unit=" points", scale=100):
         """The value and its standard error, scaled (100 for accuracies): '+0.70 ± 0.41 points' (a unit
@@ -179,8 +195,10 @@ class Estimate:
             return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
         factor = self.settle_factor
         more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
-        settle = (f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% of "
-                  "the time" if math.isfinite(factor) and factor > 1 else "")
+        settle = ("" if factor <= 1 else
+                  f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% of "
+                  "the time" if factor <= PRACTICAL_FACTOR else
+                  f"; it is so small beside its error that no practical amount of {more} would tell it apart")
         return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
 
 
@@ -192,6 +210,18 @@ def estimate(values, sampling_se=0.0, null=0.0):
     sd = statistics.stdev(values) if k > 1 else None
     se = math.sqrt(sampling_se ** 2 + (sd ** 2 / k if sd is not None else 0.0))
     return Estimate(statistics.fmean(values), se, null, k, sd, seeds_df(k))
+
+
+def combined(weighted):
+    """sum of w * estimate over [(w, Estimate)], e.g. the mean of one group of cells minus another's. Its
+    error adds the parts; its degrees of freedom come from Welch and Satterthwaite, so a sum of a few two-seed
+    estimates is judged with the few degrees of freedom it has."""
+    parts = [(w * w * e.se ** 2, e.df) for w, e in weighted]
+    var = sum(v for v, _ in parts)
+    spread = sum(v * v / df for v, df in parts if math.isfinite(df) and df > 0)
+    df = var * var / spread if spread > 0 else math.inf
+    return Estimate(sum(w * e.value for w, e in weighted), math.sqrt(var), 0.0,
+                    min(e.n_seeds for _, e in weighted), None, df)
 
 
 def accuracy(rows, key, n_test, chance=0.1):
@@ -227,6 +257,8 @@ def matches(est, paper, extra_se=0.0):
     return abs(est.value - paper) <= critical(est.df) * se
 
 
+# beyond this many times the data, a "would tell" count is no advice anyone can take
+PRACTICAL_FACTOR = 1000
 # 0.84: a true difference this many standard errors beyond the critical line is found 80% of the time
 POWER_Z = statistics.NormalDist().inv_cdf(0.8)
 
