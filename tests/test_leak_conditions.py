@@ -92,10 +92,10 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
     m["cells"][0]["seeds"][0]["gap"] = m["cells"][0]["seeds"][1]["gap"] = -0.05  # the attack wins there
     text = leak_conditions.map_reading(m)
     assert text.startswith("Of the map's 4 cells, 2 leak beyond 12.7 times their standard error (Student's t for 2 "
-                           "seeds), 1 go the other way beyond it (the attack wins), and 1 cannot be told apart from "
+                           "seeds), 1 goes the other way beyond it (the attack wins), and 1 cannot be told apart from "
                            "no gap")
     m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.004  # 12.5 errors: not with 2
-    assert leak_conditions.map_reading(m).startswith("Of the map's 4 cells, 1 leak beyond")
+    assert leak_conditions.map_reading(m).startswith("Of the map's 4 cells, 1 leaks beyond")
     m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.001
     assert "the smallest training eps that leaks is 76.5/255" in text
     assert "eps 76.5: clean 85.0%, gap +7.0 points, 2 of 2 cells leaking" in text

@@ -400,9 +400,9 @@ def map_reading(m):
     lines = sorted({round(e.critical, 1) for e in est.values()})
     line = (f"{lines[0]:g} times their standard error (Student's t for "
             f"{next(iter(est.values())).n_seeds} seeds)" if len(lines) == 1 else "their critical line (Student's t)")
-    text = (f"Of the map's {len(est)} cells, {len(leaks)} leak beyond {line}, {len(harder)} "
-            f"go the other way beyond it (the attack wins), and {len(est) - len(leaks) - len(harder)} cannot be "
-            "told apart from no gap")
+    text = (f"Of the map's {len(est)} cells, {len(leaks)} {'leaks' if len(leaks) == 1 else 'leak'} beyond {line}, "
+            f"{len(harder)} {'goes' if len(harder) == 1 else 'go'} the other way beyond it (the attack wins), and "
+            f"{len(est) - len(leaks) - len(harder)} cannot be told apart from no gap")
     if leaks:
         text += f"; the smallest training eps that leaks is {min(e for e, _ in leaks):g}/255"
     learned = {(c["eps"], c["width"]) for c in learning_cells(m)}
