@@ -166,3 +166,11 @@ def test_a_failed_run_or_missing_data_exits_with_a_message_not_a_traceback(monke
     monkeypatch.setattr(runner, command, fail)
     assert cli.main([command, "toy2d"]) == code
     assert capsys.readouterr().err.startswith(prefix)
+
+
+def test_params_lists_one_experiment_or_refuses_an_unknown_one(capsys):
+    assert cli.main(["params", "fgsm_leak"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fgsm_leak:") and "labels" in out and "toy2d:" not in out
+    assert cli.main(["params", "nope"]) == 2
+    assert "unknown experiment 'nope'" in capsys.readouterr().err

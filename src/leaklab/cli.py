@@ -33,12 +33,14 @@ def main(argv=None):
             one.add_argument("--log-output", action="store_true", help="stream the notebook's output")
     book = sub.add_parser("book", help="execute every notebook, then build the HTML book")
     book.add_argument("--profile", default="quick", help="quick (a CPU) or full (the paper's scale)")
-    sub.add_parser("params", help="list each experiment's parameters and profiles")
+    params = sub.add_parser("params", help="list each experiment's parameters and profiles (or one experiment's)")
+    params.add_argument("experiment", nargs="?", default=None, help="one of: " + ", ".join(experiments.EXPERIMENTS))
     args = parser.parse_args(argv)
 
     try:
         if args.command == "params":
-            for exp in experiments.EXPERIMENTS.values():
+            chosen = [experiments.get(args.experiment)] if args.experiment else experiments.EXPERIMENTS.values()
+            for exp in chosen:
                 print(f"{exp.name}: {exp.title}")
                 for key, spec in exp.params.items():
                     values = ", ".join(f"{prof}: {vals[key]}" for prof, vals in exp.profiles.items())
