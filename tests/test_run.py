@@ -169,6 +169,8 @@ def test_a_failed_run_or_missing_data_exits_with_a_message_not_a_traceback(monke
 
 
 def test_params_lists_one_experiment_or_refuses_an_unknown_one(capsys):
+    from leaklab import cli
+
     assert cli.main(["params", "fgsm_leak"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("fgsm_leak:") and "labels" in out and "toy2d:" not in out
