@@ -64,6 +64,34 @@ def tiny_model(seed=0):
     return models.Normalized(models.resnet_he(1, 4), [0.5] * 3, [0.25] * 3)
 
 
+def test_a_run_killed_inside_an_epoch_resumes_there_and_ends_in_the_same_state(tmp_path, monkeypatch):
+    # an epoch of the full profiles takes half an hour on a 2-core CPU: a sitting may end inside one
+    images, labels = tiny_data()
+    args = dict(epochs=2, batch_size=64, lr=0.05, device="cpu", progress=False,
+                adversarial=fgsm_leak.mixed_fgsm("random", 12.0), seed=5)
+    straight, history = training.sgd(tiny_model(), images, labels, **args)
+
+    saves = []
+    real_save = training.save_checkpoint
+
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        saves.append((obj["epoch"], (obj["partial"] or {}).get("step")))
+        if len(saves) == 3:
+            raise KeyboardInterrupt  # killed inside the first epoch, after its third batch
+
+    path = tmp_path / "run.pt"
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        training.sgd(tiny_model(), images, labels, checkpoint=path, save_every_s=0, **args)
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    assert saves == [(0, 1), (0, 2), (0, 3)]  # a write after every batch, none of them at an epoch's end
+    resumed, resumed_history = training.sgd(tiny_model(seed=99), images, labels, checkpoint=path, **args)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [h["loss"] for h in resumed_history] == [h["loss"] for h in history]
+
+
 def test_sgd_learns(tmp_path):
     images, labels = tiny_data()
     model, history = training.sgd(tiny_model(), images, labels, epochs=6, batch_size=32, lr=0.05, device="cpu",

@@ -238,7 +238,7 @@ def eval_batch(device):
 
 def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
         decay=True, augment=True, adversarial=None, seed=0, checkpoint=None, device=None, compile=None,
-        progress=True, desc="train", on_epoch=None, clock=None, bf16=None):
+        progress=True, desc="train", on_epoch=None, clock=None, bf16=None, save_every_s=600):
     """Train `model` (which takes pixels in [0, 1]) with SGD and momentum: the CIFAR engine.
 
     The data go to the device once as uint8; each batch is one gather with its random
@@ -249,8 +249,10 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
     may measure the model after each epoch: what it returns (a dict) joins that epoch's history.
 
     With a `checkpoint` path the state after every epoch (weights, optimizer, random
-    generator, losses) is written there atomically, and a run started again with the
-    same arguments resumes after the last finished epoch and ends in the same state.
+    generator, losses) is written there atomically, and also inside an epoch whenever `save_every_s`
+    seconds have passed since the last write (an epoch of the full profiles takes half an hour on a
+    2-core CPU, longer than a sitting may have left). A run started again with the same arguments
+    resumes from the last write, mid-epoch included, and ends in the same state.
     All randomness after initialization comes from one generator seeded by `seed`.
     A `clock` (Clock) is told each epoch and logs the run's time left soon after the start and after
     every epoch. `compile` and `bf16` (autocast) default to what pays on the device (`worth_compiling`,
@@ -269,7 +271,7 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
     steps_per_epoch = -(-len(labels) // batch_size)
     total = epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: 1 - s / total) if decay else (lambda s: 1.0))
-    history, start_epoch = [], 0
+    history, start_epoch, partial = [], 0, None
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint)
         model.load_state_dict(state["model"])
@@ -277,17 +279,36 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
         schedule.load_state_dict(state["schedule"])
         gen.set_state(state["gen"])
         history, start_epoch = state["history"], state["epoch"]
+        partial = state.get("partial")  # written inside epoch start_epoch + 1: where in it the run stopped
     if clock is not None:
-        clock.skipped(start_epoch * len(labels))
+        clock.skipped(start_epoch * len(labels) + (partial["seen"] if partial else 0))
+
+    def save(epoch, partial=None):
+        save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "schedule": schedule.state_dict(),
+                         "gen": gen.get_state(), "history": history, "epoch": epoch, "partial": partial},
+                        checkpoint)
+
     bf16 = bf16_helps(device) if bf16 is None else bf16
     amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
     for epoch in range(start_epoch, epochs):
         model.train()
+        if partial:  # the epoch's batch order comes from the generator as it was when the epoch began
+            gen.set_state(partial["order_gen"])
+        order_gen = gen.get_state()
         order = torch.randperm(len(labels), generator=gen, device=device)
-        loss_sum, seen, start = torch.zeros((), device=device), 0, time.perf_counter()
-        bar = tqdm(total=len(labels), desc=f"{desc} epoch {epoch + 1}/{epochs}", unit="img", unit_scale=True,
-                   mininterval=5, disable=not progress)
+        loss_sum, seen, start, first_step = torch.zeros((), device=device), 0, time.perf_counter(), 0
+        before_stop = partial["seconds"] if partial else 0.0
+        if partial:
+            gen.set_state(partial["gen"])
+            loss_sum, seen, first_step = partial["loss_sum"].to(device), partial["seen"], partial["step"]
+            start -= before_stop  # the epoch's time counts what was trained before the stop
+            partial = None
+        bar = tqdm(total=len(labels), initial=seen, desc=f"{desc} epoch {epoch + 1}/{epochs}", unit="img",
+                   unit_scale=True, mininterval=5, disable=not progress)
+        last_save, timed_steps, timed_from, seen_before = time.perf_counter(), 0, time.perf_counter(), seen
         for step, idx in enumerate(order.split(batch_size)):
+            if step < first_step:  # done before the stop
+                continue
             x = crop_flip(x_all, idx, gen) if augment else plain_batch(x_all, idx)
             y = y_all[idx]
             with amp:
@@ -303,9 +324,16 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
             bar.update(len(idx))
             if step % 50 == 49:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", refresh=False)
-            if clock is not None and epoch == start_epoch and step == 9:  # a first pace, within minutes
+            timed_steps += 1
+            if clock is not None and epoch == start_epoch and timed_steps == 10:  # a first pace, within minutes
                 with bar.external_write_mode():  # on its own line, not inside the progress bar's
-                    clock.estimate(seen, time.perf_counter() - start, f"{desc}, first batches: ")
+                    clock.estimate(seen - seen_before, time.perf_counter() - timed_from,
+                                   f"{desc}, first batches: ")
+            if checkpoint is not None and time.perf_counter() - last_save >= save_every_s:
+                save(epoch, {"step": step + 1, "order_gen": order_gen, "gen": gen.get_state(),
+                             "loss_sum": loss_sum.detach().cpu(), "seen": seen,
+                             "seconds": time.perf_counter() - start})
+                last_save = time.perf_counter()
         history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen,
                         "seconds": time.perf_counter() - start})
         if on_epoch is not None:
@@ -314,12 +342,10 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         bar.close()
         if clock is not None:
-            clock.trained(seen, history[-1]["seconds"])
+            clock.trained(seen - seen_before, history[-1]["seconds"] - before_stop)
             clock.estimate(what=f"{desc} epoch {epoch + 1}/{epochs} done: ")
         if checkpoint is not None:
-            save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(),
-                             "schedule": schedule.state_dict(), "gen": gen.get_state(), "history": history,
-                             "epoch": epoch + 1}, checkpoint)
+            save(epoch + 1)
     return model.eval(), history
 
 
