@@ -366,11 +366,11 @@ def words(p, record):
                            " The attack is magnified too (a larger share of each batch, one large eps), so this "
                            "run looks for the leak at its own eps, not at the blog's 6/255." if magnified else "")
                        if note else "**Scale.** This run uses the paper's full setup."),
-        "eps_law": (f"Every attacked image gets the same $\\epsilon$ = {p.train_eps:g}/255 (the blog draws each from "
-                    f"$|\\mathcal N(0, {blog['sigma']:g})|$)." if p.train_eps > 0 else
-                    f"Each attacked image gets its own $\\epsilon$ from $|\\mathcal N(0, \\sigma)|$ with $\\sigma$ = "
-                    f"{p.sigma:g} on the 0-255 scale (a normal with its negative draws discarded, as in Kurakin "
-                    f"et al.)."),
+        # plain Unicode, no $...$: math inside a glued paragraph is not rendered (issue 21.8)
+        "eps_law": (f"Every attacked image gets the same ε = {p.train_eps:g}/255 (the blog draws each from "
+                    f"|*N*(0, {blog['sigma']:g})|)." if p.train_eps > 0 else
+                    f"Each attacked image gets its own ε from |*N*(0, σ)| with σ = {p.sigma:g} on the 0-255 scale "
+                    "(a normal with its negative draws discarded, as in Kurakin et al.)."),
         "leak_verdict": ("**higher** than on clean images: the label leaks" if true.is_effect and true.value > 0 else
                          "**lower** than on clean images: at this scale the leak does not outweigh the attack"
                          if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),

@@ -151,7 +151,7 @@ def label_histograms(counts, names, title, xlabel="digit the teacher gave", ylab
 
 def heatmap(matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
     """A matrix of shares with its values written in the cells."""
-    fig, ax = _new_figure(figsize=(8, 5))
+    fig, ax = _new_figure(figsize=(8, 5.5))
     im = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(row_names)):
         for j in range(len(col_names)):
@@ -159,8 +159,10 @@ def heatmap(matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
             if v >= 0.005:
                 ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
                         color="white" if v > 0.6 else "black")
-    ax.set(xticks=range(len(col_names)), xticklabels=col_names, yticks=range(len(row_names)),
-           yticklabels=row_names, xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set(xticks=range(len(col_names)), yticks=range(len(row_names)), yticklabels=row_names, xlabel=xlabel,
+           ylabel=ylabel, title=title)
+    # slanted: CIFAR-10's class names side by side ran into each other ("airplaneautomobile")
+    ax.set_xticklabels(col_names, rotation=40, ha="right", rotation_mode="anchor")
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
     return fig

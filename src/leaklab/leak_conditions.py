@@ -250,13 +250,14 @@ def map_figure(recs):
         clean = cell_clean(c)
         label[i][j] = (f"{100 * est.value:+.1f}\n± {100 * est.se:.1f}" + ("" if est.is_effect else "\n(noise)")
                        + f"\nclean {clean:.0%}")
-    fig, ax = plt.subplots(figsize=(9, 5), facecolor="white")
+    fig, ax = plt.subplots(figsize=(11, 7), facecolor="white")
     points = 100 * gap
     lim = max(float(points.abs().max()), 0.1)
     im = ax.imshow(points.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", origin="lower")
     for i in range(len(m["widths"])):
         for j in range(len(m["eps"])):
-            ax.text(j, i, label[i][j], ha="center", va="center", fontsize=7)
+            dark = abs(float(points[i, j])) > 0.6 * lim  # white on the deep reds and blues
+            ax.text(j, i, label[i][j], ha="center", va="center", fontsize=11, color="white" if dark else "black")
     ax.set_xticks(range(len(m["eps"])), [f"{e:g}" for e in m["eps"]])
     ax.set_yticks(range(len(m["widths"])), [str(w) for w in m["widths"]])
     ax.set_xlabel("training eps (0-255 scale; evaluated at the same eps)")
