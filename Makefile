@@ -12,7 +12,7 @@ PROFILE ?= quick
 LEAKLAB_DATA ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA):$(CIFAR_BIN),)
 export LEAKLAB_DATA
 
-.PHONY: book test install data browser clean
+.PHONY: book test test-fast install data browser clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ $(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin: | install
 # build it once (tests/conftest.py).
 test: install browser data
 	LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest
+
+# The fast tier: everything but the book build, the browser and the notebook runs (pytest -m "not book").
+test-fast: install data
+	LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest -m "not book"
 
 clean:
 	rm -rf _build

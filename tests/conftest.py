@@ -32,3 +32,15 @@ def built_book(tree_status_before_build):
     if not book.is_current("quick"):
         book.build("quick")
     return book.HTML
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "book: builds or reads the quick book, or executes a notebook; the fast tier "
+                                       "(make test-fast: pytest -m 'not book') leaves these out")
+
+
+def pytest_collection_modifyitems(items):
+    """A test that takes the built book is a book-tier test, whether or not it says so."""
+    for item in items:
+        if "built_book" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.book)

@@ -184,7 +184,8 @@ def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_p
 
     monkeypatch.setattr(records, "checkpoint_dir", dir_in_tmp)
     monkeypatch.setattr(training, "load_checkpoint", load)
-    tiny = {"n_train": 1000, "width": 4, "teacher_epochs": 1, "epochs": 1, "device": "cpu"}
+    tiny = {"n_train": 1000, "width": 4, "teacher_epochs": 1, "epochs": 1, "device": "cpu",
+            "students": "teacher_labels"}
 
     def run(data_dirs):
         monkeypatch.setenv("LEAKLAB_DATA", os.pathsep.join(data_dirs))

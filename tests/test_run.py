@@ -38,6 +38,7 @@ def two_runs(tmp_path_factory):
     return [records.load(p) for p in paths], runs
 
 
+@pytest.mark.book  # executes the notebook (papermill)
 def test_record_is_complete_and_consistent(two_runs):
     (record, _), (proc, _) = two_runs
     p = record["params"]
@@ -66,11 +67,13 @@ def test_record_is_complete_and_consistent(two_runs):
     assert "record:" in proc.stdout and "paper: 23" in proc.stdout
 
 
+@pytest.mark.book  # executes the notebook (papermill)
 def test_same_parameters_give_the_same_metrics(two_runs):
     (a, b), _ = two_runs
     assert a["metrics"] == b["metrics"]
 
 
+@pytest.mark.book  # executes the notebook (papermill)
 def test_compute_and_run_give_the_same_record(two_runs, tmp_path):
     """`leaklab compute` (no notebook) and `leaklab run` (the notebook calls the same function) agree."""
     (ran, _), _ = two_runs
@@ -129,6 +132,7 @@ def test_unknown_experiment(command):
     assert proc.returncode == 2 and "unknown experiment 'cifar_toy'" in proc.stderr
 
 
+@pytest.mark.book  # executes the notebook (papermill)
 @pytest.mark.parametrize("params, words", [
     ({"n_points": 33}, ["n_points=33 is out of range"]),
     ({"eps": -0.5}, ["eps=-0.5 is out of range"]),

@@ -21,6 +21,7 @@ which can only make the true error smaller, so the words err on the side of "can
 record keeps each model's right-or-wrong per image, `paired_gap_se` gives the paired error instead.
 """
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ def t_quantile(p, df):
     return (lo + hi) / 2
 
 
+@functools.lru_cache(maxsize=4096)  # a bisection over the t distribution: the settle counts ask it many times
 def critical(df):
     """How many standard errors make an effect, for an error with df degrees of freedom: Student's t for a
     two-sided 5%, and never below Z."""
@@ -273,6 +275,8 @@ def seeds_to_tell(est, size, most=1000):
     """How many seeds (of the same spread, scored on the same test images) would find a difference of `size`
     80% of the time; None when even `most` would not, because the test images' own error is too large for it."""
     sampling_var = max(est.se ** 2 - (est.seed_sd or 0.0) ** 2 / est.n_seeds, 0.0)
+    if power_line(math.sqrt(sampling_var), Z) >= abs(size):  # not even infinitely many seeds would
+        return None
     for k in range(2, most + 1):
         se = math.sqrt(sampling_var + (est.seed_sd or 0.0) ** 2 / k)
         if power_line(se, critical(seeds_df(k))) < abs(size):
