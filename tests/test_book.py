@@ -238,3 +238,9 @@ def test_bibliography_has_every_cited_key_with_a_title_and_the_book_reads_it():
         for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", page.read_text()):
             for key in keys.split(","):
                 assert key.strip() in bib.entries, f"{page.name} cites {key.strip()}, which is not in the .bib"
+
+
+def test_no_page_shows_a_python_object_where_a_glued_phrase_belongs(built_book):
+    # {glue:text} on a phrase glued as Markdown prints the object's repr ("<IPython.core.display.Markdown object>")
+    for page in sorted((built_book / "notebooks").glob("*.html")):
+        assert "IPython.core.display" not in page.read_text(), page.name

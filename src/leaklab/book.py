@@ -98,7 +98,7 @@ def scorecard(build_records, results_dir):
                          + (f" Verdict: {word}, {reason}." if reason else ""))
             here = (f"{paper_scale.text(metric, build['metrics'].get(key))} ({build['profile']})" if build else
                     "not run")
-            ours = (f"{paper_scale.pooled_text(row)} ({paper_scale.seeds_text(row['n_seeds'])}, {devices})" if full
+            ours = (f"{paper_scale.pooled_text(row)} ({paper_scale.seeds_count_text(row)}, {devices})" if full
                     else "none yet")
             claim = f"{{doc}}`{exp.name} <../notebooks/{exp.name}>`" if i == 0 else ""  # once per claim
             lines.append(f"| {claim} | {metric.short or metric.label}[^{note}] "

@@ -38,14 +38,30 @@ def summary(name, recs):
 
 
 def text(metric, value):
-    """A metric's value as the pages write it; an undefined one (null in the record) as 'undefined'."""
-    return "undefined" if value is None else metric.fmt.format(value)
+    """A metric's value as the pages write it; an undefined one (null in the record) as 'undefined'. A
+    difference of accuracies in points, as the paper's number beside it is written (not '%')."""
+    if value is None:
+        return "undefined"
+    if metric.kind == "difference" and metric.in_percent:
+        return f"{100 * value:+.2f} points"
+    return metric.fmt.format(value)
 
 
 def pooled_text(row):
     """A summary row's pooled value as the section and the scorecard write it: 'mean ± sd'."""
-    m = row["metric"]
-    return text(m, row["value"]) + ("" if row["sd"] is None else f" ± {text(m, row['sd']).lstrip('+')}")
+    m, value, sd = row["metric"], row["value"], row["sd"]
+    if sd is None or value is None:
+        return text(m, value)
+    if m.kind == "difference" and m.in_percent:
+        return f"{100 * value:+.2f} ± {100 * sd:.2f} points"
+    return f"{text(m, value)} ± {text(m, sd).lstrip('+')}"
+
+
+def seeds_count_text(row):
+    """'3 seeds', or '3000 seeds, 576 scored' where fewer seeds measured the row's number (the toy scores only
+    nets that fit their points; its second row only the sweep's seeds)."""
+    scored = len(row["per_seed"])
+    return seeds_text(row["n_seeds"]) + (f", {scored} scored" if scored != row["n_seeds"] else "")
 
 
 def seeds_text(n):
@@ -97,8 +113,7 @@ def table(name, recs):
             "|---|---|---|---|---|"]
     for row in summary(name, recs):
         m = row["metric"]
-        scored = f", {len(row['per_seed'])} scored" if len(row["per_seed"]) != row["n_seeds"] else ""
-        ours = f"{pooled_text(row)} ({seeds_text(row['n_seeds'])}{scored})"
+        ours = f"{pooled_text(row)} ({seeds_count_text(row)})"
         shown = row["per_seed"] if len(row["per_seed"]) <= 10 else None
         each = (", ".join(text(m, v) for v in shown) if shown is not None else
                 f"{len(row['per_seed'])} values, from {text(m, min(row['per_seed']))} to "
