@@ -50,7 +50,11 @@ def test_front_page_has_the_scorecard_from_this_builds_record(built_book):
     full = records.full_records("toy2d")
     ours = row["ours at paper scale (mean ± sd)"]
     if full:
-        assert f"({sum(len(r['per_seed']) for r in full)} seeds, cpu)" in ours
+        from leaklab import paper_scale
+
+        head = paper_scale.summary("toy2d", full)[0]  # the seeds, and how many of them scored (fitted nets)
+        assert head["n_seeds"] == sum(len(r["per_seed"]) for r in full)
+        assert f"({paper_scale.seeds_count_text(head)}, cpu)" in ours
         rows_full = [r for rec in full for r in rec["per_seed"] if r["fits"]]
         est = experiments.estimate("toy2d", "student_correct_mean", rows_full)
     else:
@@ -152,12 +156,11 @@ def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(b
                 assert "meant for a GPU, and takes hours to days on a CPU" in page
             continue
         head = paper_scale.summary(name, full)[0]
-        shown = head["metric"].fmt.format(head["value"])  # one seed has no sd: the page then shows the value alone
         assert f"{paper_scale.pooled_text(head)} ({paper_scale.seeds_text(head['n_seeds'])}" in page
         assert head["metric"].plain(head["paper"]) in page
         for r in full:  # which commit and device made each record
             assert r["provenance"]["git_commit"][:10] in page and r["device"] in page
-        assert f"{shown} ± " in front  # the scorecard shows the same pooled number
+        assert paper_scale.pooled_text(head) in front  # the scorecard shows the same pooled number
 
 
 @pytest.mark.parametrize("name, expected, sliders", [
