@@ -397,6 +397,21 @@ def test_claim_pages_read_like_a_paper(open_page):
     assert not problems, "\n".join(problems)
 
 
+def test_no_code_line_is_cut_at_the_columns_edge(open_page):
+    # issue 21.8: visible code lines and their comments ran past the column, their ends hidden
+    from leaklab import book
+
+    cut = {}
+    for name in book.claim_notebooks():
+        page, _ = open_page(f"/notebooks/{name}.html")
+        wide = page.evaluate("""() => [...document.querySelectorAll("div.cell_input div.highlight pre")]
+            .filter(pre => pre.offsetParent !== null && pre.scrollWidth > pre.clientWidth + 1).length""")
+        if wide:
+            cut[name] = wide
+        page.context.close()
+    assert not cut, f"code blocks wider than their column, by page: {cut}"
+
+
 def test_references_page_lists_the_cited_works(open_page):
     page, watch = open_page("/book/references.html")
     entries = page.locator("article .citation, article dl.citation > dt").count()
