@@ -40,7 +40,7 @@ MARGIN = 1.15
 TAR_SECONDS = 15  # packing the records and leaving the call
 
 
-def queue(profile):
+def queue():
     """(experiment, overrides) in the issue's order."""
     items = [("fgsm_leak", {"labels": kind, "seed": 0})
              for kind in ("true", "predicted", "least_likely", "random")]
@@ -158,7 +158,7 @@ def main():
 
     state_file = WORK / "queue.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {"done": [], "log": []}
-    for name, overrides in queue(args.profile):
+    for name, overrides in queue():
         key = f"{name} " + " ".join(f"{k}={v}" for k, v in overrides.items())
         if key in state["done"]:
             continue

@@ -64,32 +64,41 @@ def tiny_model(seed=0):
     return models.Normalized(models.resnet_he(1, 4), [0.5] * 3, [0.25] * 3)
 
 
+def killed_at_write(monkeypatch, n, images, labels, path, **args):
+    """training.sgd with a checkpoint at `path`, killed right after its n-th write; returns each write as
+    (finished epochs, batches done inside the next one, or None at an epoch's end)."""
+    saves, real_save = [], training.save_checkpoint
+
+    def save_then_die(obj, where):
+        real_save(obj, where)
+        saves.append((obj["epoch"], (obj["partial"] or {}).get("step")))
+        if len(saves) == n:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        training.sgd(tiny_model(), images, labels, checkpoint=path, **args)
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    return saves
+
+
+def assert_same_run(a, a_history, b, b_history):
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+    assert [h["loss"] for h in b_history] == [h["loss"] for h in a_history]
+
+
 def test_a_run_killed_inside_an_epoch_resumes_there_and_ends_in_the_same_state(tmp_path, monkeypatch):
     # an epoch of the full profiles takes half an hour on a 2-core CPU: a sitting may end inside one
     images, labels = tiny_data()
     args = dict(epochs=2, batch_size=64, lr=0.05, device="cpu", progress=False,
                 adversarial=fgsm_leak.mixed_fgsm("random", 12.0), seed=5)
     straight, history = training.sgd(tiny_model(), images, labels, **args)
-
-    saves = []
-    real_save = training.save_checkpoint
-
-    def save_then_die(obj, path):
-        real_save(obj, path)
-        saves.append((obj["epoch"], (obj["partial"] or {}).get("step")))
-        if len(saves) == 3:
-            raise KeyboardInterrupt  # killed inside the first epoch, after its third batch
-
     path = tmp_path / "run.pt"
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        training.sgd(tiny_model(), images, labels, checkpoint=path, save_every_s=0, **args)
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    saves = killed_at_write(monkeypatch, 3, images, labels, path, save_every_s=0, **args)
     assert saves == [(0, 1), (0, 2), (0, 3)]  # a write after every batch, none of them at an epoch's end
     resumed, resumed_history = training.sgd(tiny_model(seed=99), images, labels, checkpoint=path, **args)
-    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
-        assert torch.equal(a, b), name
-    assert [h["loss"] for h in resumed_history] == [h["loss"] for h in history]
+    assert_same_run(straight, history, resumed, resumed_history)
 
 
 def test_sgd_learns(tmp_path):
@@ -105,26 +114,12 @@ def test_a_killed_run_resumes_and_ends_in_the_same_state(tmp_path, monkeypatch):
     args = dict(epochs=3, batch_size=64, lr=0.05, device="cpu", progress=False,
                 adversarial=fgsm_leak.mixed_fgsm("random", 12.0), seed=5)
     straight, history = training.sgd(tiny_model(), images, labels, **args)
-
-    saves = []
-    real_save = training.save_checkpoint
-
-    def save_then_die(obj, path):
-        real_save(obj, path)
-        saves.append(obj["epoch"])
-        if len(saves) == 2:
-            raise KeyboardInterrupt  # killed after the second epoch's checkpoint
-
     path = tmp_path / "run.pt"
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        training.sgd(tiny_model(), images, labels, checkpoint=path, **args)
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    saves = killed_at_write(monkeypatch, 2, images, labels, path, **args)  # after the second epoch's checkpoint
+    assert saves == [(1, None), (2, None)]
     assert training.load_checkpoint(path)["epoch"] == 2
     resumed, resumed_history = training.sgd(tiny_model(seed=99), images, labels, checkpoint=path, **args)
-    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
-        assert torch.equal(a, b), name
-    assert [h["loss"] for h in resumed_history] == [h["loss"] for h in history]
+    assert_same_run(straight, history, resumed, resumed_history)
     # a finished run is read back, not trained again
     again, _ = training.sgd(tiny_model(seed=7), images, labels, checkpoint=path, **{**args, "epochs": 3})
     assert torch.equal(again.state_dict()["net.fc.weight"], straight.state_dict()["net.fc.weight"])
