@@ -287,12 +287,13 @@ def main():
                 except Exception as err:
                     print(f"  ({name}, {toggled}: {type(err).__name__}: {str(err)[:300]})")
             torch.manual_seed(0)
-            if compiled:  # compiling again for one setting costs minutes of a lent GPU: bf16 is judged eager
-                row[f"bf16 {'off' if bf16 else 'on'}, compile off"] = ours(
-                    build(), images, labels, mean, std, device, adversarial, compile=False, bf16=not bf16)
-            else:
-                row[f"bf16 {'off' if bf16 else 'on'}"] = ours(build(), images, labels, mean, std, device,
-                                                             adversarial, bf16=not bf16)
+            # compiling again for one setting costs minutes of a lent GPU: bf16 is judged eager
+            toggled = f"bf16 {'off' if bf16 else 'on'}" + (", compile off" if compiled else "")
+            toggled_start_up = []
+            row[toggled] = ours(build(), images, labels, mean, std, device, adversarial, compile=False,
+                                bf16=not bf16, start_up=toggled_start_up)
+            report["nets"][name]["eager_other_bf16"] = {"rate": row[toggled], "start_up_s": toggled_start_up[0],
+                                                        "bf16": not bf16}
             if device == "cpu" and threads > 1:
                 torch.set_num_threads(1)
                 torch.manual_seed(0)
