@@ -216,6 +216,38 @@ def test_progress_bar_updates_sent_as_separate_outputs_render_as_one_final_line(
         ("stdout", "seed 0\n"), ("stderr", "train 1/2: 100%| done\n"), ("stdout", "seed 1\n")]
 
 
+def branch_notebook(case):
+    """An executed notebook as papermill leaves it: a glued verdict (Markdown, under papermill's mime prefix),
+    a paragraph for each outcome, and one paragraph that always shows."""
+    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "case", "mime_prefix": "p/"}},
+             "data": {"p/text/markdown": case, "p/text/plain": "<IPython.core.display.Markdown object>"}}
+    markdown = lambda text: {"cell_type": "markdown", "metadata": {}, "source": text}  # noqa: E731
+    return {"metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "source": "glue", "outputs": [glued]},
+        markdown("<!-- when case is leaks -->\nIt leaks."), markdown("<!-- when case is flat or unsettled -->\nNo."),
+        markdown("Always.")]}
+
+
+@pytest.mark.parametrize("case, page", [("leaks", ["It leaks."]), ("flat", ["No."]), ("unsettled", ["No."])])
+def test_a_page_shows_the_branch_of_the_argument_that_holds(case, page):
+    from leaklab import book
+
+    nb = branch_notebook(case)
+    book.keep_holding_branches(nb, "nb.ipynb")
+    assert [c["source"].split("\n")[-1] for c in nb["cells"][1:]] == page + ["Always."]
+
+
+def test_a_verdict_no_branch_names_or_a_branch_on_no_verdict_stops_the_build():
+    from leaklab import book
+
+    with pytest.raises(experiments.RunError, match="no branch says"):
+        book.keep_holding_branches(branch_notebook("opposite"), "nb.ipynb")
+    nb = branch_notebook("leaks")
+    nb["cells"][1]["source"] = "<!-- when kase is leaks -->\nIt leaks."
+    with pytest.raises(experiments.RunError, match="did not glue"):
+        book.keep_holding_branches(nb, "nb.ipynb")
+
+
 BIB_KEYS = ("wallace2019", "labelleak2017", "ilyas2019", "kurakin2017", "hinton2015", "he2016", "madry2018",
             "goodfellow2015", "lecun1998", "xiao2017", "krizhevsky2009", "kingma2015", "tramer2018")
 

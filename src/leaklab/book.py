@@ -5,9 +5,11 @@ the generated scorecard go to a staging copy of the book under `_build/`, and
 jupyter-book renders that copy.
 """
 
+import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,18 +122,66 @@ def stage_sources():
     (STAGE / "notebooks").mkdir()
 
 
+BRANCH = re.compile(r"\A\s*<!--\s*when\s+(\w+)\s+is\s+(\w+(?:\s+or\s+\w+)*)\s*-->")
+
+
+def glued_values(nb):
+    """{glue name: value} of an executed notebook: the Markdown text of glued words, else the value itself."""
+    values = {}
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            scrap = out.get("metadata", {}).get("scrapbook", {})
+            if "name" in scrap:
+                data, prefix = out.get("data", {}), scrap.get("mime_prefix", "")
+                text = data.get(prefix + "text/markdown", data.get("text/markdown"))
+                if text is None:
+                    try:
+                        text = ast.literal_eval("".join(data.get(prefix + "text/plain", "None")))
+                    except (ValueError, SyntaxError):
+                        text = None
+                values[scrap["name"]] = "".join(text) if isinstance(text, list) else text
+    return values
+
+
+def keep_holding_branches(nb, where):
+    """The notebook's argument branches where an outcome decides it. A Markdown cell that opens with
+    `<!-- when NAME is VALUE -->` (or `VALUE or VALUE`) is what the page says when the verdict the notebook
+    glued as NAME is one of those; every other branch is left out of the page (the notebook keeps all, so a
+    reader of its source sees what each outcome would say; the comment itself shows in no rendering). A verdict no branch names is an error, never a
+    page with the paragraph silently missing."""
+    values, named, kept = glued_values(nb), {}, []
+    for cell in nb["cells"]:
+        match = BRANCH.match("".join(cell["source"])) if cell["cell_type"] == "markdown" else None
+        if match:
+            name, cases = match.group(1), set(match.group(2).split(" or "))
+            if name not in values:
+                raise experiments.RunError(f"{where}: a branch reads the verdict {name!r}, which the notebook "
+                                           "did not glue")
+            named.setdefault(name, set()).update(cases)
+            if str(values[name]) not in cases:
+                continue
+        kept.append(cell)
+    nb["cells"] = kept
+    for name, cases in named.items():
+        if str(values[name]) not in cases:
+            raise experiments.RunError(f"{where}: the verdict {name} is {values[name]!r}, and no branch says "
+                                       f"what the page should then say (branches: {', '.join(sorted(cases))})")
+
+
 def prepare_for_rendering(path):
     """Adjust an executed notebook for the static book.
 
     The ipywidgets state saved by the kernel goes: with it, myst-nb would load
     widget scripts from a CDN, and the live slider needs a kernel anyway (the
-    page has a static one). Papermill's injected-parameters cell is hidden: the
+    page has a static one). Of the argument's branches, only those that hold stay
+    (keep_holding_branches). Papermill's injected-parameters cell is hidden: the
     cell after it prints every resolved parameter. Progress bars keep only what
     a terminal would end up showing: each line's text after its last carriage return,
     once the chunks the kernel sent one after another on the same stream are joined
     (a progress bar's updates arrive as separate outputs).
     """
     nb = json.loads(path.read_text())
+    keep_holding_branches(nb, path.name)
     nb.get("metadata", {}).pop("widgets", None)
     for cell in nb["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
