@@ -248,6 +248,27 @@ def test_a_verdict_no_branch_names_or_a_branch_on_no_verdict_stops_the_build():
         book.keep_holding_branches(nb, "nb.ipynb")
 
 
+# every outcome the words functions can glue (leak_conditions.words, fgsm_leak.words, mnist_from_fashion.words)
+BRANCH_CASES = {
+    "leak_conditions": {"conjecture_case": {"label_read", "control_too", "unsettled"}},
+    "fgsm_leak": {"scale_case": {"why_no_leak", "means"}, "open_question_case": {"answerable", "unanswerable"}},
+    "mnist_from_fashion": {"direction_case": {"carries_over", "reversed", "unclear"}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(experiments.EXPERIMENTS))
+def test_each_notebook_says_what_every_outcome_of_its_argument_means(name):
+    from leaklab import book
+
+    cells = json.loads(experiments.get(name).notebook.read_text())["cells"]
+    cases = {}
+    for cell in cells:
+        match = book.BRANCH.match("".join(cell["source"])) if cell["cell_type"] == "markdown" else None
+        if match:
+            cases.setdefault(match.group(1), set()).update(re.split(r"\s+or\s+", match.group(2)))
+    assert cases == BRANCH_CASES.get(name, {})
+
+
 BIB_KEYS = ("wallace2019", "labelleak2017", "ilyas2019", "kurakin2017", "hinton2015", "he2016", "madry2018",
             "goodfellow2015", "lecun1998", "xiao2017", "krizhevsky2009", "kingma2015", "tramer2018")
 

@@ -382,29 +382,15 @@ def words(p, record):
         "leakers": (", ".join(leaks) if leaks else "none of them, by the noise rule") + (
             f". Cannot be told apart from no gap at this scale: {', '.join(unclear)}" if unclear else ""),
     }
+    # the cases pick the notebook's paragraphs (book.keep_holding_branches); what each says is in the notebook
     least = gaps.get("least_likely")
-    if true is not None and true.is_effect and true.value > 0:
-        out["open_question_answer"] = (
-            "Here the true label leaks, so the others can be read against it: the least-likely model's gap is "
-            + (least.words(all_images=whole) if least is not None else "not measured in this run") + ".")
-    else:
-        out["open_question_answer"] = (
-            "This run cannot answer it: here the true label itself does not leak"
-            + (f" (its gap is {true.text()})" if true is not None else "")
-            + ", and a label that fails to leak where the true one fails too says nothing about whether it would "
-            "leak where the true one does. The question needs a setting where the true label leaks reliably, such "
-            "as the leak_conditions chapter's, or the full profile here.")
-    out["scale_reading"] = (
-        f"**Why no leak here.** The blog's model was trained to {paper['clean_acc']:.0%} clean accuracy; this one "
-        "for minutes. We searched for a setting that shows the leak within the quick book's CPU budget "
-        "(`results/fgsm_leak_quick_trials.md` in the repository, every row measured). With the blog's attack law no "
-        "small net leaked. A magnified attack (three quarters of each batch at one eps of 32/255, 6 epochs) gave the "
-        "leak's signature, accuracy falling and then climbing again along the FGSM direction, and beat clean "
-        "accuracy for one seed but not for two others: a sudden, seed-dependent transition. A profile built on the "
-        "lucky seed would be cherry-picked, so the quick profile keeps the blog's law; set `adv_share`, `train_eps` "
-        "and `epochs` to try the magnified attack yourself, and run the full profile on a GPU for the blog's setup."
-        if note and not (true.is_effect and true.value > 0) else
-        f"Means over {p.n_seeds} seed{'s' if p.n_seeds != 1 else ''}; the spread is in the scorecard.")
+    true_leaks = true.is_effect and true.value > 0
+    out["open_question_case"] = "answerable" if true_leaks else "unanswerable"
+    out["least_likely_words"] = (least.words(all_images=whole) if least is not None else
+                                 "not measured in this run")
+    out["true_gap_text"] = true.text()
+    out["scale_case"] = "why_no_leak" if note and not true_leaks else "means"
+    out["seeds_text"] = f"{p.n_seeds} seed{'s' if p.n_seeds != 1 else ''}"
     return out
 
 

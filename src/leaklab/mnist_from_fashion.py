@@ -226,12 +226,9 @@ def words(p, record, recs=()):
     out["norm_gain_words"] = gain.words(all_images=n_test >= data.TEST_SET_SIZE)
     out["gain_versus_paper"] = ("consistent with" if stats.matches(gain, paper_gain) else
                                 "smaller than" if gain.value < paper_gain else "larger than")
-    out["direction_sentence"] = (
-        "The direction carries over: here too the student is better off seeing the clothes the way the teacher "
-        "sees digits." if gain.is_effect and gain.value > 0 else
-        "Here the direction is reversed: the student is worse off seeing the clothes the way the teacher sees "
-        "digits." if gain.is_effect else
-        "Whether the direction carries over, this run cannot say: its gain cannot be told apart from zero.")
+    # picks the notebook's sentence on the direction (book.keep_holding_branches)
+    out["direction_case"] = ("carries_over" if gain.is_effect and gain.value > 0 else
+                             "reversed" if gain.is_effect else "unclear")
     out["norm_gain_full_words"] = (norm_gain(recs).words(
         all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) if recs else
                                    "not measured yet: no paper-scale record is committed")
