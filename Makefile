@@ -45,7 +45,9 @@ test: install browser data
 
 # The fast tier: everything but the book build, the browser and the notebook runs (pytest -m "not book").
 test-fast: install data
-	LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest -m "not book"
+	# one single-threaded worker per core: most of these tests are small, and two threads each help them little
+	OMP_NUM_THREADS=1 LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" \
+		$(PY) -m pytest -m "not book" -n auto
 
 clean:
 	rm -rf _build
