@@ -250,7 +250,8 @@ def test_a_verdict_no_branch_names_or_a_branch_on_no_verdict_stops_the_build():
 
 # every outcome the words functions can glue (leak_conditions.words, fgsm_leak.words, mnist_from_fashion.words)
 BRANCH_CASES = {
-    "leak_conditions": {"conjecture_case": {"label_read", "control_too", "unsettled"}},
+    "leak_conditions": {"conjecture_case": {"label_read", "control_too", "unsettled"},
+                        "map_case": {"answered", "too_few", "no_map"}},
     "fgsm_leak": {"scale_case": {"why_no_leak", "means"}, "open_question_case": {"answerable", "unanswerable"}},
     "mnist_from_fashion": {"direction_case": {"carries_over", "reversed", "unclear"}},
 }

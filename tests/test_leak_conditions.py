@@ -122,16 +122,20 @@ def test_the_map_answers_the_conjecture_only_as_far_as_the_noise_allows():
     m = {"eps": [34, 68, 102], "widths": [2, 4, 8],
          "cells": [cell(e, w, g, c) for e, g in ((34, -0.06), (68, 0.05), (102, 0.08))
                    for w, c in ((2, 0.1), (4, 0.87), (8, 0.88 + e / 10000))]}
-    text = leak_conditions.map_answer(m)
-    assert text.startswith("These are the 6 cells whose nets learn")  # width 2 never learned: left out
+    verdict = leak_conditions.map_verdict(m)
+    assert verdict["case"] == "answered" and verdict["n_cells"] == 6  # width 2 never learned: left out
     # eps: +14 points from 34 to 102, far beyond its error; width: no change at all
-    assert "From training eps 34/255 to 102/255, the mean gap changes by +14.00 ± 0.40 points, more than" in text
-    assert "From width 4 to 8, the mean gap changes by +0.00 ± 0.33 points, which cannot be told apart" in text
-    assert "no practical amount of seeds per cell" in text  # a change of zero: no count of seeds would tell
-    assert "only the training eps moves the gap measurably" in text
-    assert "changes the attack the model is tested with as well" in text  # eps is the test's eps too
-    assert "cannot be told apart from no relation" in text  # six cells cannot settle a correlation
-    assert leak_conditions.map_answer({"cells": m["cells"][:3]}).startswith("Too few")
+    lo, hi, eps = verdict["eps"]
+    assert (lo, hi) == (34, 102) and round(eps.value, 4) == 0.14 and eps.is_effect
+    lo, hi, width = verdict["width"]
+    assert (lo, hi) == (4, 8) and abs(width.value) < 1e-12 and not width.is_effect
+    assert verdict["moves"] == "eps"
+    assert verdict["correlation"] == "unclear"  # six cells cannot settle a correlation
+    words = leak_conditions.map_words(m)
+    assert words["map_decides"] == "only the training eps moves the gap measurably"
+    assert "no practical amount of seeds per cell" in words["width_change_words"]  # no count of seeds would tell
+    assert leak_conditions.map_verdict({"cells": m["cells"][:3]})["case"] == "too_few"
+    assert leak_conditions.map_words(None) == {"map_case": "no_map"}
 
 
 def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():

@@ -306,9 +306,7 @@ def words(p, record, recs=()):
     out["onset_words"] = onset_words(record)
     out["paper_onset_words"] = onset_words(recs[0] if recs else None)
     mapped = [r for r in (recs or []) if "map" in r["series"]]
-    out["map_answer"] = map_answer(mapped[0]["series"]["map"]) if mapped else (
-        "The map, which the full profile adds, is not committed yet: without it this page cannot say where the "
-        "leak begins.")
+    out.update(map_words(mapped[0]["series"]["map"] if mapped else None))
     out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
     return out
@@ -424,41 +422,50 @@ def axis_change(est, axis):
             stats.combined([(1 / len(hi), est[k]) for k in hi] + [(-1 / len(lo), est[k]) for k in lo]))
 
 
-def map_answer(m):
+def map_verdict(m):
     """The map's answer to the blog's conjecture (a harder clean problem leaks more), among the cells whose
-    nets learn: how the gap changes from the smallest to the largest training eps and from the narrowest to
-    the widest net, each judged by the noise rule, and how the gap goes with the clean accuracy."""
+    nets learn, as a structured verdict: how the mean gap changes from the smallest to the largest training eps
+    and from the narrowest to the widest net (each an Estimate, judged by the noise rule), which of the two
+    moves it measurably, and how the gap goes with the clean accuracy (Fisher's z). "too_few" where fewer than
+    three cells learn or an axis has one value."""
     cells = learning_cells(m)
-    if len(cells) < 3:
-        return f"Too few of the map's nets learned (clean accuracy above {LEARNS:.0%}) to answer the conjecture."
     est = {(c["eps"], c["width"]): cell_estimate(c) for c in cells}
-    gap = {k: e.value for k, e in est.items()}
-    clean = {(c["eps"], c["width"]): cell_clean(c) for c in cells}
     changes = {name: axis_change(est, axis) for name, axis in (("eps", 0), ("width", 1))}
-    said = []
-    for name, change in changes.items():
-        if change is not None:
-            lo, hi, e = change
-            what = f"From training eps {lo:g}/255 to {hi:g}/255" if name == "eps" else f"From width {lo} to {hi}"
-            said.append(f"{what}, the mean gap changes by {e.words(more='seeds per cell')}.")
-    moves = {name for name, c in changes.items() if c is not None and c[2].is_effect}
-    decides = ("only the training eps moves the gap measurably" if moves == {"eps"} else
-               "only the width moves the gap measurably" if moves == {"width"} else
-               "both move it measurably" if moves else
-               "neither change can be told apart from zero with these cells and seeds")
-    keys = list(gap)
-    r = statistics_correlation([clean[k] for k in keys], [gap[k] for k in keys])
+    if len(cells) < 3 or None in changes.values():
+        return {"case": "too_few", "n_cells": len(cells)}
+    moves = {name for name, (_, _, e) in changes.items() if e.is_effect}
+    clean = {(c["eps"], c["width"]): cell_clean(c) for c in cells}
+    keys = list(est)
+    r = statistics_correlation([clean[k] for k in keys], [est[k].value for k in keys])
     # the noise rule for a correlation: Fisher's z = atanh(r) has a standard error of 1 / sqrt(n - 3)
     z, z_se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(max(len(keys) - 3, 1))
     beyond = abs(z) > stats.Z * z_se
-    return (f"These are the {len(cells)} cells whose nets learn (clean accuracy above {LEARNS:.0%}). "
-            + " ".join(said) + f" So {decides}. Each cell is scored at its own training eps, so moving along eps "
-            "changes the attack the model is tested with as well as the one it trained with. "
-            + f"The conjecture predicts a larger leak where the clean problem is harder; across these cells the gap "
-            f"and the clean accuracy correlate at r = {r:+.2f}, "
-            + ("the opposite of that prediction" if beyond and r > 0 else "as it predicts" if beyond else
-               "which cannot be told apart from no relation with this few cells")
-            + f" (Fisher's z: {z:+.2f} ± {z_se:.2f}).")
+    return {"case": "answered", "n_cells": len(cells), "eps": changes["eps"], "width": changes["width"],
+            "moves": ("both" if len(moves) == 2 else next(iter(moves)) if moves else "neither"),
+            "r": r, "z": z, "z_se": z_se,
+            "correlation": "opposite" if beyond and r > 0 else "as_predicted" if beyond else "unclear"}
+
+
+def map_words(m):
+    """{glue name: value} for the notebook's paragraph on the map's answer (its case picks the paragraph)."""
+    if m is None:
+        return {"map_case": "no_map"}
+    v = map_verdict(m)
+    out = {"map_case": v["case"], "map_cells_learning": v["n_cells"], "learns_threshold": LEARNS}
+    if v["case"] != "answered":
+        return out
+    (eps_lo, eps_hi, eps_change), (w_lo, w_hi, w_change) = v["eps"], v["width"]
+    out.update({
+        "eps_range": f"{eps_lo:g}/255 to {eps_hi:g}/255", "eps_change_words": eps_change.words(more="seeds per cell"),
+        "width_range": f"{w_lo} to {w_hi}", "width_change_words": w_change.words(more="seeds per cell"),
+        "map_decides": {"eps": "only the training eps moves the gap measurably",
+                        "width": "only the width moves the gap measurably", "both": "both move it measurably",
+                        "neither": "neither change can be told apart from zero with these cells and seeds"}[v["moves"]],
+        "map_r": v["r"], "map_z": v["z"], "map_z_se": v["z_se"],
+        "correlation_words": {"opposite": "the opposite of that prediction", "as_predicted": "as it predicts",
+                              "unclear": "which cannot be told apart from no relation with this few cells"}[
+                                  v["correlation"]]})
+    return out
 
 
 def statistics_correlation(x, y):
