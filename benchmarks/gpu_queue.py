@@ -284,7 +284,11 @@ def main():
         say(f"{outcome} {key}: {took:.0f} s (projected {need:.0f} s)")
         entry = {"item": key, "outcome": outcome, "seconds": took, "projected": need, "way": way}
         if outcome == "cut":
-            target, files = pack_checkpoints(args.out, key, since, [f for fs in carried.values() for f in fs])
+            # what came in, and what an earlier call on this machine packed for the item: a cut before this
+            # call's first checkpoint must still send them on
+            earlier = [f for fs in carried.values() for f in fs] + state.setdefault("packed", {}).get(key, [])
+            target, files = pack_checkpoints(args.out, key, since, earlier)
+            state["packed"][key] = [str(f.relative_to(WORK / "checkpoints")) for f in files]
             entry["checkpoints"] = target.name
             say(f"{key}: {len(files)} checkpoint file(s), {target.stat().st_size / 2**20:.1f} MiB, in {target.name}; "
                 "carry it back in --carry-in to resume")
