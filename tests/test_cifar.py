@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from leaklab import attacks, cifar_mislabeled, data, experiments, fgsm_leak, models, stats, training
+from leaklab import attacks, cifar_mislabeled, data, experiments, fgsm_leak, models, records, stats, training
 
 
 def test_resnets_have_the_published_sizes():
@@ -216,7 +216,7 @@ def test_scale_note_names_what_the_quick_profile_shrinks():
     magnified = experiments.scale_note("fgsm_leak", {**quick, "train_eps": 32.0, "adv_share": 0.75})
     assert "train_eps 32.0 (full: 0.0)" in magnified and "adv_share 0.75 (full: 0.5)" in magnified
     assert experiments.scale_note("cifar_mislabeled", experiments.resolve("cifar_mislabeled", "full")) == ""
-    grid = fgsm_leak.eps_grid(experiments.notebook_params("fgsm_leak", {"profile": "quick", "eval_eps": 5.3}))
+    grid = fgsm_leak.eps_grid(records.notebook_params("fgsm_leak", {"profile": "quick", "eval_eps": 5.3}))
     assert grid[0] == 0 and grid[-1] == quick["eps_max"] and 5.3 in grid and len(grid) == quick["eps_points"] + 1
 
 

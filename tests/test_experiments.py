@@ -3,7 +3,8 @@
 import pytest
 
 from leaklab import experiments
-from leaklab.experiments import ParameterError, notebook_params, resolve
+from leaklab.experiments import ParameterError, resolve
+from leaklab.records import notebook_params
 
 
 def test_profiles_resolve_to_every_parameter():

@@ -2,27 +2,19 @@
 
 This module imports no torch, so the `leaklab` command can check parameters in a
 fraction of a second, before any kernel starts or any training runs. Notebooks
-call `notebook_params` in the cell after their `parameters` cell, so a run of
+call `records.notebook_params` in the cell after their `parameters` cell, so a run of
 plain `papermill -p` is checked by the same rules.
 """
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
-from . import stats
+from . import errors, stats
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ("quick", "full")
-
-
-class ParameterError(ValueError):
-    """A parameter that the experiment does not accept; the message says what is allowed."""
-
-
-class RunError(RuntimeError):
-    """A notebook or the book build failed; the message carries the failing cell's error."""
+ParameterError, RunError = errors.ParameterError, errors.RunError  # their names where parameters are checked
 
 
 @dataclass(frozen=True)
@@ -562,28 +554,6 @@ def check_page(name, params):
         if member not in picked(params[key]):
             raise ParameterError(f"{key}={params[key]!r}: the {name} page draws the {member!r} model, so a "
                                  f"notebook run must include it (leaklab compute runs any subset)")
-
-
-def notebook_params(name, namespace):
-    """Check the parameters a notebook was given (its globals), print them, glue them for the prose and
-    return them resolved.
-
-    Papermill injects any `-p NAME VALUE` as a variable, misspelt or not, so every
-    public, non-module, non-callable global at this point must be a parameter.
-    """
-    given = {k: v for k, v in namespace.items()
-             if not k.startswith("_") and k not in ("In", "Out", "exit", "quit", "get_ipython")
-             and not callable(v) and type(v).__name__ != "module"}
-    profile = given.pop("profile", "quick")
-    p = SimpleNamespace(**resolve(name, profile, given))
-    check_page(name, vars(p))
-    width = max(map(len, vars(p)))
-    for key, value in vars(p).items():
-        print(f"{key:>{width}} = {value}")
-    from . import records  # the prose quotes this run's parameters, not typed-in defaults
-
-    records.glue_words(vars(p))
-    return p
 
 
 def scale_note(name, params):

@@ -424,5 +424,9 @@ def live_slider(live):
     """In Jupyter: a slider that attacks the images with the same model at any eps (needs a kernel)."""
     from . import widgets
 
-    return widgets.fgsm_live(live["model"], live["images"], live["labels"], live["classes"], live["eps"],
-                             live["loss"], live["paper_points"], eps_max=live["eps_max"], step=live["step"])
+    def draw(eps):  # one gradient and one forward pass on the 8 images per move, at any eps up to eps_max
+        frames, predicted, p_true = adversarial_images(live["model"], live["images"], live["labels"], [eps])
+        return figures.fgsm_frame(frames[0], predicted[0], live["labels"], p_true[0], live["classes"], eps,
+                                  live["eps"], live["loss"], live["paper_points"])
+
+    return widgets.eps_slider(draw, live["eps_max"], live["step"])

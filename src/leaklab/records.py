@@ -12,7 +12,6 @@ commit) and written atomically, its files beside it with the same name.
 """
 
 import base64
-import contextlib
 import datetime
 import hashlib
 import importlib
@@ -23,10 +22,11 @@ import os
 import platform
 import statistics
 import subprocess
-import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 from . import experiments
+from .files import atomic, write_atomic
 
 RECORD_GLUE_NAME = "leaklab_record"
 RESULTS = experiments.ROOT / "results"
@@ -95,6 +95,26 @@ def glue_words(words):
 
     for name, value in words.items():
         glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
+
+
+def notebook_params(name, namespace):
+    """Check the parameters a notebook was given (its globals), print them, glue them for the prose and
+    return them resolved.
+
+    Papermill injects any `-p NAME VALUE` as a variable, misspelt or not, so every
+    public, non-module, non-callable global at this point must be a parameter.
+    """
+    given = {k: v for k, v in namespace.items()
+             if not k.startswith("_") and k not in ("In", "Out", "exit", "quit", "get_ipython")
+             and not callable(v) and type(v).__name__ != "module"}
+    profile = given.pop("profile", "quick")
+    p = SimpleNamespace(**experiments.resolve(name, profile, given))
+    experiments.check_page(name, vars(p))
+    width = max(map(len, vars(p)))
+    for key, value in vars(p).items():
+        print(f"{key:>{width}} = {value}")
+    glue_words(vars(p))  # the prose quotes this run's parameters, not typed-in defaults
+    return p
 
 
 def read_from_notebook(path):
@@ -255,30 +275,6 @@ def describe_data(*datasets):
     """What identifies the data of a run, for its record: each dataset's source and digest."""
     return {"sources": list(dict.fromkeys(ds.source for ds in datasets)),
             "sha256": [ds.digest for ds in datasets]}
-
-
-@contextlib.contextmanager
-def atomic(path):
-    """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one step,
-    so a run killed mid-write leaves the old file or none, never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make committed records private to one user
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_atomic(path, text):
-    with atomic(path) as tmp:
-        Path(tmp).write_text(text)
 
 
 def save(record, path):

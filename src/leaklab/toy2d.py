@@ -330,8 +330,27 @@ def words(p, record):
     return out
 
 
-def live_slider(p):
-    """In Jupyter: a slider (and a seed box) that recompute the toy in the kernel (needs a kernel)."""
+def live_slider(p, eps_step=0.01):
+    """In Jupyter: an eps slider (and a seed box) that recompute the toy in the running kernel.
+
+    One small net's 1000 Adam steps take about a second on a CPU, whatever its size (the time goes to per-step
+    overhead). So a new seed trains the original net and, as one batched run (about as long as one net), a
+    fresh net for every radius on the slider; moving the slider then only redraws."""
     from . import widgets
 
-    return widgets.toy_live(p)
+    grid = [round(i * eps_step, 6) for i in range(round(p.sweep_eps_max / eps_step) + 1)]
+    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
+
+    def recompute(seed):
+        originals = train_originals([seed], p.n_points, p.hidden, p.depth, p.steps, p.lr)
+        return originals, distil(originals, grid, p.attack, p.attack_steps, p.hidden, p.depth, p.student_steps,
+                                 p.lr)
+
+    def draw(computed, index, fig):
+        shown = case(*computed, 0, index)
+        figures.toy_panels(shown, fig)
+        return (f"new net: <b>{shown['student_correct']}/{shown['n_points']}</b> correct on the original points "
+                f"(paper: {paper:g}/32, chance: {shown['n_points'] // 2})")
+
+    initial = min(range(len(grid)), key=lambda i: abs(grid[i] - p.eps))
+    return widgets.eps_seed_slider(grid, initial, p.seed, recompute, draw)

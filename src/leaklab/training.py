@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import experiments, records
+from . import files
+from .errors import ParameterError
 
 
 def fit_full_batch(model, x, y, mask=None, steps=1000, lr=1e-2):
@@ -118,8 +119,8 @@ def label_shares(rows, cols, n=10):
 
 
 def save_checkpoint(obj, path):
-    """torch.save, atomically (records.atomic)."""
-    with records.atomic(path) as tmp:
+    """torch.save, atomically (files.atomic)."""
+    with files.atomic(path) as tmp:
         torch.save(obj, tmp)
 
 
@@ -380,7 +381,7 @@ def resolve_device(choice):
     if choice == "auto":
         return default_device()
     if choice == "cuda" and not torch.cuda.is_available():
-        raise experiments.ParameterError("device='cuda' was asked for, but torch sees no GPU here: use "
+        raise ParameterError("device='cuda' was asked for, but torch sees no GPU here: use "
                                          "device=auto or device=cpu")
     return choice
 

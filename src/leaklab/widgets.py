@@ -7,83 +7,65 @@ import uuid
 import matplotlib.pyplot as plt
 from IPython.display import HTML, display
 
-from . import fgsm_leak, figures, toy2d
-from .experiments import EXPERIMENTS
+from . import figures
 
 
-def toy_live(p, eps_step=0.01):
-    """An eps slider (and a seed box) that recompute the toy in the running kernel.
 
-    Moving the slider must answer in well under a second, but one small net's
-    1000 Adam steps alone take about that long on a CPU, whatever their size,
-    because the time goes to per-step overhead. So when the seed changes, the
-    attack and a fresh net are computed for every radius on the slider at once,
-    as one batched run (about as long as one net), and moving the slider then
-    only redraws.
+def eps_seed_slider(grid, initial, seed, recompute, draw, figsize=(13, 3.7)):
+    """A live slider over `grid` (index `initial` first) and a seed box, in the running kernel (ipywidgets).
+
+    A new seed calls `recompute(seed)` once, which does all the work for every value of the grid (the caller
+    batches it), so that moving the slider only calls `draw(state, index, fig)`: it draws into the figure and
+    returns a line of HTML for the status. Moving a slider must answer in well under a second.
     """
     import ipywidgets as W
 
-    n_steps = round(p.sweep_eps_max / eps_step)
-    grid = [round(i * eps_step, 6) for i in range(n_steps + 1)]
-    eps_slider = W.SelectionSlider(options=[(f"{e:.2f}", i) for i, e in enumerate(grid)],
-                                   value=min(range(len(grid)), key=lambda i: abs(grid[i] - p.eps)),
-                                   description="eps", continuous_update=True,
-                                   layout=W.Layout(width="60%"))
-    seed_box = W.BoundedIntText(value=p.seed, min=0, max=2**31 - 1, description="seed")
+    slider = W.SelectionSlider(options=[(f"{e:.2f}", i) for i, e in enumerate(grid)], value=initial,
+                               description="eps", continuous_update=True, layout=W.Layout(width="60%"))
+    seed_box = W.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed")
     status = W.HTML()
     out = W.Output()
     state = {}
     with plt.ioff():
-        fig = plt.figure(figsize=(13, 3.7), facecolor="white")
+        fig = plt.figure(figsize=figsize, facecolor="white")
 
-    def compute(_=None):
-        status.value = "<i>training the original net and one fresh net per radius…</i>"
-        originals = toy2d.train_originals([seed_box.value], p.n_points, p.hidden, p.depth, p.steps, p.lr)
-        state["originals"] = originals
-        state["distilled"] = toy2d.distil(originals, grid, p.attack, p.attack_steps, p.hidden, p.depth,
-                                          p.student_steps, p.lr)
-        draw()
-
-    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
-
-    def draw(_=None):
-        case = toy2d.case(state["originals"], state["distilled"], 0, eps_slider.value)
-        figures.toy_panels(case, fig)
-        status.value = (f"new net: <b>{case['student_correct']}/{case['n_points']}</b> correct "
-                        f"on the original points (paper: {paper:g}/32, chance: {case['n_points'] // 2})")
+    def redraw(_=None):
+        status.value = draw(state["computed"], slider.value, fig)
         with out:
             out.clear_output(wait=True)
             display(fig)
 
-    eps_slider.observe(draw, names="value")
-    seed_box.observe(compute, names="value")
-    compute()
-    box = W.VBox([W.HBox([eps_slider, seed_box]), status, out])
-    box.eps_slider, box.seed_box, box.status = eps_slider, seed_box, status  # for tests and benchmarks
+    def new_seed(_=None):
+        status.value = "<i>computing…</i>"
+        state["computed"] = recompute(seed_box.value)
+        redraw()
+
+    slider.observe(redraw, names="value")
+    seed_box.observe(new_seed, names="value")
+    new_seed()
+    box = W.VBox([W.HBox([slider, seed_box]), status, out])
+    box.eps_slider, box.seed_box, box.status = slider, seed_box, status  # for tests and benchmarks
     return box
 
 
-def fgsm_live(model, images, labels, classes, curve_eps, curve_loss, paper_points=None, eps_max=16.0,
-              step=0.25):
-    """An eps slider that attacks `images` with the trained model in the running kernel, at any eps up to
-    eps_max (beyond the curve's range too): one gradient and one forward pass on 8 images per move."""
+def eps_slider(draw, eps_max, step, description="eps (/255)"):
+    """A live slider from 0 to `eps_max` in the running kernel; each move calls `draw(eps)`, which returns a
+    new figure to show (and that is then closed)."""
     import ipywidgets as W
 
-    slider = W.FloatSlider(value=0.0, min=0.0, max=eps_max, step=step, description="eps (/255)",
+    slider = W.FloatSlider(value=0.0, min=0.0, max=eps_max, step=step, description=description,
                            continuous_update=False, layout=W.Layout(width="60%"))
     out = W.Output()
 
-    def draw(_=None):
-        frames, predicted, p_true = fgsm_leak.adversarial_images(model, images, labels, [slider.value])
-        fig = figures.fgsm_frame(frames[0], predicted[0], labels, p_true[0], classes, slider.value, curve_eps,
-                                 curve_loss, paper_points)
+    def redraw(_=None):
+        fig = draw(slider.value)
         with out:
             out.clear_output(wait=True)
             display(fig)
         plt.close(fig)
 
-    slider.observe(draw, names="value")
-    draw()
+    slider.observe(redraw, names="value")
+    redraw()
     box = W.VBox([slider, out])
     box.slider = slider
     return box
