@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from leaklab import data, fgsm_leak, models, training
+from leaklab import attacks, data, models, training
 
 NETS = {  # name: (profile, builder, adversarial)
     "cifar_mislabeled quick: ResNet-18 width 8": ("quick", lambda: models.resnet18(8), False),
@@ -88,7 +88,7 @@ def reference(net, images, labels, mean, std, device, adversarial):
             x, y = x.to(device), y.to(device)
             if adversarial:
                 half = len(x) // 2
-                step, _ = fgsm_leak.fgsm_direction(net, x[:half], y[:half], "true")
+                step, _ = attacks.step_direction(net, x[:half], y[:half], "true")
                 eps = torch.randn(half, 1, 1, 1, device=device).abs() * 12 / 255 / norm_std
                 x = torch.cat([x[:half] + eps * step, x[half:]])
             loss = F.cross_entropy(net(x), y)
@@ -107,7 +107,7 @@ def ours(net, images, labels, mean, std, device, adversarial, compile=None, bf16
     model = models.Normalized(net, mean, std)
     _, history = training.sgd(model, images, labels, epochs=2, batch_size=128, lr=0.1, device=device,
                               compile=compile, bf16=bf16,
-                              adversarial=fgsm_leak.mixed_fgsm("true", 12.0) if adversarial else None,
+                              adversarial=training.mixed_attack("true", 12.0) if adversarial else None,
                               progress=False)
     if start_up is not None:
         start_up.append(history[0]["seconds"] - history[1]["seconds"])

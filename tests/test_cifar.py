@@ -92,7 +92,7 @@ def test_a_run_killed_inside_an_epoch_resumes_there_and_ends_in_the_same_state(t
     # an epoch of the full profiles takes half an hour on a 2-core CPU: a sitting may end inside one
     images, labels = tiny_data()
     args = dict(epochs=2, batch_size=64, lr=0.05, device="cpu", progress=False,
-                adversarial=fgsm_leak.mixed_fgsm("random", 12.0), seed=5)
+                adversarial=training.mixed_attack("random", 12.0), seed=5)
     straight, history = training.sgd(tiny_model(), images, labels, **args)
     path = tmp_path / "run.pt"
     saves = killed_at_write(monkeypatch, 3, images, labels, path, save_every_s=0, **args)
@@ -112,7 +112,7 @@ def test_sgd_learns(tmp_path):
 def test_a_killed_run_resumes_and_ends_in_the_same_state(tmp_path, monkeypatch):
     images, labels = tiny_data()
     args = dict(epochs=3, batch_size=64, lr=0.05, device="cpu", progress=False,
-                adversarial=fgsm_leak.mixed_fgsm("random", 12.0), seed=5)
+                adversarial=training.mixed_attack("random", 12.0), seed=5)
     straight, history = training.sgd(tiny_model(), images, labels, **args)
     path = tmp_path / "run.pt"
     saves = killed_at_write(monkeypatch, 2, images, labels, path, **args)  # after the second epoch's checkpoint
@@ -129,12 +129,12 @@ def test_fgsm_steps_and_their_labels():
     images, labels = tiny_data(16)
     model = tiny_model().eval()
     x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(16))
-    step, logits = fgsm_leak.fgsm_direction(model, x, labels, "true")
+    step, logits = attacks.step_direction(model, x, labels, "true")
     xg = x.clone().requires_grad_(True)
     loss = torch.nn.functional.cross_entropy(model(xg), labels, reduction="sum")
     (grad,) = torch.autograd.grad(loss, xg)
     assert torch.equal(step, grad.sign())
-    ll_step, _ = fgsm_leak.fgsm_direction(model, x, labels, "least_likely")
+    ll_step, _ = attacks.step_direction(model, x, labels, "least_likely")
     xg = x.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(model(xg), logits.argmin(1), reduction="sum"),
                                   xg)
@@ -147,7 +147,7 @@ def test_fgsm_steps_and_their_labels():
 def test_half_of_each_batch_is_attacked_within_the_pixel_range():
     images, labels = tiny_data(32)
     x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))
-    out = fgsm_leak.mixed_fgsm("true", 12.0)(tiny_model().train(), x, labels, torch.Generator().manual_seed(0))
+    out = training.mixed_attack("true", 12.0)(tiny_model().train(), x, labels, torch.Generator().manual_seed(0))
     assert torch.equal(out[16:], x[16:])
     changed = (out[:16] - x[:16]).abs().flatten(1).amax(1)
     assert (changed > 0).all() and changed.max() < 60 / 255  # |N(0, 12)|/255 draws, clipped to [0, 1]
@@ -166,7 +166,7 @@ def test_the_training_attack_leaves_batchnorm_statistics_untouched():
         return {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
 
     before = stats()
-    attacked = fgsm_leak.mixed_fgsm("true", 8.0)(model, x, y, torch.Generator().manual_seed(0))
+    attacked = training.mixed_attack("true", 8.0)(model, x, y, torch.Generator().manual_seed(0))
     assert not torch.equal(attacked[:8], x[:8])  # the attack did run
     after = stats()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -177,7 +177,7 @@ def test_the_training_attack_leaves_batchnorm_statistics_untouched():
 def test_a_fixed_eps_attacks_the_given_share_by_exactly_that_much():
     images, labels = tiny_data(32)
     x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))
-    out = fgsm_leak.mixed_fgsm("true", 12.0, share=0.75, fixed_eps=32.0)(tiny_model().train(), x, labels,
+    out = training.mixed_attack("true", 12.0, share=0.75, fixed_eps=32.0)(tiny_model().train(), x, labels,
                                                                          torch.Generator().manual_seed(0))
     assert torch.equal(out[24:], x[24:])
     moved = (out[:24] - x[:24]).abs()

@@ -33,17 +33,33 @@ def attack_label(kind, logits, labels, generator=None):
     raise ValueError(f"unknown attack label {kind!r}: choose one of {', '.join(ATTACK_LABELS)}")
 
 
-def _loss_grad(model, x, y):
+def loss_gradient(model, x, labels, kind="true", generator=None):
+    """The gradient at x of the summed cross-entropy for the `kind` attack label (attack_label), and the
+    logits: the one place every gradient-sign step in the library starts from. The loss is taken in fp32
+    (under bf16 autocast the logits are bf16); logits of any leading shape (the toy's batched nets) are
+    flattened to one row per example."""
     x = x.detach().requires_grad_(True)
     logits = model(x)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+    target = attack_label(kind, logits.detach(), labels, generator)
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum")
     (grad,) = torch.autograd.grad(loss, x)
-    return grad
+    return grad, logits.detach()
+
+
+TOWARDS = {"least_likely", "random"}  # targeted steps descend the target's loss
+
+
+def step_direction(net, x, y, kind, gen=None):
+    """The sign of the `kind` attack's step at x (one forward and one backward pass), and the logits: up the
+    loss of the true or predicted label, down the loss of a least-likely or random target."""
+    grad, logits = loss_gradient(net, x, y, kind, gen)
+    step = grad.sign()
+    return (-step if kind in TOWARDS else step), logits
 
 
 def fgsm(model, x, y, eps, lo=0.0, hi=1.0):
     """One step of size eps along sign(grad of the loss for label y), kept in [lo, hi]."""
-    return (x + eps * _loss_grad(model, x, y).sign()).clamp(lo, hi).detach()
+    return (x + eps * loss_gradient(model, x, y)[0].sign()).clamp(lo, hi).detach()
 
 
 def pgd(model, x, y, eps, steps=20, step_size=None, lo=0.0, hi=1.0):
@@ -54,7 +70,7 @@ def pgd(model, x, y, eps, steps=20, step_size=None, lo=0.0, hi=1.0):
     step_size = eps / 4 if step_size is None else step_size
     x_adv = x.detach().clone()
     for _ in range(steps):
-        x_adv = x_adv + step_size * _loss_grad(model, x_adv, y).sign()
+        x_adv = x_adv + step_size * loss_gradient(model, x_adv, y)[0].sign()
         x_adv = torch.max(torch.min(x_adv, x + eps), x - eps).clamp(lo, hi).detach()
     return x_adv
 

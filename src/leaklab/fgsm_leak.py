@@ -20,34 +20,6 @@ import torch.nn.functional as F
 from . import attacks, data, experiments, figures, models, records, stats, training
 
 ATTACKS = attacks.ATTACK_LABELS
-TOWARDS = {"least_likely", "random"}  # targeted steps descend the target's loss
-
-
-def fgsm_direction(net, x, y, kind, gen=None):
-    """sign of the step of the `kind` attack at x (one forward and one backward pass), and the logits."""
-    x = x.detach().requires_grad_(True)
-    logits = net(x)
-    target = attacks.attack_label(kind, logits.detach(), y, gen)
-    (grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), target, reduction="sum"), x)
-    step = grad.sign()
-    return (-step if kind in TOWARDS else step), logits.detach()
-
-
-def mixed_fgsm(kind, sigma, share=0.5, fixed_eps=0.0):
-    """The `adversarial` hook of training.sgd: the first `share` of each batch replaced by `kind` FGSM
-    images, with per-example eps ~ |N(0, sigma)| / 255, or fixed_eps / 255 for all when it is positive."""
-    def adversarial(net, x, y, gen):
-        n = round(len(x) * share)
-        if fixed_eps > 0:
-            eps = torch.full((n, 1, 1, 1), fixed_eps / 255, device=x.device)
-        else:
-            eps = torch.randn(n, 1, 1, 1, generator=gen, device=x.device).abs_().mul_(sigma / 255)
-        with attacks.batchnorm_stats_kept(net):  # the training step's own pass is the one that counts
-            step, _ = fgsm_direction(net, x[:n], y[:n], kind, gen)
-        return torch.cat([(x[:n] + eps * step).clamp_(0, 1), x[n:]])
-    return adversarial
-
-
 def build_model(p, mean, std):
     return models.Normalized(models.resnet_he(p.depth_n, p.width), mean, std)
 
@@ -55,7 +27,7 @@ def build_model(p, mean, std):
 def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, progress=True, clock=None):
     torch.manual_seed(seed)
     model = build_model(p, mean, std)
-    attack = mixed_fgsm(kind, p.sigma, p.adv_share, p.train_eps)
+    attack = training.mixed_attack(kind, p.sigma, p.adv_share, p.train_eps)
     model, history = training.sgd(model, train_set.images, train_set.labels, epochs=p.epochs,
                                   batch_size=p.batch_size, lr=p.lr, adversarial=attack, seed=seed,
                                   checkpoint=checkpoint, device=device, progress=progress,
@@ -78,7 +50,7 @@ def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, se
     diff_sq = torch.zeros(len(eps), device=device, dtype=torch.float64)
     for idx in torch.arange(len(labels), device=device).split(batch_size):
         x, y = training.plain_batch(x_all, idx), y_all[idx]
-        step, _ = fgsm_direction(model, x, y, kind, gen)
+        step, _ = attacks.step_direction(model, x, y, kind, gen)
         with torch.no_grad():
             first = None
             for i, e in enumerate(eps):
@@ -108,7 +80,7 @@ def adversarial_images(model, images, labels, eps_grid, kind="true"):
     model.eval()
     x, y = training.plain_batch(training.on_device(images, device), torch.arange(len(images), device=device)), \
         labels.to(device)
-    step, _ = fgsm_direction(model, x, y, kind)
+    step, _ = attacks.step_direction(model, x, y, kind)
     frames, preds, p_true = [], [], []
     with torch.no_grad():
         for e in eps_grid:

@@ -29,10 +29,7 @@ def sign_features(model, images, labels, norm, target, seed=0, batch_size=2000):
     generator = torch.Generator().manual_seed(seed)
     out = []
     for x_u8, y in zip(images.split(batch_size), labels.split(batch_size)):
-        x = training.to_input(x_u8, norm).requires_grad_()
-        logits = model(x)
-        t = attacks.attack_label(target, logits.detach(), y, generator)
-        (grad,) = torch.autograd.grad(F.cross_entropy(logits, t, reduction="sum"), x)
+        grad, _ = attacks.loss_gradient(model, training.to_input(x_u8, norm), y, target, generator)
         out.append((grad.sign() + 1).clamp(0, 1).flatten(1).to(torch.uint8))
     return torch.cat(out)
 

@@ -40,7 +40,7 @@ def train(p, kind, train_set, probe, mean, std, seed, eps, width, checkpoint=Non
     """One FGSM-trained model; its history holds clean and FGSM accuracy on the probe images after each epoch."""
     torch.manual_seed(seed)
     model = build_model(width, train_set, mean, std)
-    attack = fgsm_leak.mixed_fgsm(kind, 0.0, p.adv_share, eps)
+    attack = training.mixed_attack(kind, 0.0, p.adv_share, eps)
 
     def on_epoch(m):
         clean, fgsm = accuracies(m, probe, eval_eps(p, eps))

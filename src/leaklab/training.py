@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import files
+from . import attacks, files
 from .errors import ParameterError
 
 
@@ -52,11 +52,17 @@ def to_input(images, norm):
     return images.unsqueeze(1).float().sub_(255 * mean).div_(255 * std)
 
 
-def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimizer="adam", seed=0, log=print):
-    """Train on shuffled minibatches. `optimizer` "adam": Adam with the learning rate
-    decayed linearly to zero over the run (our default: short runs need no tuning);
-    "adadelta": pytorch/examples' MNIST recipe, Adadelta with the rate times 0.7
-    after each epoch.
+def adam_decayed(params, lr, steps_per_epoch, total_steps):
+    """Our default: Adam with the learning rate decayed linearly to zero over the run (short runs need no
+    tuning). `fit`'s `optimizer` hook takes any function of this shape: the optimizer, and a scheduler
+    stepped after every batch."""
+    opt = torch.optim.Adam(params, lr=lr, foreach=True)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total_steps)
+
+
+def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimizer=adam_decayed, seed=0, log=print):
+    """Train on shuffled minibatches with `optimizer` (a function like `adam_decayed`; the benchmarks pass
+    pytorch/examples' Adadelta recipe).
 
     The whole training set stays in memory as uint8: a batch is one gather, one
     conversion and one normalization, with no per-sample Python. `seed` fixes the
@@ -66,13 +72,8 @@ def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimize
     order_rng = torch.Generator().manual_seed(seed)
     model.to(memory_format=torch.channels_last).train()
     n = len(images)
-    if optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
-        total = epochs * -(-n // batch_size)
-        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total)
-    else:
-        opt = torch.optim.Adadelta(model.parameters(), lr=lr, foreach=True)
-        schedule = None
+    steps_per_epoch = -(-n // batch_size)
+    opt, schedule = optimizer(model.parameters(), lr, steps_per_epoch, epochs * steps_per_epoch)
     for epoch in range(epochs):
         start, loss_sum = time.perf_counter(), torch.zeros(())
         for idx in torch.randperm(n, generator=order_rng).split(batch_size):
@@ -80,12 +81,8 @@ def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimize
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if schedule:
-                schedule.step()
+            schedule.step()
             loss_sum += loss.detach() * len(idx)
-        if not schedule:
-            for group in opt.param_groups:
-                group["lr"] *= 0.7
         seconds = time.perf_counter() - start
         if log:
             log(f"  epoch {epoch + 1}/{epochs}: loss {loss_sum.item() / n:.4f}, {n / seconds:,.0f} images/s, "
@@ -127,6 +124,22 @@ def save_checkpoint(obj, path):
 def load_checkpoint(path):
     """A checkpoint this project wrote: tensors, numbers, strings and containers only (no unpickling)."""
     return torch.load(path, weights_only=True)
+
+
+def mixed_attack(kind, sigma, share=0.5, fixed_eps=0.0):
+    """The `adversarial` hook of `sgd`: the first `share` of each batch replaced by `kind` FGSM images (attacks:
+    one signed step), with per-example eps ~ |N(0, sigma)| / 255, or fixed_eps / 255 for all when it is
+    positive."""
+    def adversarial(net, x, y, gen):
+        n = round(len(x) * share)
+        if fixed_eps > 0:
+            eps = torch.full((n, 1, 1, 1), fixed_eps / 255, device=x.device)
+        else:
+            eps = torch.randn(n, 1, 1, 1, generator=gen, device=x.device).abs_().mul_(sigma / 255)
+        with attacks.batchnorm_stats_kept(net):  # the training step's own pass is the one that counts
+            step, _ = attacks.step_direction(net, x[:n], y[:n], kind, gen)
+        return torch.cat([(x[:n] + eps * step).clamp_(0, 1), x[n:]])
+    return adversarial
 
 
 # ---------------------------------------------------------------------------------------------------------
