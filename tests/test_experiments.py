@@ -65,3 +65,16 @@ def test_scorecard_rows():
     assert experiments.scorecard_rows("mnist_from_fashion") == [
         ("student_acc", "student_acc_sd"), ("normalization_gain", "normalization_gain_sd"),
         ("teacher_acc", "teacher_acc_sd")]
+
+
+def test_the_data_a_run_needs_follows_its_dataset_parameter():
+    from leaklab import experiments
+
+    mnist = resolve("leak_conditions", "quick", {"dataset": "mnist"})
+    assert experiments.data_needed("leak_conditions", mnist) == (("mnist", "train"), ("mnist", "test"))
+    cifar = resolve("leak_conditions", "quick", {"dataset": "cifar10", "n_train": 50000})
+    assert experiments.data_needed("leak_conditions", cifar) == (("cifar10", "train"), ("cifar10", "test"))
+    with pytest.raises(ParameterError, match="cifar10 has 50000 images"):
+        resolve("leak_conditions", "quick", {"dataset": "cifar10", "n_train": 60000})
+    toy = resolve("toy2d", "quick")
+    assert experiments.data_needed("toy2d", toy) == ()

@@ -142,6 +142,8 @@ class Experiment:
     spread: str | None = None  # a metric holding the headline's spread over seeds within one run
     also: tuple = ()  # more metrics with a paper number that get their own scorecard row ("KEY_sd": spread)
     datasets: tuple = ()  # (name, split) pairs the notebook loads, checked before it starts
+    dataset_param: str | None = None  # a parameter that picks the data instead: its train and test splits
+    data_sizes: dict = field(default_factory=dict)  # {size parameter: {dataset: its largest value}}
     source: str = ""
     full_cost: str = ""  # what one `leaklab compute NAME --profile full` costs, on a GPU and on a 2-core CPU
     page_needs: dict = field(default_factory=dict)  # {subset parameter: a member the notebook's page draws}
@@ -471,7 +473,7 @@ EXPERIMENTS = {
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent trainings of each attack label", 1, 20),
-            "dataset": Param(str, "the training and test data", choices=("fashion_mnist", "mnist")),
+            "dataset": Param(str, "the training and test data", choices=("fashion_mnist", "mnist", "cifar10")),
             "width": Param(int, "channels of the CNN's first layer (its later layers have twice as many)", 1, 64),
             "train_eps": Param(float, "eps of every attacked training image, 0-255 scale (76.5 = 0.3)", 1.0, 255.0),
             "adv_share": Param(float, "share of every training batch replaced by FGSM images", 0.05, 1.0),
@@ -517,7 +519,8 @@ EXPERIMENTS = {
         },
         headline="leak_gap",
         spread="leak_gap_sd",
-        datasets=(("fashion_mnist", "train"), ("fashion_mnist", "test")),
+        dataset_param="dataset",
+        data_sizes={"n_train": {"fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000}},
     ),
 }
 
@@ -544,7 +547,20 @@ def resolve(name, profile="quick", overrides=None):
                              + ", ".join(exp.params))
     values = {**exp.profiles[profile], **overrides}
     checked = {k: exp.params[k].check(k, values[k]) for k in exp.params}
+    for key, largest in exp.data_sizes.items():
+        most = largest[checked[exp.dataset_param]]
+        if checked[key] > most:
+            raise ParameterError(f"{key}={checked[key]}: {checked[exp.dataset_param]} has {most} images there; "
+                                 f"choose at most {most}")
     return {"profile": profile, **checked}
+
+
+def data_needed(name, params):
+    """The (dataset, split) pairs a run of `name` with these parameters loads."""
+    exp = get(name)
+    if exp.dataset_param:
+        return ((params[exp.dataset_param], "train"), (params[exp.dataset_param], "test"))
+    return exp.datasets
 
 
 def check_page(name, params):

@@ -294,7 +294,7 @@ def words(p, record, recs=()):
            "n_leaking": int(sum(r["leaking_seeds"] for r in rows)),
            "paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
            "eval_eps_used": eval_eps(p, p.train_eps)}
-    name = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}[p.dataset]
+    name = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}[p.dataset]
     out["dataset_name"] = name
     # the criterion for a reliable leak: at least 4 seeds in 5 leak, each beyond twice its own error;
     # the notebook's "What it means" says what each case means (book.keep_holding_branches shows the one that holds)

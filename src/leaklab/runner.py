@@ -29,8 +29,9 @@ def _cell_error(executed_path):
     return "the notebook failed outside any cell"
 
 
-def check_data(names):
-    """Find, verify and parse every dataset the experiments need, before any notebook starts.
+def check_data(runs):
+    """Find, verify and parse every dataset the runs need ({experiment: its resolved parameters}), before any
+    notebook starts.
 
     Raises data.DataError with the fix. Relative LEAKLAB_DATA directories are made
     absolute here, because the kernels run in notebooks/, not where the user typed.
@@ -38,7 +39,7 @@ def check_data(names):
     if os.environ.get("LEAKLAB_DATA"):
         os.environ["LEAKLAB_DATA"] = os.pathsep.join(
             str(Path(d).expanduser().resolve()) for d in os.environ["LEAKLAB_DATA"].split(os.pathsep) if d)
-    needed = dict.fromkeys(pair for name in names for pair in experiments.get(name).datasets)
+    needed = dict.fromkeys(pair for name, params in runs.items() for pair in experiments.data_needed(name, params))
     if needed:
         from . import data
 
@@ -74,7 +75,7 @@ def preflight(name, params, results_dir, *more_dirs):
     check_writable(records.checkpoint_root(), "checkpoints (set LEAKLAB_CHECKPOINTS to move them)")
     for directory in more_dirs:
         check_writable(directory, "the executed notebook")
-    check_data([name])
+    check_data({name: params})
 
 
 def execute(name, params, output_path, log_output=False):
