@@ -90,22 +90,25 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
     m = {"eps": [25.5, 76.5], "widths": [4, 8], "cells": [cell(25.5, 4, 0.0), cell(25.5, 8, 0.001),
                                                            cell(76.5, 4, 0.05), cell(76.5, 8, 0.09)]}
     m["cells"][0]["seeds"][0]["gap"] = m["cells"][0]["seeds"][1]["gap"] = -0.05  # the attack wins there
-    text = leak_conditions.map_reading(m)
-    assert text.startswith("Of the map's 4 cells, 2 leak beyond 12.7 times their standard error (Student's t for 2 "
-                           "seeds), 1 goes the other way beyond it (the attack wins), and 1 cannot be told apart from "
-                           "no gap")
+    v = leak_conditions.map_summary(m)
+    assert (v["n_cells"], v["n_leak"], v["n_harder"], v["n_unclear"]) == (4, 2, 1, 1)
+    assert v["critical"] == [12.7] and v["n_seeds"] == 2  # Student's t for 2 seeds
+    assert v["smallest_leaking_eps"] == 76.5
+    assert v["by_eps"][76.5] == {"clean": pytest.approx(0.85), "gap": pytest.approx(0.07), "n_leaking": 2,
+                                 "n_cells": 2}
+    assert v["by_width"][8] == {"clean": pytest.approx(0.85), "gap": pytest.approx(0.0455), "n_leaking": 1,
+                                "n_cells": 2}
     m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.004  # 12.5 errors: not with 2
-    assert leak_conditions.map_reading(m).startswith("Of the map's 4 cells, 1 leaks beyond")
+    assert leak_conditions.map_summary(m)["n_leak"] == 1
     m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.001
-    assert "the smallest training eps that leaks is 76.5/255" in text
-    assert "eps 76.5: clean 85.0%, gap +7.0 points, 2 of 2 cells leaking" in text
-    assert "width 8: clean 85.0%, gap +4.5 points, 1 of 2 cells leaking" in text
     for c in m["cells"][:2]:  # nets that never learned: counted as cells, left out of the means
         for s in c["seeds"]:
             s["clean_acc"] = 0.1
-    text = leak_conditions.map_reading(m)
-    assert "2 that stay near chance are left out" in text and "eps 25.5: no net learned" in text
-    assert "width 8: clean 85.0%, gap +9.0 points, 1 of 1 cells leaking" in text
+    v = leak_conditions.map_summary(m)
+    assert v["left_out"] == 2 and v["by_eps"][25.5]["n_cells"] == 0 and v["by_eps"][25.5]["gap"] is None
+    assert v["by_width"][8] == {"clean": pytest.approx(0.85), "gap": pytest.approx(0.09), "n_leaking": 1,
+                                "n_cells": 1}
+    assert "2 that stay near chance are left out" in leak_conditions.map_reading(m)  # the words read the summary
 
 
 def test_bad_parameters_are_refused_before_any_work():
@@ -152,8 +155,9 @@ def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():
                                "predicted": {"history": history([-0.1, 0.0, 0.01, 0.01])}}},
         {"seed": 10, "models": {"true": {"history": history([0.0, 0.01, 0.02, 0.06])},
                                 "predicted": {"history": history([0.0, 0.0, 0.04, 0.05])}}}]}}
-    text = leak_conditions.onset_words(rec)
-    assert "at epoch 4 and 4 of 4" in text and "control's does so in 1 of 2 seeds" in text
-    assert "+28.0 ± 2.3 points (seed 0, epoch 1 to 2), a jump beyond" in text
-    assert "In 1 of 2 seeds" in text and "in 1 the gap leaked beyond noise and then fell back" in text
+    v = leak_conditions.onset_summary(rec)
+    assert v["true_onsets"] == [4, 4] and v["epochs"] == 4 and v["control_onsets"] == [None, 3]
+    rise = v["largest_rise"]
+    assert (rise["seed"], rise["epoch"], rise["beyond"]) == (0, 2, True) and round(100 * rise["size"], 1) == 28.0
+    assert (v["n_harder"], v["n_relapsed"]) == (1, 1)
     assert "committed yet" in leak_conditions.onset_words(None)

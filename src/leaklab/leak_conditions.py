@@ -326,19 +326,12 @@ def onset(history, n_probe):
     return first, gaps, ses
 
 
-def onset_words(rec):
-    """When the leak appears in a record's per-epoch probes, in words: each seed's onset epoch, for both models;
-    the largest one-epoch rise of the true-label gap, judged against its error; and the seeds whose gap first
-    went the other way (the attack winning) or leaked and then fell back."""
-    if rec is None:
-        return "No record with the per-epoch probes is committed yet."
+def onset_summary(rec):
+    """When the leak appears in a record's per-epoch probes, as a structured verdict: each seed's onset epoch
+    (None: never) for both models; the largest one-epoch rise of the true-label gap with its error and whether
+    it is beyond twice that; how many seeds' gaps first went the other way beyond noise (the attack winning),
+    and how many leaked and then fell back."""
     n_probe, seeds = rec["series"]["n_probe"], rec["series"]["seeds"]
-    epochs = len(seeds[0]["models"]["true"]["history"])
-
-    def listed(values):
-        names = ["never" if v is None else str(v) for v in values]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
     true, rises, harder, relapsed = [], [], 0, 0
     for s in seeds:
         history = s["models"]["true"]["history"]
@@ -349,20 +342,39 @@ def onset_words(rec):
         harder += any(g < -stats.Z * se for g, se in zip(gaps, ses))
         leaked = [g > stats.Z * se for g, se in zip(gaps, ses)]
         relapsed += any(leaked[i] and not all(leaked[i:]) for i in range(len(leaked)))
-    control = [onset(s["models"]["predicted"]["history"], n_probe)[0] for s in seeds]
-    text = (f"On the first {n_probe:,} test images, the true-label model's leak sets in (from that epoch to the "
-            f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
-            f"{listed(true)} of {epochs}, seed by seed; the predicted-label control's does so in "
-            f"{sum(o is not None for o in control)} of {len(seeds)} seeds.")
+    rise = None
     if rises:
-        rise, se, seed, epoch = max(rises)
-        text += (f" The largest one-epoch rise of the true-label gap is {100 * rise:+.1f} ± {100 * se:.1f} points "
-                 f"(seed {seed}, epoch {epoch - 1} to {epoch}), "
-                 + ("a jump beyond twice its error" if rise > stats.Z * se else "which cannot be told apart from "
+        size, se, seed, epoch = max(rises)
+        rise = {"size": size, "se": se, "seed": seed, "epoch": epoch, "beyond": size > stats.Z * se}
+    return {"n_probe": n_probe, "epochs": len(seeds[0]["models"]["true"]["history"]), "n_seeds": len(seeds),
+            "true_onsets": true, "control_onsets": [onset(s["models"]["predicted"]["history"], n_probe)[0]
+                                                    for s in seeds],
+            "largest_rise": rise, "n_harder": harder, "n_relapsed": relapsed}
+
+
+def onset_words(rec):
+    """onset_summary in words (its numbers, listed seed by seed), for the page."""
+    if rec is None:
+        return "No record with the per-epoch probes is committed yet."
+    v = onset_summary(rec)
+
+    def listed(values):
+        names = ["never" if x is None else str(x) for x in values]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    text = (f"On the first {v['n_probe']:,} test images, the true-label model's leak sets in (from that epoch to the "
+            f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
+            f"{listed(v['true_onsets'])} of {v['epochs']}, seed by seed; the predicted-label control's does so in "
+            f"{sum(o is not None for o in v['control_onsets'])} of {v['n_seeds']} seeds.")
+    rise = v["largest_rise"]
+    if rise:
+        text += (f" The largest one-epoch rise of the true-label gap is {100 * rise['size']:+.1f} ± "
+                 f"{100 * rise['se']:.1f} points (seed {rise['seed']}, epoch {rise['epoch'] - 1} to {rise['epoch']}), "
+                 + ("a jump beyond twice its error" if rise["beyond"] else "which cannot be told apart from "
                     "noise on these images") + ".")
-    text += (f" In {harder} of {len(seeds)} seeds the true-label model's FGSM images are harder than clean ones, "
-             f"beyond noise, after some epoch (the attack winning, as it does on a model that has not learned to "
-             f"read the label); in {relapsed} the gap leaked beyond noise and then fell back below it.")
+    text += (f" In {v['n_harder']} of {v['n_seeds']} seeds the true-label model's FGSM images are harder than clean "
+             f"ones, beyond noise, after some epoch (the attack winning, as it does on a model that has not learned "
+             f"to read the label); in {v['n_relapsed']} the gap leaked beyond noise and then fell back below it.")
     return text
 
 
@@ -374,40 +386,56 @@ def learning_cells(m):
     return [c for c in m["cells"] if cell_clean(c) > LEARNS]
 
 
-def map_reading(m):
-    """What the map says, in words, by the noise rule: where it leaks, and how the gap goes with the training
-    eps and with the width (the difficulty of the clean problem for the model). The means by row and column
-    leave out the cells whose nets never learned: their gap is zero because they answer the same to anything."""
+def map_summary(m):
+    """What the map says, by the noise rule, as a structured verdict: how many cells leak, go the other way (the
+    attack wins) or cannot be told from no gap, at which critical lines (Student's t for the cells' seeds); the
+    smallest training eps that leaks; and, over the cells whose nets learn (the others answer the same to
+    anything, so their gap says nothing), the mean clean accuracy, mean gap and leaking cells by training eps
+    and by width (None where no net learned)."""
     est = {(c["eps"], c["width"]): cell_estimate(c) for c in m["cells"]}
     clean = {(c["eps"], c["width"]): cell_clean(c) for c in m["cells"]}
     leaks = {k for k, e in est.items() if e.is_effect and e.value > 0}
     harder = {k for k, e in est.items() if e.is_effect and e.value < 0}
-    lines = sorted({round(e.critical, 1) for e in est.values()})
-    line = (f"{lines[0]:g} times their standard error (Student's t for "
-            f"{next(iter(est.values())).n_seeds} seeds)" if len(lines) == 1 else "their critical line (Student's t)")
-    text = (f"Of the map's {len(est)} cells, {len(leaks)} {'leaks' if len(leaks) == 1 else 'leak'} beyond {line}, "
-            f"{len(harder)} {'goes' if len(harder) == 1 else 'go'} the other way beyond it (the attack wins), and "
-            f"{len(est) - len(leaks) - len(harder)} cannot be told apart from no gap")
-    if leaks:
-        text += f"; the smallest training eps that leaks is {min(e for e, _ in leaks):g}/255"
     learned = {(c["eps"], c["width"]) for c in learning_cells(m)}
-    if not learned:
+
+    def means(cells):
+        cells = [k for k in cells if k in learned]
+        return {"clean": sum(clean[k] for k in cells) / len(cells) if cells else None,
+                "gap": sum(est[k].value for k in cells) / len(cells) if cells else None,
+                "n_leaking": len(set(cells) & leaks), "n_cells": len(cells)}
+
+    return {"n_cells": len(est), "n_leak": len(leaks), "n_harder": len(harder),
+            "n_unclear": len(est) - len(leaks) - len(harder),
+            "critical": sorted({round(e.critical, 1) for e in est.values()}),
+            "n_seeds": next(iter(est.values())).n_seeds, "smallest_leaking_eps": min((e for e, _ in leaks), default=None),
+            "n_learned": len(learned), "left_out": len(est) - len(learned),
+            "by_eps": {e: means([k for k in est if k[0] == e]) for e in m["eps"]},
+            "by_width": {w: means([k for k in est if k[1] == w]) for w in m["widths"]}}
+
+
+def map_reading(m):
+    """map_summary in words (its counts and means, row by row), for the page."""
+    v = map_summary(m)
+    line = (f"{v['critical'][0]:g} times their standard error (Student's t for {v['n_seeds']} seeds)"
+            if len(v["critical"]) == 1 else "their critical line (Student's t)")
+    text = (f"Of the map's {v['n_cells']} cells, {v['n_leak']} {'leaks' if v['n_leak'] == 1 else 'leak'} beyond "
+            f"{line}, {v['n_harder']} {'goes' if v['n_harder'] == 1 else 'go'} the other way beyond it (the attack "
+            f"wins), and {v['n_unclear']} cannot be told apart from no gap")
+    if v["smallest_leaking_eps"] is not None:
+        text += f"; the smallest training eps that leaks is {v['smallest_leaking_eps']:g}/255"
+    if not v["n_learned"]:
         return text + f". None of its nets learned (clean accuracy above {LEARNS:.0%}), so it has no means to read."
 
-    def summary(cells):
-        cells = [k for k in cells if k in learned]
-        if not cells:
+    def summary(row):
+        if not row["n_cells"]:
             return "no net learned"
-        return (f"clean {sum(clean[k] for k in cells) / len(cells):.1%}, gap "
-                f"{100 * sum(est[k].value for k in cells) / len(cells):+.1f} points, {len(set(cells) & leaks)} of "
-                f"{len(cells)} cells leaking")
+        return (f"clean {row['clean']:.1%}, gap {100 * row['gap']:+.1f} points, {row['n_leaking']} of "
+                f"{row['n_cells']} cells leaking")
 
-    left_out = len(est) - len(learned)
-    text += (". Over the cells whose nets learn (clean accuracy above " f"{LEARNS:.0%}"
-             + (f"; {left_out} that stay near chance are left out" if left_out else "") + "), by training eps: "
-             + "; ".join(f"eps {e:g}: {summary([k for k in est if k[0] == e])}" for e in m["eps"]))
-    text += "; by width: " + "; ".join(
-        f"width {w}: {summary([k for k in est if k[1] == w])}" for w in m["widths"]) + "."
+    text += (f". Over the cells whose nets learn (clean accuracy above {LEARNS:.0%}"
+             + (f"; {v['left_out']} that stay near chance are left out" if v["left_out"] else "") + "), by training "
+             "eps: " + "; ".join(f"eps {e:g}: {summary(row)}" for e, row in v["by_eps"].items()))
+    text += "; by width: " + "; ".join(f"width {w}: {summary(row)}" for w, row in v["by_width"].items()) + "."
     return text
 
 
