@@ -280,10 +280,10 @@ def main():
                     row[toggled] = ours(build(), images, labels, mean, std, device, adversarial,
                                         compile=not compiled, start_up=toggled_start_up)
                     # both ways, for benchmarks/gpu_queue.py's choice: images/s and the first pass's extra seconds
-                    report["nets"][name]["compiled" if not compiled else "eager"] = {
-                        "rate": row[toggled], "start_up_s": toggled_start_up[0]}
-                    report["nets"][name]["eager" if not compiled else "compiled"] = {"rate": our,
-                                                                                     "start_up_s": start_up[0]}
+                    ways = {compiled: (our, start_up[0]), not compiled: (row[toggled], toggled_start_up[0])}
+                    for is_compiled, (rate, seconds) in ways.items():
+                        report["nets"][name]["compiled" if is_compiled else "eager"] = {"rate": rate,
+                                                                                        "start_up_s": seconds}
                 except Exception as err:
                     print(f"  ({name}, {toggled}: {type(err).__name__}: {str(err)[:300]})")
             torch.manual_seed(0)

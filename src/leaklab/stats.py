@@ -188,19 +188,19 @@ class Estimate:
         if self.is_effect:
             line = "twice" if self.critical == Z else f"{self.critical:.1f} times"
             return f"{size}, more than {line} its standard error from {null_name}"
-        if all_images:
+        if all_images:  # only seeds can be added
             seeds = seeds_to_tell(self, self.value - self.null)
             settle = (f"; the test set is already used whole, and about {seeds} seeds in all would tell a "
                       "difference this size apart 80% of the time" if seeds else
                       "; the test set is already used whole, and its own error is too large for more seeds alone "
                       "to tell a difference this size apart")
-            return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
-        factor = self.settle_factor
-        more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
-        settle = ("" if factor <= 1 else
-                  f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% of "
-                  "the time" if factor <= PRACTICAL_FACTOR else
-                  f"; it is so small beside its error that no practical amount of {more} would tell it apart")
+        else:
+            factor = self.settle_factor
+            more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
+            settle = ("" if factor <= 1 else
+                      f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% "
+                      "of the time" if factor <= PRACTICAL_FACTOR else
+                      f"; it is so small beside its error that no practical amount of {more} would tell it apart")
         return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
 
 
