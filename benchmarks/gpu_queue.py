@@ -142,14 +142,20 @@ def checkpoint_tar(out, key):
     return out / ("ckpt-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in key) + ".tar")
 
 
-def pack(out):
-    """Every record so far, as results/EXPERIMENT/FILE, in one tar (atomically replaced)."""
-    tmp = out / ".results.tar.tmp"
+def write_tar(target, files, root, prefix=Path()):
+    """The files, named prefix/(path under root), in one tar at target, atomically replaced."""
+    tmp = target.with_name("." + target.name + ".tmp")
     with tarfile.open(tmp, "w") as tar:
-        for path in sorted((WORK / "results").rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                tar.add(path, arcname=str(Path("results") / path.relative_to(WORK / "results")))
-    os.replace(tmp, out / "results.tar")
+        for path in files:
+            tar.add(path, arcname=str(prefix / path.relative_to(root)))
+    os.replace(tmp, target)
+
+
+def pack(out):
+    """Every record so far, as results/EXPERIMENT/FILE, in one tar."""
+    root = WORK / "results"
+    write_tar(out / "results.tar", [p for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".")],
+              root, Path("results"))
 
 
 def pack_checkpoints(out, key, since, carried=()):
@@ -159,11 +165,7 @@ def pack_checkpoints(out, key, since, carried=()):
     files = sorted({p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
                     and (p.stat().st_mtime >= since or str(p.relative_to(root)) in carried)})
     target = checkpoint_tar(out, key)
-    tmp = target.with_name("." + target.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
-        for path in files:
-            tar.add(path, arcname=str(path.relative_to(root)))
-    os.replace(tmp, target)
+    write_tar(target, files, root)
     return target, files
 
 

@@ -142,7 +142,7 @@ def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):
 
 
 def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(built_book):
-    from leaklab import paper_scale, records
+    from leaklab import paper_scale, records, stats
 
     front = text_of(built_book / "book" / "intro.html")
     for name in experiments.EXPERIMENTS:
@@ -156,7 +156,7 @@ def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(b
                 assert "meant for a GPU, and takes hours to days on a CPU" in page
             continue
         head = paper_scale.summary(name, full)[0]
-        assert f"{paper_scale.pooled_text(head)} ({paper_scale.seeds_text(head['n_seeds'])}" in page
+        assert f"{paper_scale.pooled_text(head)} ({stats.seeds_text(head['n_seeds'])}" in page
         assert head["metric"].plain(head["paper"]) in page
         for r in full:  # which commit and device made each record
             assert r["provenance"]["git_commit"][:10] in page and r["device"] in page

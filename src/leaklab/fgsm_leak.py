@@ -362,7 +362,7 @@ def words(p, record):
                                  "not measured in this run")
     out["true_gap_text"] = true.text()
     out["scale_case"] = "why_no_leak" if note and not true_leaks else "means"
-    out["seeds_text"] = f"{p.n_seeds} seed{'s' if p.n_seeds != 1 else ''}"
+    out["seeds_text"] = stats.seeds_text(p.n_seeds)
     return out
 
 

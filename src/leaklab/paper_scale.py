@@ -7,7 +7,7 @@ the two always agree.
 
 import statistics
 
-from . import experiments, records
+from . import experiments, records, stats
 
 
 def verdict(name, key, recs):
@@ -61,11 +61,7 @@ def seeds_count_text(row):
     """'3 seeds', or '3000 seeds, 576 scored' where fewer seeds measured the row's number (the toy scores only
     nets that fit their points; its second row only the sweep's seeds)."""
     scored = len(row["per_seed"])
-    return seeds_text(row["n_seeds"]) + (f", {scored} scored" if scored != row["n_seeds"] else "")
-
-
-def seeds_text(n):
-    return f"{n} seed{'s' if n != 1 else ''}"
+    return stats.seeds_text(row["n_seeds"]) + (f", {scored} scored" if scored != row["n_seeds"] else "")
 
 
 def training_seconds(series):

@@ -101,6 +101,11 @@ def seeds_df(k):
     return k - 1 if k > 1 else math.inf
 
 
+def seeds_text(n):
+    """'1 seed', '3 seeds': how the pages count seeds."""
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
 def binomial_se(p, n):
     """Standard error of an accuracy p measured on n test images. Two successes and two failures are
     added (Agresti and Coull), so that 100% on n images still carries an error of about 1/n."""
