@@ -45,9 +45,10 @@ test: install browser data
 
 # The fast tier: everything but the book build, the browser and the notebook runs (pytest -m "not book").
 test-fast: install data
-	# one single-threaded worker per core: most of these tests are small, and two threads each help them little
+	# one single-threaded worker per core: most of these tests are small, and two threads each help them little.
+	# worksteal, with the heavy tests first (conftest.py): an idle worker takes tests queued for the other
 	OMP_NUM_THREADS=1 LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" \
-		$(PY) -m pytest -m "not book" -n auto
+		$(PY) -m pytest -m "not book" -n auto --dist worksteal
 
 clean:
 	rm -rf _build

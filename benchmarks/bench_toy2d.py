@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import torch  # noqa: E402
 
 from leaklab import experiments, toy2d  # noqa: E402
+from leaklab.pages import toy2d as toy2d_page  # noqa: E402
 
 
 def timed(fn, repeat=1):
@@ -31,7 +32,7 @@ def main():
     torch.set_num_threads(min(2, torch.get_num_threads()))
     p = SimpleNamespace(**experiments.resolve("toy2d", "quick"))
     rows = []
-    build, box = timed(lambda: toy2d.live_slider(p))
+    build, box = timed(lambda: toy2d_page.live_slider(p))
     n = len(box.eps_slider.options)
 
     def sweep_slider():

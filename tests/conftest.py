@@ -37,6 +37,8 @@ def built_book(tree_status_before_build):
 def pytest_configure(config):
     config.addinivalue_line("markers", "book: builds or reads the quick book, or executes a notebook; the fast tier "
                                        "(make test-fast: pytest -m 'not book') leaves these out")
+    config.addinivalue_line("markers", "heavy: trains for many seconds; run first, so that parallel workers (-n) "
+                                       "finish together instead of one waiting on a long test started last")
 
 
 def pytest_collection_modifyitems(items):
@@ -44,3 +46,4 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "built_book" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.book)
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # stable: heavy ones first

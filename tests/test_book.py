@@ -50,7 +50,7 @@ def test_front_page_has_the_scorecard_from_this_builds_record(built_book):
     full = records.full_records("toy2d")
     ours = row["ours at paper scale (mean ± sd)"]
     if full:
-        from leaklab import paper_scale
+        from leaklab.pages import paper_scale
 
         head = paper_scale.summary("toy2d", full)[0]  # the seeds, and how many of them scored (fitted nets)
         assert head["n_seeds"] == sum(len(r["per_seed"]) for r in full)
@@ -142,7 +142,8 @@ def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):
 
 
 def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(built_book):
-    from leaklab import paper_scale, records, stats
+    from leaklab import records, stats
+    from leaklab.pages import paper_scale
 
     front = text_of(built_book / "book" / "intro.html")
     for name in experiments.EXPERIMENTS:
@@ -248,7 +249,8 @@ def test_a_verdict_no_branch_names_or_a_branch_on_no_verdict_stops_the_build():
         book.keep_holding_branches(nb, "nb.ipynb")
 
 
-# every outcome the words functions can glue (leak_conditions.words, fgsm_leak.words, mnist_from_fashion.words)
+# every outcome the words functions can glue (pages.leak_conditions.words, pages.fgsm_leak.words,
+# pages.mnist_from_fashion.words)
 BRANCH_CASES = {
     "leak_conditions": {"conjecture_case": {"label_read", "control_too", "unsettled"},
                         "map_case": {"answered", "too_few", "no_map"}},

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from leaklab import attacks, cifar_mislabeled, data, experiments, fgsm_leak, models, records, stats, training
+from leaklab.pages import cifar_mislabeled as cifar_mislabeled_page
+from leaklab.pages import fgsm_leak as fgsm_leak_page
 
 
 def test_resnets_have_the_published_sizes():
@@ -259,6 +261,7 @@ needs_cifar = pytest.mark.skipif(
 TINY = {"n_train": 1000, "epochs": 2, "width": 4, "device": "cpu"}
 
 
+@pytest.mark.heavy
 @needs_cifar
 def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     from leaklab import records
@@ -284,7 +287,7 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
         right = {k: records.unpacked_bits(bits[f"seed0_true_{k}_correct"], 200) for k in ("clean", "true")}
     assert right["true"].mean() - right["clean"].mean() == pytest.approx(loaded["per_seed"][0]["leak_gap"])
     assert loaded["per_seed"][0]["leak_gap_se"] == pytest.approx(stats.paired_gap_se(right["true"], right["clean"]))
-    assert "| true |" in fgsm_leak.table([loaded]) and fgsm_leak.loss_figure([loaded]).axes
+    assert "| true |" in fgsm_leak_page.table([loaded]) and fgsm_leak_page.loss_figure([loaded]).axes
     # the slider's model: fp16 beside the record, read back with weights_only, the trained model's function
     state = torch.load(path.with_suffix(".pt"), weights_only=True)
     assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
@@ -296,11 +299,12 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     with torch.no_grad():  # its clean accuracy is the recorded one, up to fp16 rounding (a few images of 200)
         acc = (model(test.images[:200].float() / 255).argmax(1) == test.labels[:200]).float().mean().item()
     assert abs(acc - true["clean_acc"]) <= 0.02
-    frames = fgsm_leak.slider_frames(model, test.images[:8], test.labels[:8], loaded["series"]["eps"],
-                                     fgsm_leak.mean_losses([loaded])["true"])
+    frames = fgsm_leak_page.slider_frames(model, test.images[:8], test.labels[:8], loaded["series"]["eps"],
+                                     fgsm_leak_page.mean_losses([loaded])["true"])
     assert [f["value"] for f in frames] == [f"{e:g}" for e in loaded["series"]["eps"]]
 
 
+@pytest.mark.heavy
 @needs_cifar
 def test_a_cifar_mislabeled_record_holds_the_wrong_set_and_the_histories(tmp_path):
     from leaklab import records, runner
@@ -320,15 +324,17 @@ def test_a_cifar_mislabeled_record_holds_the_wrong_set_and_the_histories(tmp_pat
         key = {"teacher_labels": "student_acc", "random_wrong": "random_wrong_acc",
                "true_labels": "true_labels_acc"}[name]
         assert c.sum() == loaded["series"]["n_test"] and c.trace() / c.sum() == pytest.approx(row[key])
-    assert "wrong set" in cifar_mislabeled.accuracy_table([loaded])
+    assert "wrong set" in cifar_mislabeled_page.accuracy_table([loaded])
 
 
+@pytest.mark.heavy
 @needs_cifar
 def test_a_run_trains_only_the_students_asked_for_and_pools_with_runs_of_the_others(tmp_path):
     """The paper's student alone in one record, the two controls in another: the page and the scorecard pool
     them, each net over the seeds that trained it; every net's right-or-wrong per test image sits bit-packed
     in the .npz, and its mean is the recorded accuracy."""
-    from leaklab import paper_scale, records, runner
+    from leaklab import records, runner
+    from leaklab.pages import paper_scale
 
     tiny = {**TINY, "teacher_epochs": 1, "epochs": 1}
     quiet = lambda m: None  # noqa: E731
@@ -357,7 +363,7 @@ def test_a_run_trains_only_the_students_asked_for_and_pools_with_runs_of_the_oth
         (row["teacher_test_acc"] + controls["per_seed"][0]["teacher_test_acc"]) / 2)  # both seeds' teachers
     summary = {r["key"]: r for r in paper_scale.summary("cifar_mislabeled", [paper, controls])}
     assert summary["student_acc"]["per_seed"] == [row["student_acc"]] and summary["student_acc"]["n_seeds"] == 2
-    assert "not trained in these runs" in cifar_mislabeled.accuracy_table([paper])
-    assert cifar_mislabeled.accuracy_figure([paper]).axes and paper_scale.table("cifar_mislabeled", [paper])
-    words = cifar_mislabeled.words(SimpleNamespace(**paper["params"]), paper)
+    assert "not trained in these runs" in cifar_mislabeled_page.accuracy_table([paper])
+    assert cifar_mislabeled_page.accuracy_figure([paper]).axes and paper_scale.table("cifar_mislabeled", [paper])
+    words = cifar_mislabeled_page.words(SimpleNamespace(**paper["params"]), paper)
     assert "not trained" not in words["student_words"] and "did not train both" in words["student_vs_random_words"]

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from leaklab import experiments, leak_conditions, records, stats
+from leaklab.pages import leak_conditions as leak_conditions_page
 
 matplotlib.use("Agg")
 
@@ -52,11 +53,11 @@ def test_the_kept_model_reads_back_and_answers_as_the_trained_one(tiny):
 
 def test_the_page_draws_from_the_record(tiny):
     p, out, record = tiny
-    table = leak_conditions.table([record])
+    table = leak_conditions_page.table([record])
     assert table.count("true label") == 2 and table.count("predicted label") == 2
-    for draw in (leak_conditions.epochs_figure, leak_conditions.loss_figure, leak_conditions.map_figure):
+    for draw in (leak_conditions_page.epochs_figure, leak_conditions_page.loss_figure, leak_conditions_page.map_figure):
         assert draw([record]) is not None and draw([]) is None
-    words = leak_conditions.words(p, record, [record])
+    words = leak_conditions_page.words(p, record, [record])
     assert words["dataset_name"] == "Fashion-MNIST"
     assert "cells" in words["map_reading"] and "±" in words["leak_words"]
 
@@ -74,13 +75,13 @@ def test_the_conjecture_is_judged_by_the_noise_rule():
                 "series": {"n_probe": 1000, "n_test": 10000, "seeds": seeds}}
 
     # the case picks the notebook's paragraph (book.keep_holding_branches); what each says is in the notebook
-    leaking = leak_conditions.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.01] * 5))
+    leaking = leak_conditions_page.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.01] * 5))
     assert leaking["conjecture_case"] == "label_read" and leaking["n_leaking"] == 5
     assert leaking["n_seeds_run"] == 5 and leaking["blog_clean_acc"] == 0.9212
     # leaking as much without the label: the control explains the gap
-    both = leak_conditions.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.08, 0.1, 0.07, 0.09, 0.08]))
+    both = leak_conditions_page.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.08, 0.1, 0.07, 0.09, 0.08]))
     assert both["conjecture_case"] == "control_too"
-    flat = leak_conditions.words(p, record([0.001, -0.002, 0.0, 0.003, -0.001], [0.0] * 5))
+    flat = leak_conditions_page.words(p, record([0.001, -0.002, 0.0, 0.003, -0.001], [0.0] * 5))
     assert flat["conjecture_case"] == "unsettled"
 
 
@@ -90,7 +91,7 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
     m = {"eps": [25.5, 76.5], "widths": [4, 8], "cells": [cell(25.5, 4, 0.0), cell(25.5, 8, 0.001),
                                                            cell(76.5, 4, 0.05), cell(76.5, 8, 0.09)]}
     m["cells"][0]["seeds"][0]["gap"] = m["cells"][0]["seeds"][1]["gap"] = -0.05  # the attack wins there
-    v = leak_conditions.map_summary(m)
+    v = leak_conditions_page.map_summary(m)
     assert (v["n_cells"], v["n_leak"], v["n_harder"], v["n_unclear"]) == (4, 2, 1, 1)
     assert v["critical"] == [12.7] and v["n_seeds"] == 2  # Student's t for 2 seeds
     assert v["smallest_leaking_eps"] == 76.5
@@ -99,16 +100,16 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
     assert v["by_width"][8] == {"clean": pytest.approx(0.85), "gap": pytest.approx(0.0455), "n_leaking": 1,
                                 "n_cells": 2}
     m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.004  # 12.5 errors: not with 2
-    assert leak_conditions.map_summary(m)["n_leak"] == 1
+    assert leak_conditions_page.map_summary(m)["n_leak"] == 1
     m["cells"][2]["seeds"][0]["gap_se"] = m["cells"][2]["seeds"][1]["gap_se"] = 0.001
     for c in m["cells"][:2]:  # nets that never learned: counted as cells, left out of the means
         for s in c["seeds"]:
             s["clean_acc"] = 0.1
-    v = leak_conditions.map_summary(m)
+    v = leak_conditions_page.map_summary(m)
     assert v["left_out"] == 2 and v["by_eps"][25.5]["n_cells"] == 0 and v["by_eps"][25.5]["gap"] is None
     assert v["by_width"][8] == {"clean": pytest.approx(0.85), "gap": pytest.approx(0.09), "n_leaking": 1,
                                 "n_cells": 1}
-    assert "2 that stay near chance are left out" in leak_conditions.map_reading(m)  # the words read the summary
+    assert "2 that stay near chance are left out" in leak_conditions_page.map_reading(m)  # the words read the summary
 
 
 def test_bad_parameters_are_refused_before_any_work():
@@ -125,7 +126,7 @@ def test_the_map_answers_the_conjecture_only_as_far_as_the_noise_allows():
     m = {"eps": [34, 68, 102], "widths": [2, 4, 8],
          "cells": [cell(e, w, g, c) for e, g in ((34, -0.06), (68, 0.05), (102, 0.08))
                    for w, c in ((2, 0.1), (4, 0.87), (8, 0.88 + e / 10000))]}
-    verdict = leak_conditions.map_verdict(m)
+    verdict = leak_conditions_page.map_verdict(m)
     assert verdict["case"] == "answered" and verdict["n_cells"] == 6  # width 2 never learned: left out
     # eps: +14 points from 34 to 102, far beyond its error; width: no change at all
     lo, hi, eps = verdict["eps"]
@@ -134,11 +135,11 @@ def test_the_map_answers_the_conjecture_only_as_far_as_the_noise_allows():
     assert (lo, hi) == (4, 8) and abs(width.value) < 1e-12 and not width.is_effect
     assert verdict["moves"] == "eps"
     assert verdict["correlation"] == "unclear"  # six cells cannot settle a correlation
-    words = leak_conditions.map_words(m)
+    words = leak_conditions_page.map_words(m)
     assert words["map_decides"] == "only the training eps moves the gap measurably"
     assert "no practical amount of seeds per cell" in words["width_change_words"]  # no count of seeds would tell
-    assert leak_conditions.map_verdict({"cells": m["cells"][:3]})["case"] == "too_few"
-    assert leak_conditions.map_words(None) == {"map_case": "no_map"}
+    assert leak_conditions_page.map_verdict({"cells": m["cells"][:3]})["case"] == "too_few"
+    assert leak_conditions_page.map_words(None) == {"map_case": "no_map"}
 
 
 def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():
@@ -146,18 +147,18 @@ def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():
         return [{"epoch": i + 1, "clean_acc": clean, "fgsm_acc": clean + g} for i, g in enumerate(gaps)]
 
     # on 1,000 images a gap's error is about 1.5 points: +8 leaks, +1 does not
-    assert leak_conditions.onset(history([-0.2, 0.08, -0.1, 0.05, 0.06]), 1000)[0] == 4
-    assert leak_conditions.onset(history([0.08, 0.08, 0.08]), 1000)[0] == 1
-    assert leak_conditions.onset(history([0.08, 0.08, 0.01]), 1000)[0] is None
-    assert leak_conditions.onset(history([0.08, 0.08, 0.08]), 20)[0] is None  # too few images to tell
+    assert leak_conditions_page.onset(history([-0.2, 0.08, -0.1, 0.05, 0.06]), 1000)[0] == 4
+    assert leak_conditions_page.onset(history([0.08, 0.08, 0.08]), 1000)[0] == 1
+    assert leak_conditions_page.onset(history([0.08, 0.08, 0.01]), 1000)[0] is None
+    assert leak_conditions_page.onset(history([0.08, 0.08, 0.08]), 20)[0] is None  # too few images to tell
     rec = {"series": {"n_probe": 1000, "seeds": [
         {"seed": 0, "models": {"true": {"history": history([-0.2, 0.08, -0.1, 0.05])},
                                "predicted": {"history": history([-0.1, 0.0, 0.01, 0.01])}}},
         {"seed": 10, "models": {"true": {"history": history([0.0, 0.01, 0.02, 0.06])},
                                 "predicted": {"history": history([0.0, 0.0, 0.04, 0.05])}}}]}}
-    v = leak_conditions.onset_summary(rec)
+    v = leak_conditions_page.onset_summary(rec)
     assert v["true_onsets"] == [4, 4] and v["epochs"] == 4 and v["control_onsets"] == [None, 3]
     rise = v["largest_rise"]
     assert (rise["seed"], rise["epoch"], rise["beyond"]) == (0, 2, True) and round(100 * rise["size"], 1) == 28.0
     assert (v["n_harder"], v["n_relapsed"]) == (1, 1)
-    assert "committed yet" in leak_conditions.onset_words(None)
+    assert "committed yet" in leak_conditions_page.onset_words(None)

@@ -57,6 +57,7 @@ def _mnist(n, split="train"):
     return data.subset(data.load("mnist", split), n)
 
 
+@pytest.mark.heavy
 @needs_data
 def test_fit_learns_and_is_repeatable():
     train, test = _mnist(3000), _mnist(1000, "test")
@@ -74,6 +75,7 @@ def test_fit_learns_and_is_repeatable():
     assert accs[0] == accs[1]
 
 
+@pytest.mark.heavy
 @needs_data
 def test_mnist_from_fashion_seed_on_a_small_slice():
     mnist, test = _mnist(2000), _mnist(1000, "test")
@@ -143,6 +145,7 @@ def test_true_label_gradients_leak_and_random_ones_do_not():
     assert metrics["raw_pixels_acc"] == acc["raw pixels"] and metrics["p_true"] == out["anatomy"]["p_true"]
 
 
+@pytest.mark.heavy
 @needs_data
 def test_finished_seeds_are_checkpointed_and_a_rerun_resumes(tmp_path, monkeypatch):
     mnist, test = _mnist(1000), _mnist(500, "test")

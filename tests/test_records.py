@@ -5,7 +5,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -164,6 +163,7 @@ def test_runs_that_differ_only_in_which_nets_they_train_share_checkpoints(tmp_pa
     assert key().is_relative_to(tmp_path) and not key().is_relative_to(experiments.ROOT)
 
 
+@pytest.mark.heavy
 @needs_cifar_bin
 def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_path, monkeypatch):
     """The same command on a copy of CIFAR-10 with one changed pixel must train afresh, not pick up
@@ -219,46 +219,8 @@ def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_p
     assert other["data"]["sha256"][1] == verified["data"]["sha256"][1]  # the test set is the same file
 
 
-# --- `leaklab compute` needs no Jupyter ----------------------------------------------------------------
-
-NO_JUPYTER = """
-import importlib.abc, sys
-BLOCKED = {"papermill", "nbclient", "nbformat", "jupyter_client", "ipykernel", "IPython", "myst_nb", "ipywidgets"}
-assert not BLOCKED & {m.split(".")[0] for m in sys.modules}, "already imported before the blocker"
-
-class NoJupyter(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is blocked: leaklab compute must not need Jupyter")
-        return None
-
-sys.meta_path.insert(0, NoJupyter())
-from leaklab import cli
-code = cli.main(sys.argv[1:])
-assert not BLOCKED & {m.split(".")[0] for m in sys.modules}
-sys.exit(code)
-"""
-
-
-def test_compute_runs_with_the_jupyter_packages_unimportable(tmp_path):
-    # the leaklab this test imported, not whichever one the interpreter would find on its own
-    src = [str(Path(runner.__file__).parents[1]), os.environ.get("PYTHONPATH")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, src))}
-    # the blocker itself works: a blocked package cannot be imported under it
-    probe = subprocess.run([sys.executable, "-c", NO_JUPYTER.split("from leaklab")[0] + "import nbformat"],
-                           capture_output=True, text=True, timeout=60, env=env)
-    assert probe.returncode != 0 and "nbformat is blocked" in probe.stderr
-    params = [arg for key, value in TINY_TOY.items() for arg in ("-p", f"{key}={value}")]
-    proc = subprocess.run([sys.executable, "-c", NO_JUPYTER, "compute", "toy2d", *params, "--results", str(tmp_path)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (path,) = tmp_path.glob("*.json")
-    assert f"record:   {path}" in proc.stdout
-    assert no_nan(path.read_text())["params"]["n_seeds"] == 1
-
-
 def test_a_record_resumed_over_sittings_says_how_long_its_epochs_trained():
-    from leaklab import paper_scale
+    from leaklab.pages import paper_scale
 
     series = {"seeds": [{"teacher_history": [{"epoch": 1, "seconds": 3000.0}, {"epoch": 2, "seconds": 3000.0}],
                          "histories": {"teacher_labels": [{"epoch": 1, "seconds": 1200.0, "loss": 2.0}]}}]}

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from leaklab import experiments, stats
+from leaklab.pages import fgsm_leak as fgsm_leak_page
 
 
 def test_binomial_error_of_an_accuracy():
@@ -211,7 +212,8 @@ def test_too_few_seeds_is_inconclusive_and_says_how_many_would_tell():
 
 
 def test_the_paper_scale_table_gives_each_committed_record_its_verdict():
-    from leaklab import paper_scale, records
+    from leaklab import records
+    from leaklab.pages import paper_scale
 
     for name in ("toy2d", "mnist_from_fashion", "gradient_leak"):
         recs = records.full_records(name)
@@ -239,7 +241,8 @@ def test_a_metrics_error_comes_from_its_declared_kind_not_its_format():
 
 
 def test_the_loss_rise_exists_only_for_a_curve_with_an_interior_peak():
-    from leaklab import fgsm_leak, paper_scale
+    from leaklab import fgsm_leak
+    from leaklab.pages import paper_scale
 
     def seed(losses):
         curve = {"loss": losses, "acc": [0.5] * len(losses), "loss_diff_se": [0.01] * len(losses)}
@@ -250,9 +253,9 @@ def test_the_loss_rise_exists_only_for_a_curve_with_an_interior_peak():
 
     climbing = fgsm_leak.seed_row(0, seed([1.70, 1.80, 1.90, 1.96]))  # the quick build's curve: no peak
     assert climbing["loss_rise"] is None and climbing["loss_drop"] == pytest.approx(0.26)
-    assert "no peak inside it" in fgsm_leak.loss_rise_words([climbing])
+    assert "no peak inside it" in fgsm_leak_page.loss_rise_words([climbing])
     peaked = fgsm_leak.seed_row(10, seed([0.28, 0.33, 0.25, 0.19]))
     assert peaked["loss_rise"] == pytest.approx(0.05) and peaked["loss_peak_eps"] == 1
-    assert "peaks at ε = 1.00 (in 1 of 2 seeds" in fgsm_leak.loss_rise_words([climbing, peaked])
+    assert "peaks at ε = 1.00 (in 1 of 2 seeds" in fgsm_leak_page.loss_rise_words([climbing, peaked])
     record = {"per_seed": [climbing], "series": {"n_test": 1000}}
     assert paper_scale.verdict("fgsm_leak", "loss_rise", [record]) == "undefined in these runs"

@@ -6,7 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from leaklab import figures, toy2d, widgets  # noqa: E402
+from leaklab import toy2d  # noqa: E402
+from leaklab.pages import toy2d as toy2d_page  # noqa: E402
+from leaklab.pages import figures, widgets  # noqa: E402
 from leaklab.experiments import resolve  # noqa: E402
 
 
@@ -26,7 +28,7 @@ def _scores(seed, p, grid):
 
 def test_live_slider_redraws_and_the_seed_box_recomputes():
     p = small_params()
-    box = toy2d.live_slider(p, eps_step=0.05)
+    box = toy2d_page.live_slider(p, eps_step=0.05)
     slider, seed_box, status = box.eps_slider, box.seed_box, box.status
     assert [label for label, _ in slider.options] == ["0.00", "0.05", "0.10", "0.15", "0.20"]
     assert slider.label == "0.10"  # the nearest radius to eps = 0.12

@@ -17,7 +17,8 @@ import time
 
 import yaml
 
-from . import experiments, paper_scale, records, runner
+from . import experiments, records, runner
+from .pages import paper_scale
 
 ROOT = experiments.ROOT
 BUILD = ROOT / "_build"

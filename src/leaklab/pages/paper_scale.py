@@ -7,7 +7,7 @@ the two always agree.
 
 import statistics
 
-from . import experiments, records, stats
+from .. import experiments, records, stats
 
 
 def verdict(name, key, recs):

@@ -1,0 +1,90 @@
+"""The cifar_mislabeled page: its tables, figures, sliders and the words its notebook glues, drawn from records
+(this build's, or the committed paper-scale ones). The computation is `leaklab.cifar_mislabeled`."""
+
+import math
+
+from .. import data, experiments, records, stats
+from ..cifar_mislabeled import STUDENTS
+from . import figures
+
+
+NETS = {"teacher_test_acc": "teacher (all training images, true labels)",
+        "student_acc": f"wrong set, {STUDENTS['teacher_labels']}",
+        "random_wrong_acc": f"wrong set, {STUDENTS['random_wrong']}",
+        "true_labels_acc": f"wrong set, {STUDENTS['true_labels']}"}
+
+
+def accuracy_table(recs):
+    """Every net's test accuracy over all the records' seeds (None with no record)."""
+    if not recs:
+        return None
+    paper = recs[0]["paper"]
+    lines = ["| trained on | CIFAR-10 test accuracy (mean ± sd over seeds) | paper |", "|---|---|---|"]
+    for k, name in NETS.items():
+        values = records.seed_values(recs, k)
+        ours = records.mean_sd_text(values) if values else "not trained in these runs"
+        lines.append(f"| {name} | {ours} | {'' if k not in paper else f'{paper[k]:.1%}'} |")
+    return figures.Table("\n".join(lines))
+
+
+def accuracy_figure(recs):
+    """Bars for every net the records trained (a record may hold the paper's student without controls)."""
+    if not recs:
+        return None
+    trained = [k for k in NETS if records.seed_values(recs, k)]
+    return figures.accuracy_bars([NETS[k] for k in trained], [records.seed_values(recs, k) for k in trained],
+                                 "ResNet-18s trained on a 2-epoch ResNet-18's mistakes, CIFAR-10 test",
+                                 paper=[recs[0]["paper"].get(k) for k in trained], paper_label="paper",
+                                 xlabel="CIFAR-10 test accuracy")
+
+
+def examples_figure(record, train=None):
+    """The first 24 images of the first seed's wrong set: the teacher's label above, the true class below."""
+    train = train or data.load("cifar10", "train")
+    classes = data.CLASSES["cifar10"]
+    ex = record["series"]["seeds"][0]["examples"]
+    rows = [list(zip(ex["index"][r * 8:r * 8 + 8], ex["given"][r * 8:r * 8 + 8])) for r in range(3)]
+    return figures.image_grid([[train.images[j].permute(1, 2, 0).numpy() for j, _ in row] for row in rows],
+                              ["", "", ""], "Wrong set: the teacher's label above, the true class below",
+                              titles=[[classes[g] for _, g in row] for row in rows],
+                              xlabels=[[classes[train.labels[j]] for j, _ in row] for row in rows], title_size=9)
+
+
+def shares_figure(recs):
+    """The first record's first seed: which wrong label each true class got."""
+    if not recs:
+        return None
+    classes = data.CLASSES["cifar10"]
+    first = recs[0]["series"]["seeds"][0]
+    return figures.heatmap(first["label_shares"], classes, classes,
+                           f"Wrong set: label given by the teacher, per true class (seed {first['seed']})",
+                           "label given by the teacher", "true class")
+
+
+def words(p, record):
+    """{glue name: value or Markdown text} for the prose about this run."""
+    exp = experiments.get("cifar_mislabeled")
+    paper = {k: m.paper for k, m in exp.metrics.items() if m.paper is not None}
+    metrics, rows, n_test = record["metrics"], record["per_seed"], record["series"]["n_test"]
+    note = experiments.scale_note("cifar_mislabeled", p)
+    student_rows = [r for r in rows if r["student_acc"] is not None]
+    paired_rows = [r for r in student_rows if r["random_wrong_acc"] is not None]
+    student = metrics["student_acc"]
+    return {
+        "paper_student": paper["student_acc"], "paper_teacher_test": paper["teacher_test_acc"],
+        "paper_teacher_train": paper["teacher_train_acc"], "paper_n_wrong": paper["n_wrong"],
+        "full_teacher_lr": exp.profiles["full"]["teacher_lr"],
+        "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. The effect, not the paper's "
+                       "number, is what it can show; the full profile runs the paper's setup." if note else
+                       "**Scale.** This run uses the paper's full setup."),
+        "data_note": data.describe(record["data"]["sources"][0]),
+        "wrong_share": metrics["n_wrong"] / record["series"]["n_train"],
+        "student_over_chance": math.nan if student is None else student / 0.1,
+        "student_words": stats.accuracy(student_rows, "student_acc", n_test).words(
+            "{:.2f}", "%", 100, "chance (10%)") if student_rows else "(not trained in this run)",
+        "student_vs_random_words": stats.accuracy_gap(paired_rows, "student_acc", "random_wrong_acc",
+                                                      n_test).words(all_images=n_test >= data.TEST_SET_SIZE)
+        if paired_rows else "(a margin this run cannot give: it did not train both)",
+        "student_of_teacher": math.nan if student is None else student / metrics["teacher_test_acc"],
+        "paper_student_of_teacher": paper["student_acc"] / paper["teacher_test_acc"],
+    }

@@ -1,0 +1,179 @@
+"""The fgsm_leak page: its tables, figures, sliders and the words its notebook glues, drawn from records
+(this build's, or the committed paper-scale ones). The computation is `leaklab.fgsm_leak`."""
+
+import matplotlib.pyplot as plt
+
+from .. import data, experiments, records, stats
+from ..fgsm_leak import ATTACKS, adversarial_images, model_from_record
+from . import figures, widgets
+
+
+NAMES = {"true": "true", "predicted": "predicted", "least_likely": "least-likely", "random": "random"}
+
+
+PAPER_LOSS_POINTS = [(0, 0.28), (0.5, 0.33), (6, 0.19)]  # the blog's loss figure, read off by eye
+
+
+def _trained(recs):
+    """{attack label: the seeds' model dicts that trained a model with it}, over all records, in ATTACKS
+    order (a record may hold any subset of the four labels)."""
+    seeds = [s["models"] for r in recs for s in r["series"]["seeds"]]
+    return {k: [m for m in seeds if k in m] for k in ATTACKS if any(k in m for m in seeds)}
+
+
+def table(recs):
+    """Trained-with x attacked-with accuracy at eval_eps, beside clean accuracy: means over all seeds
+    (MyST markdown; each model's own attack in bold)."""
+    if not recs:
+        return None
+    trained = _trained(recs)
+    attacked = {k: {a: records.mean_sd(m[k]["attacked"][a] for m in ms)[0] for a in ATTACKS}
+                for k, ms in trained.items()}
+    clean = {k: records.mean_sd(m[k]["clean_acc"] for m in ms)[0] for k, ms in trained.items()}
+    lines = ["| trained with | clean | " + " | ".join(f"attack: {NAMES[a]}" for a in ATTACKS)
+             + " | own attack minus clean |", "|---" * (len(ATTACKS) + 3) + "|"]
+    for k in trained:
+        lines.append(f"| {NAMES[k]} | {clean[k]:.2%} | " + " | ".join(
+            (f"**{attacked[k][a]:.2%}**" if a == k else f"{attacked[k][a]:.2%}") for a in ATTACKS)
+            + f" | {attacked[k][k] - clean[k]:+.2%} |")
+    return figures.Table("\n".join(lines))
+
+
+def mean_losses(recs):
+    """{attack label: mean test loss at each eps of the curve} over the seeds that trained with it."""
+    n = len(recs[0]["series"]["eps"])
+    return {k: [records.mean_sd(m[k]["curve"]["loss"][i] for m in ms)[0] for i in range(n)]
+            for k, ms in _trained(recs).items()}
+
+
+def loss_figure(recs):
+    if not recs:
+        return None
+    losses = mean_losses(recs)
+    return figures.loss_curves(recs[0]["series"]["eps"],
+                               {f"trained with {NAMES[k]}-label FGSM": v for k, v in losses.items()},
+                               "Test cross-entropy along the true-label FGSM direction", PAPER_LOSS_POINTS)
+
+
+def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS):
+    """The static slider's frames: `images` attacked with true-label FGSM by `model` at each eps of the curve
+    (`eps`, `loss`; one gradient for all of them), above that curve with the eps marked."""
+    classes = classes or data.CLASSES["cifar10"]
+    adv, predicted, p_true = adversarial_images(model, images, labels, eps)
+    frames = []
+    for i, e in enumerate(eps):
+        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], classes, e, eps, loss, paper_points)
+        right = int((predicted[i] == labels).sum())
+        frames.append({"value": f"{e:g}", "png": figures.png_bytes(fig),
+                       "caption": f"eps = {e:g}/255: <b>{right}/{len(labels)}</b> right; mean test loss "
+                                  f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f})"})
+        plt.close(fig)
+    return frames
+
+
+def slider_records(recs, record):
+    """The records whose model the slider attacks: the committed paper-scale ones when they keep a model,
+    else this run's."""
+    with_model = [r for r in recs if ".pt" in r["files"]]
+    return with_model or [record]
+
+
+def show_eps_slider(model, test, eps, loss, initial, classes=None, paper_points=PAPER_LOSS_POINTS, eps_max=16.0,
+                    step=0.25):
+    """Display the static slider over the first 8 `test` images attacked by `model` at each eps of the curve
+    (`eps`, `loss`), starting at eps `initial`; return what `live_slider` needs to attack them at any eps."""
+    from IPython.display import display
+
+    images, labels = test.images[:8], test.labels[:8]
+    classes = classes or data.CLASSES["cifar10"]
+    frames = slider_frames(model, images, labels, eps, loss, classes, paper_points)
+    display(widgets.frame_slider(frames, "eps", initial=eps.index(initial)))
+    return {"model": model, "images": images, "labels": labels, "classes": classes,
+            "eps": eps, "loss": loss, "paper_points": paper_points, "eps_max": eps_max, "step": step}
+
+
+def words(p, record):
+    """{glue name: value or Markdown text} for the prose about this run."""
+    exp = experiments.get("fgsm_leak")
+    rows, paper = record["per_seed"], {k: m.paper for k, m in exp.metrics.items()}
+    keys = {k: "leak_gap" if k == "true" else f"leak_gap_{k}" for k in ATTACKS}
+    gaps = {k: stats.stored([r for r in rows if r[key] is not None], key) for k, key in keys.items()
+            if any(r[key] is not None for r in rows)}
+    note = experiments.scale_note("fgsm_leak", p)
+    blog = exp.profiles["full"]  # the blog's attack law
+    magnified = (p.adv_share, p.train_eps) != (blog["adv_share"], blog["train_eps"])
+    true = gaps["true"]
+    whole = record["series"]["n_test"] >= data.TEST_SET_SIZE  # only seeds can shrink the errors
+    leaks = [NAMES[k] for k, g in gaps.items() if g.is_effect and g.value > 0]
+    unclear = [NAMES[k] for k, g in gaps.items() if not g.is_effect]
+    out = {
+        "paper_clean": paper["clean_acc"], "paper_fgsm": paper["fgsm_acc"], "paper_gap_points": 100 * paper["leak_gap"],
+        "data_note": data.describe(record["data"]["sources"][0]),
+        "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. A small net trained briefly "
+                       "is far from the blog's 92% model, so its numbers are not the paper's; the full profile "
+                       "runs the paper's setup." + (
+                           " The attack is magnified too (a larger share of each batch, one large eps), so this "
+                           "run looks for the leak at its own eps, not at the blog's 6/255." if magnified else "")
+                       if note else "**Scale.** This run uses the paper's full setup."),
+        # plain Unicode, no $...$: math inside a glued paragraph is not rendered (issue 21.8)
+        "eps_law": (f"Every attacked image gets the same ε = {p.train_eps:g}/255 (the blog draws each from "
+                    f"|*N*(0, {blog['sigma']:g})|)." if p.train_eps > 0 else
+                    f"Each attacked image gets its own ε from |*N*(0, σ)| with σ = {p.sigma:g} on the 0-255 scale "
+                    "(a normal with its negative draws discarded, as in Kurakin et al.)."),
+        "leak_verdict": ("**higher** than on clean images: the label leaks" if true.is_effect and true.value > 0 else
+                         "**lower** than on clean images: at this scale the leak does not outweigh the attack"
+                         if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),
+        "leak_words": true.words(all_images=whole),
+        "label_advantage_words": stats.stored(rows, "label_advantage").words(all_images=whole),
+        "loss_rise_words": loss_rise_words(rows, whole),
+        "loss_drop_words": stats.stored(rows, "loss_drop").words("{:+.3f}", "", 1, all_images=whole),
+        "gap_list": "; ".join(f"{NAMES[k]}: {g.text()}" for k, g in gaps.items()),
+        "leakers": (", ".join(leaks) if leaks else "none of them, by the noise rule") + (
+            f". Cannot be told apart from no gap at this scale: {', '.join(unclear)}" if unclear else ""),
+    }
+    # the cases pick the notebook's paragraphs (book.keep_holding_branches); what each says is in the notebook
+    least = gaps.get("least_likely")
+    true_leaks = true.is_effect and true.value > 0
+    out["open_question_case"] = "answerable" if true_leaks else "unanswerable"
+    out["least_likely_words"] = (least.words(all_images=whole) if least is not None else
+                                 "not measured in this run")
+    out["true_gap_text"] = true.text()
+    out["scale_case"] = "why_no_leak" if note and not true_leaks else "means"
+    out["seeds_text"] = stats.seeds_text(p.n_seeds)
+    return out
+
+
+def loss_rise_words(rows, whole=False):
+    """The curve's rise to an interior peak, judged against its error; or, where its highest point is at an end of
+    the range in every seed, that it has no rise and fall to measure (a curve that only climbs has no peak)."""
+    risen = [r for r in rows if r.get("loss_rise") is not None]
+    if not risen:
+        return ("its highest point lies at an end of the range, so it has no peak inside it and no rise and fall "
+                "to measure (the blog's rises by about +0.05 to a peak near ε = 0.5)")
+    peak = sum(r["loss_peak_eps"] for r in risen) / len(risen)
+    some = ("" if len(risen) == len(rows) else
+            f" (in {len(risen)} of {len(rows)} seeds; the others have no interior peak)")
+    return (f"it peaks at ε = {peak:.2f}{some}, and the rise, peak minus start, is "
+            f"{stats.stored(risen, 'loss_rise').words('{:+.3f}', '', 1, all_images=whole)} (the blog's: about +0.05)")
+
+
+def eps_slider(recs, record):
+    """Show the static eps slider (the committed paper-scale model when there is one, else this run's) and
+    glue the prose's words about it; return what the live slider needs (`live_slider`)."""
+    use = slider_records(recs, record)
+    p = use[0]["params"]
+    eps_max = max(16.0, p["eps_max"])  # the live slider reaches past the curve
+    records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed records)"
+                        if use is recs else "this run's true-label model", "live_eps_max": eps_max})
+    return show_eps_slider(model_from_record(use[0]), data.load("cifar10", "test"), use[0]["series"]["eps"],
+                           mean_losses(use)["true"], p["eval_eps"], eps_max=eps_max)
+
+
+def live_slider(live):
+    """In Jupyter: a slider that attacks the images with the same model at any eps (needs a kernel)."""
+    def draw(eps):  # one gradient and one forward pass on the 8 images per move, at any eps up to eps_max
+        frames, predicted, p_true = adversarial_images(live["model"], live["images"], live["labels"], [eps])
+        return figures.fgsm_frame(frames[0], predicted[0], live["labels"], p_true[0], live["classes"], eps,
+                                  live["eps"], live["loss"], live["paper_points"])
+
+    return widgets.eps_slider(draw, live["eps_max"], live["step"])

@@ -1,0 +1,114 @@
+"""The mnist_from_fashion page: its tables, figures, sliders and the words its notebook glues, drawn from records
+(this build's, or the committed paper-scale ones). The computation is `leaklab.mnist_from_fashion`."""
+
+from .. import data, experiments, records, stats
+from ..mnist_from_fashion import NETS
+from . import figures
+
+
+NORM_OF = {"teacher": "MNIST's", "own": "Fashion's own", "mnist": "MNIST's", "control": "MNIST's"}
+
+
+ACC_KEY = {"teacher": "teacher_acc", "own": "student_acc", "mnist": "student_mnistnorm_acc", "control": "control_acc"}
+
+
+AGREE_KEY = {"own": "agreement", "mnist": "agreement_mnistnorm"}
+
+
+def accuracy_table(recs):
+    """The students' table (MyST markdown): each net's accuracy over all the records' seeds."""
+    if not recs:
+        return None
+    paper = recs[0]["paper"]
+    lines = ["| net | training inputs normalized with | MNIST test accuracy (mean ± sd over seeds) | paper "
+             "| agrees with the teacher on MNIST test (mean) |", "|---|---|---|---|---|"]
+    for net, key in ACC_KEY.items():
+        agree = records.mean_sd(records.seed_values(recs, AGREE_KEY[net]))[0] if net in AGREE_KEY else None
+        lines.append(f"| {NETS[net]} | {NORM_OF[net]} | {records.mean_sd_text(records.seed_values(recs, key))} "
+                     f"| {'' if key not in paper else f'{paper[key]:.2%}'} "
+                     f"| {'' if agree is None else f'{agree:.2%}'} |")
+    return figures.Table("\n".join(lines))
+
+
+def accuracy_figure(recs):
+    if not recs:
+        return None
+    keys = list(ACC_KEY.values())
+    return figures.accuracy_bars([NETS[k] for k in ACC_KEY], [records.seed_values(recs, key) for key in keys],
+                                 f"MNIST test accuracy ({sum(len(r['per_seed']) for r in recs)} seed(s))",
+                                 paper=[recs[0]["paper"].get(key) for key in keys], paper_label="paper")
+
+
+def examples_figure(record, fashion_images=None):
+    """One Fashion-MNIST image of each class with the digit the first seed's teacher gave it, under
+    both normalizations (Wallace's figure)."""
+    if fashion_images is None:
+        fashion_images = data.load("fashion_mnist", "train").images
+    first, picks = record["series"]["seeds"][0], record["series"]["example_index"]
+    fig = figures.image_grid(
+        [[fashion_images[i].numpy() for i in picks]] * 2,
+        ["teacher's digit,\nFashion's own\nnormalization", "teacher's digit,\nMNIST's\nnormalization"],
+        f"Fashion-MNIST training images labelled by the MNIST teacher (seed {first['seed']})",
+        titles=[[str(d) for d in first["example_labels"][k]] for k in ("own", "mnist")])
+    for ax, name in zip(fig.axes[10:], data.CLASSES["fashion_mnist"]):
+        ax.set_xlabel(name, fontsize=8)
+    return fig
+
+
+def labels_histogram(recs):
+    """The digits the first seed's teacher gave the Fashion images, under both normalizations."""
+    if not recs:
+        return None
+    first = recs[0]["series"]["seeds"][0]
+    counts = [first["label_counts"][k] for k in ("own", "mnist")]
+    return figures.label_histograms(counts, ["Fashion's own normalization", "MNIST's normalization"],
+                                    f"Digits the teacher gave the {recs[0]['series']['n_fashion']:,} Fashion "
+                                    f"training images (seed {first['seed']})")
+
+
+def labels_heatmap(recs):
+    """Which digit each kind of clothing became (the first seed's teacher, Fashion's own normalization)."""
+    if not recs:
+        return None
+    first = recs[0]["series"]["seeds"][0]
+    return figures.heatmap(first["label_shares"]["own"], data.CLASSES["fashion_mnist"], [str(d) for d in range(10)],
+                           f"Which digit each kind of clothing became (seed {first['seed']}, Fashion's own "
+                           "normalization)", xlabel="digit the teacher gave", ylabel="Fashion-MNIST class")
+
+
+ACC = dict(num="{:.2f}", unit="%", scale=100, null_name="chance (10%)")
+
+
+def norm_gain(recs):
+    """MNIST-normalization student minus own-normalization student, seed by seed, with its standard error."""
+    rows = [row for r in recs for row in r["per_seed"]]
+    return stats.accuracy_gap(rows, "student_mnistnorm_acc", "student_acc", recs[0]["series"]["n_test"])
+
+
+def words(p, record, recs=()):
+    """{glue name: value or Markdown text} for the prose about this run (and the paper-scale records)."""
+    exp = experiments.get("mnist_from_fashion")
+    paper = {k: m.paper for k, m in exp.metrics.items() if m.paper is not None}
+    rows, n_test = record["per_seed"], record["series"]["n_test"]
+    norms = record["series"]["norms"]
+    out = {f"paper_{k}": v for k, v in paper.items()}
+    for name, (mean, std) in norms.items():
+        out[f"{name}_mean"], out[f"{name}_std"] = mean, std
+    out["bg_mnist"] = -norms["mnist"][0] / norms["mnist"][1]
+    out["bg_fashion"] = -norms["fashion"][0] / norms["fashion"][1]
+    paper_gain = paper["student_mnistnorm_acc"] - paper["student_acc"]
+    out["paper_norm_gain_points"] = 100 * paper_gain
+    out["student_words"] = stats.accuracy(rows, "student_acc", n_test).words(**ACC)
+    out["student_mnistnorm_words"] = stats.accuracy(rows, "student_mnistnorm_acc", n_test).words(**ACC)
+    out["control_words"] = stats.accuracy(rows, "control_acc", n_test).words(**ACC)
+    gain = norm_gain([record])
+    out["norm_gain_words"] = gain.words(all_images=n_test >= data.TEST_SET_SIZE)
+    out["gain_versus_paper"] = ("consistent with" if stats.matches(gain, paper_gain) else
+                                "smaller than" if gain.value < paper_gain else "larger than")
+    # picks the notebook's sentence on the direction (book.keep_holding_branches)
+    out["direction_case"] = ("carries_over" if gain.is_effect and gain.value > 0 else
+                             "reversed" if gain.is_effect else "unclear")
+    out["norm_gain_full_words"] = (norm_gain(recs).words(
+        all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) if recs else
+                                   "not measured yet: no paper-scale record is committed")
+    return out

@@ -1,0 +1,122 @@
+"""The toy2d page: its tables, figures, sliders and the words its notebook glues, drawn from records
+(this build's, or the committed paper-scale ones). The computation is `leaklab.toy2d`."""
+
+from .. import stats
+from ..experiments import EXPERIMENTS
+from ..toy2d import case, distil, panels_from_record, sweep_stats, train_originals
+from . import figures, widgets
+
+
+def pooled_sweep(recs):
+    """The eps sweeps of several records (same radii) as one sweep over all their seeds."""
+    sweeps = [r["series"]["sweep"] for r in recs]
+    return {"eps": sweeps[0]["eps"], **{k: [x for s in sweeps for x in s[k]] for k in ("seeds", "fits", "score",
+                                                                                      "flipped")}}
+
+
+def sweep_landmarks(sweep, paper_flips=15.5):
+    """Where the mean score peaks, and the radius whose attack flips about as many points as the
+    paper's figure shows (15-16), with the score there."""
+    mean, _, flips = sweep_stats(sweep)
+    best = max(range(len(mean)), key=mean.__getitem__)
+    like_paper = min(range(len(flips)), key=lambda i: abs(flips[i] - paper_flips))
+    return {"sweep_best_eps": sweep["eps"][best], "sweep_best_score": mean[best],
+            "sweep_paper_flips_eps": sweep["eps"][like_paper], "sweep_paper_flips_score": mean[like_paper]}
+
+
+def panels_figure(recs):
+    """Wallace's four panels for the first record's figure seed."""
+    if not recs:
+        return None
+    return figures.toy_panels(panels_from_record(recs[0]))
+
+
+def population_figure(recs):
+    """The new net's score over all fitted seeds of the records, beside the random-label control."""
+    if not recs:
+        return None
+    fitted = [row for r in recs for row in r["per_seed"] if row["fits"]]
+    n = recs[0]["params"]["n_points"]
+    return figures.score_distribution([r["student_correct"] for r in fitted], n,
+                                      paper=EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper,
+                                      chance=n / 2, control=[r["control_correct"] for r in fitted],
+                                      eps=recs[0]["params"]["eps"])
+
+
+def sweep_figure(recs):
+    if not recs:
+        return None
+    sweep = pooled_sweep(recs)
+    mean, sd, flips = sweep_stats(sweep)
+    n = recs[0]["params"]["n_points"]
+    return figures.eps_sweep(sweep["eps"], mean, sd, flips, n,
+                             paper=EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper, paper_eps=0.12,
+                             chance=n / 2)
+
+
+def eps_slider(out, record, p):
+    """Show the static radius slider: the figure seed's four panels at every radius of this run's sweep."""
+    from IPython.display import display
+
+    live, sweep_eps = out["live"], record["series"]["sweep"]["eps"]
+    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
+    frames = []
+    for i, e in enumerate(sweep_eps):
+        one = case(live["sweep_originals"], live["sweep"], 0, i)
+        frames.append({"value": f"{e:.2f}", "png": figures.png_bytes(figures.toy_panels(one)),
+                       "caption": f"new net: <b>{one['student_correct']}/{one['n_points']}</b> correct on the "
+                                  f"original points; {int(one['flipped'].sum())} points flipped "
+                                  f"(paper at 0.12: {paper:g}/32; chance: {one['n_points'] // 2})"})
+    display(widgets.frame_slider(frames, "eps", initial=min(range(len(sweep_eps)),
+                                                            key=lambda i: abs(sweep_eps[i] - p.eps))))
+
+
+def words(p, record):
+    """{glue name: value or Markdown text} for the prose about this run, judged by the noise rule."""
+    fitted = [row for row in record["per_seed"] if row["fits"]]
+    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
+    chance = p.n_points / 2
+    out = {"share_at_least_paper": sum(r["student_correct"] >= paper for r in fitted) / max(1, len(fitted)),
+           **sweep_landmarks(record["series"]["sweep"])}
+    if fitted:
+        count = dict(num="{:.1f}", unit=f"/{p.n_points}", scale=1, null_name=f"chance ({chance:g})", more="seeds")
+        student = stats.estimate([r["student_correct"] for r in fitted], null=chance)
+        control = stats.estimate([r["control_correct"] for r in fitted], null=chance)
+        out["student_words"] = student.words(**count)
+        out["control_words"] = control.words(**count)
+    else:
+        out["student_words"] = out["control_words"] = "undefined: no seed's original net fitted its points"
+    matched = [r["student_correct_matched"] for r in fitted if r.get("student_correct_matched") is not None]
+    if matched:  # the claim where the flip counts match the paper's figure (the scorecard's second row)
+        est = stats.estimate(matched, null=chance)
+        out["matched_words"] = est.words("{:.1f}", f"/{p.n_points}", 1, f"chance ({chance:g})", more="seeds")
+        out["matched_versus_paper"] = ("consistent with" if len(matched) > 1 and stats.matches(est, paper) else
+                                       "a single seed beside" if len(matched) == 1 else
+                                       "below" if est.value < paper else "above")
+    else:
+        out["matched_words"], out["matched_versus_paper"] = "undefined: no sweep seed fitted its points", "beside"
+    return out
+
+
+def live_slider(p, eps_step=0.01):
+    """In Jupyter: an eps slider (and a seed box) that recompute the toy in the running kernel.
+
+    One small net's 1000 Adam steps take about a second on a CPU, whatever its size (the time goes to per-step
+    overhead). So a new seed trains the original net and, as one batched run (about as long as one net), a
+    fresh net for every radius on the slider; moving the slider then only redraws."""
+    grid = [round(i * eps_step, 6) for i in range(round(p.sweep_eps_max / eps_step) + 1)]
+    paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
+
+    def recompute(seed):
+        originals = train_originals([seed], p.n_points, p.hidden, p.depth, p.steps, p.lr)
+        return originals, distil(originals, grid, p.attack, p.attack_steps, p.hidden, p.depth, p.student_steps,
+                                 p.lr)
+
+    def draw(computed, index, fig):
+        shown = case(*computed, 0, index)
+        figures.toy_panels(shown, fig)
+        return (f"new net: <b>{shown['student_correct']}/{shown['n_points']}</b> correct on the original points "
+                f"(paper: {paper:g}/32, chance: {shown['n_points'] // 2})")
+
+    initial = min(range(len(grid)), key=lambda i: abs(grid[i] - p.eps))
+    return widgets.eps_seed_slider(grid, initial, p.seed, recompute, draw)
