@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import urllib.request
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pytest
@@ -448,3 +449,148 @@ def test_front_page_scorecard_reads_at_a_glance(open_page):
     wrapped = [(tag, text, n) for tag, text, n in lines if n > (1 if tag == "TH" else 3)]
     assert not wrapped, f"scorecard cells wrapped onto too many lines: {wrapped}"
     watch.check("the front page")
+
+
+# ------------------------------------------------------------- the live sliders, in a real JupyterLab
+
+# Each chapter with a live slider, at parameters that run in seconds (its data must be here: `make test` sets it)
+LIVE_CHAPTERS = {
+    "toy2d": {"n_seeds": 1, "sweep_seeds": 1, "sweep_points": 2, "steps": 50, "student_steps": 50, "n_points": 8},
+    "fgsm_leak": {"n_train": 1000, "depth_n": 1, "width": 4, "epochs": 1, "eps_points": 3, "n_eval": 100,
+                  "labels": "true,predicted", "device": "cpu"},
+    "leak_conditions": {"n_seeds": 2, "n_train": 1000, "n_eval": 200, "width": 2, "epochs": 1, "eps_points": 3,
+                        "device": "cpu"},
+}
+LIVE_OUTPUT = ".jp-Notebook .jp-OutputArea-output:has(.widget-slider)"  # the live slider's whole widget
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 (a free port, a fresh token) over a folder of the live chapters, each with
+    its tiny parameters injected as papermill would and its live slider kept as `live_box`; yields (url, token, dir).
+    A second copy of toy2d, `toy2d_disconnected`, unhooks its slider's callback after building it: the test must
+    see that one fail."""
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path_factory.mktemp("lab")
+    for name, params in LIVE_CHAPTERS.items():
+        for variant in ("", "_disconnected") if name == "toy2d" else ("",):
+            nb = parameterize_notebook(load_notebook_node(str(root / "notebooks" / f"{name}.ipynb")), params)
+            (cell,) = [c for c in nb.cells if c.cell_type == "code" and "page.live_slider(" in c.source]
+            cell.source = cell.source.replace("page.live_slider(", "live_box = page.live_slider(", 1)
+            if variant:
+                cell.source += "\nlive_box.eps_slider.unobserve_all()  # the slider moves, nothing is redrawn"
+            cell.source += "\nlive_box"
+            nbformat.write(nb, folder / f"{name}{variant}.ipynb")
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    log = folder / "jupyterlab.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}", "--allow-root",
+         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run the notebook as its Run menu does
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "MPLBACKEND": "module://matplotlib_inline"
+                                                                                          ".backend_inline"})
+    url = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}", pytrace=False)
+                time.sleep(0.5)
+        yield url, token, folder
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def run_in_jupyterlab(browser, jupyterlab, name):
+    """Open a notebook in JupyterLab, run all its cells in its kernel, wait until they are done; return the page."""
+    url, token, _ = jupyterlab
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # a workspace of its own: JupyterLab would otherwise reopen the notebooks an earlier page had open
+    page.goto(f"{url}/lab/workspaces/{name}/tree/{name}.ipynb?reset&token={token}")
+    panel = f"[...window.jupyterapp.shell.widgets('main')].find(w => w.context?.path === '{name}.ipynb')"
+    page.wait_for_function(f"window.jupyterapp && {panel}?.sessionContext?.session?.kernel?.status === 'idle'",
+                           timeout=120_000, polling=500)
+    page.evaluate(f"{panel}.content.activeCellIndex = 0")
+    page.evaluate(f"window.jupyterapp.shell.activateById({panel}.id)")
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(f"""(() => {{ const panel = {panel};
+        const cells = panel.content.widgets.filter(c => c.model.type === 'code');
+        return cells.every(c => c.model.executionCount !== null) &&
+               panel.sessionContext.session.kernel.status === 'idle'; }})()""", timeout=600_000, polling=1000)
+    errors = page.locator(".jp-Notebook [data-mime-type='application/vnd.jupyter.error']")
+    assert errors.count() == 0, f"{name}: a cell failed in JupyterLab:\n{errors.first.inner_text()[:3000]}"
+    return page
+
+
+def drag_live_slider(page, pixels=150):
+    """Drag the live slider's handle as a user would (press, move right, release); return (readout before, after,
+    the widget's output before)."""
+    widget = page.locator(LIVE_OUTPUT).last
+    widget.scroll_into_view_if_needed()
+    readout = widget.locator(".widget-readout").first
+
+    def shown():  # the status line and the figure: what a move must change
+        return widget.locator(".widget-html-content").all_inner_texts(), widget.locator(
+            ".widget-output img").evaluate_all("imgs => imgs.map(i => i.src)")
+
+    before, value_before = shown(), readout.inner_text()
+    handle = widget.locator(".noUi-handle").first
+    box = handle.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + pixels, y, steps=8)
+    page.mouse.up()
+    return value_before, readout, before, shown
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("name", list(LIVE_CHAPTERS))
+def test_each_live_slider_redraws_when_moved_in_jupyterlab(browser, jupyterlab, name):
+    page = run_in_jupyterlab(browser, jupyterlab, name)
+    try:
+        assert page.locator(LIVE_OUTPUT).count() >= 1, f"{name}: no live slider was displayed"
+        value_before, readout, before, shown = drag_live_slider(page)
+        assert readout.inner_text() != value_before, "the drag did not move the slider"
+        page.wait_for_function("([sel, before]) => { const w = [...document.querySelectorAll(sel)].pop();"
+                               " const now = [...w.querySelectorAll('.widget-output img')].map(i => i.src);"
+                               " return JSON.stringify(now) !== JSON.stringify(before); }",
+                               arg=[LIVE_OUTPUT, before[1]], timeout=60_000, polling=250)
+        assert shown()[1] and shown()[1] != before[1]
+    finally:
+        page.close()
+
+
+@pytest.mark.book
+def test_a_slider_whose_callback_is_disconnected_is_caught(browser, jupyterlab):
+    """The check above, on a notebook whose slider moves but redraws nothing: it must see no change."""
+    page = run_in_jupyterlab(browser, jupyterlab, "toy2d_disconnected")
+    try:
+        value_before, readout, before, shown = drag_live_slider(page)
+        assert readout.inner_text() != value_before, "the drag did not move the slider"
+        page.wait_for_timeout(5_000)  # longer than a connected toy slider takes to redraw
+        assert shown() == before
+    finally:
+        page.close()
