@@ -66,7 +66,7 @@ def reference_loop(epochs):
     class MNIST(torch.utils.data.Dataset):
         def __init__(self, split):
             ds = data.load("mnist", split)
-            self.images, self.labels = ds.images.numpy(), ds.labels.tolist()
+            self.images, self.labels = ds.images[:, 0].numpy(), ds.labels.tolist()  # torchvision gives PIL images: [H, W]
 
         def __len__(self):
             return len(self.labels)

@@ -263,7 +263,7 @@ def test_download_then_load_from_cache(server, isolated, monkeypatch):
     monkeypatch.setenv("LEAKLAB_DATA", "")
     monkeypatch.setenv("LEAKLAB_DATA_URL", server)
     ds = data.load("mnist", "test")
-    assert ds.images.shape == (10000, 28, 28) and ds.images.dtype == torch.uint8
+    assert ds.images.shape == (10000, 1, 28, 28) and ds.images.dtype == torch.uint8
     assert ds.labels.bincount().tolist()[:3] == [980, 1135, 1032]
     assert f"downloaded from {server}/MNIST/raw/" in ds.source and "SHA-256 verified" in ds.source
     assert files_under(isolated / "data") == ["MNIST/raw/t10k-images-idx3-ubyte.gz",
@@ -338,7 +338,7 @@ def test_parsed_once_then_from_npy(isolated, monkeypatch):
 def test_real_mnist_train(monkeypatch):
     monkeypatch.setenv("LEAKLAB_DATA", str(SHARED))
     ds = data.load("mnist", "train")
-    assert ds.images.shape == (60000, 28, 28) and ds.images.dtype == torch.uint8
+    assert ds.images.shape == (60000, 1, 28, 28) and ds.images.dtype == torch.uint8
     assert ds.labels.dtype == torch.int64
     assert ds.labels.bincount().tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert "verified" in ds.source and "from a LEAKLAB_DATA directory" in ds.source
@@ -350,7 +350,7 @@ def test_real_mnist_train(monkeypatch):
 def test_real_fashion_test(monkeypatch):
     monkeypatch.setenv("LEAKLAB_DATA", os.pathsep.join(["/nonexistent", str(SHARED)]))
     ds = data.load("fashion_mnist", "test")
-    assert ds.images.shape == (10000, 28, 28)
+    assert ds.images.shape == (10000, 1, 28, 28)
     assert ds.labels.bincount().tolist() == [1000] * 10
     assert "Fashion-MNIST" in ds.source and "verified" in ds.source
     assert len(data.CLASSES["fashion_mnist"]) == 10

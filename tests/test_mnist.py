@@ -121,7 +121,7 @@ def test_attack_labels():
 
 def test_sign_features_are_the_clipped_gradient_sign():
     model = gradient_leak.random_mlp(0, 32)
-    images = torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8)
+    images = torch.randint(0, 256, (20, 1, 28, 28), dtype=torch.uint8)
     labels = torch.randint(0, 10, (20,))
     feats = gradient_leak.sign_features(model, images, labels, (0.13, 0.31), "true", batch_size=7)
     x = training.to_input(images, (0.13, 0.31)).requires_grad_()

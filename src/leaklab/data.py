@@ -46,7 +46,7 @@ TEST_SET_SIZE = 10000
 
 
 class Dataset(NamedTuple):
-    images: torch.Tensor  # uint8, [N, 28, 28] (MNIST-likes) or [N, 3, 32, 32] (CIFAR-10)
+    images: torch.Tensor  # uint8 [N, C, H, W]: [N, 1, 28, 28] (MNIST-likes) or [N, 3, 32, 32] (CIFAR-10)
     labels: torch.Tensor  # int64, [N]
     source: str           # where the data came from and how it was checked, for run records
     digest: str = ""      # SHA-256 over the files read: what a checkpoint key and a record identify the data by
@@ -95,7 +95,7 @@ _CIFAR_JPEG_SHA256 = {
 _CIFAR_HINT = (f"set LEAKLAB_DATA to a directory holding {_CIFAR_DIR}/ (build one offline with "
                f"`python ../shared/data/build_cifar10_bin.py DIR`, then LEAKLAB_DATA=DIR) or {_CIFAR_TAR}")
 _IDX_HINT = "set LEAKLAB_DATA to a directory holding the official files, for example ../shared/data"
-_FORMAT = "leaklab-data-v1"  # bump when the parsed layout changes, so old .npy files are ignored
+_FORMAT = "leaklab-data-v2"  # bump when the parsed layout changes, so old .npy files are ignored
 
 _memory: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # parsed arrays, keyed like the .npy files
 _digest_memo: dict[tuple, dict[str, str]] = {}           # (path, size, mtime) -> checksums
@@ -258,7 +258,7 @@ def _idx_files(name: str, split: str):
         if images.shape[1:] != (28, 28) or len(images) != len(labels) or (labels.size and labels.max() > 9):
             raise DataError(f"{paths[0]} and {paths[1]}: expected N x 28 x 28 images and N labels "
                             f"in 0..9, got {images.shape} and {labels.shape}. {_fix(paths[0], _IDX_HINT)}")
-        return images, labels
+        return images[:, None], labels  # one layout for every dataset: [N, C, H, W]
 
     source = f"{title} {split}, official files (MD5 + SHA-256 verified) {' and '.join(dict.fromkeys(wheres))}"
     return paths, source, parse

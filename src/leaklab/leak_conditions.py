@@ -18,11 +18,6 @@ ATTACKS = ("true", "predicted")
 PROBE = 1000  # test images probed after every epoch
 
 
-def images_chw(ds):
-    """A dataset whose images are [N, C, H, W] (the MNIST files hold [N, H, W])."""
-    return ds if ds.images.dim() == 4 else data.Dataset(ds.images[:, None], ds.labels, ds.source, ds.digest)
-
-
 def build_model(width, train_set, mean, std):
     c, side = train_set.images.shape[1], train_set.images.shape[2]
     return models.Normalized(models.cnn4(c, side, width), mean, std)
@@ -127,7 +122,7 @@ def compute(p, log=print):
     """The whole experiment for parameters `p`: both models for every seed (checkpointed per epoch), and the
     map when map_eps_points > 0; beside the record, the first seed's true-label model in fp16 (the slider)."""
     device = training.resolve_device(p.device)
-    train_full, test_full = images_chw(data.load(p.dataset, "train")), images_chw(data.load(p.dataset, "test"))
+    train_full, test_full = data.load(p.dataset, "train"), data.load(p.dataset, "test")
     mean, std = training.channel_stats(train_full.images)
     train_set, test = data.subset(train_full, p.n_train), data.subset(test_full, p.n_eval)
     probe = data.subset(test_full, PROBE)

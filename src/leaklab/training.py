@@ -43,13 +43,13 @@ def pixel_stats(images):
 
 
 def to_input(images, norm):
-    """uint8 images [B, H, W] to the float batch [B, 1, H, W] a net sees: (pixel/255 - mean) / std.
+    """uint8 images [B, 1, H, W] to the float batch a net sees: (pixel/255 - mean) / std.
 
     A single channel is contiguous in both layouts, so the batch is already in
     channels_last memory, which is what makes the CPU convolutions fast.
     """
     mean, std = norm
-    return images.unsqueeze(1).float().sub_(255 * mean).div_(255 * std)
+    return images.float().sub_(255 * mean).div_(255 * std)
 
 
 def adam_decayed(params, lr, steps_per_epoch, total_steps):

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .. import data, experiments, records, stats
-from ..leak_conditions import ATTACKS, eval_eps, images_chw, model_from_record
+from ..leak_conditions import ATTACKS, eval_eps, model_from_record
 from . import figures
 from .fgsm_leak import PAPER_LOSS_POINTS, show_eps_slider, slider_records
 from .fgsm_leak import live_slider as fgsm_live_slider
@@ -362,5 +362,5 @@ def eps_slider(recs, record):
     records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record)"
                         if use is recs else "this run's true-label model (first seed)"})
     at = eval_eps(types.SimpleNamespace(**p), p["train_eps"])
-    return show_eps_slider(model_from_record(use[0]), images_chw(data.load(p["dataset"], "test")), eps,
+    return show_eps_slider(model_from_record(use[0]), data.load(p["dataset"], "test"), eps,
                                      loss, at, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)

@@ -46,7 +46,7 @@ def examples_figure(record, fashion_images=None):
         fashion_images = data.load("fashion_mnist", "train").images
     first, picks = record["series"]["seeds"][0], record["series"]["example_index"]
     fig = figures.image_grid(
-        [[fashion_images[i].numpy() for i in picks]] * 2,
+        [[fashion_images[i, 0].numpy() for i in picks]] * 2,  # [1, H, W]: the one channel
         ["teacher's digit,\nFashion's own\nnormalization", "teacher's digit,\nMNIST's\nnormalization"],
         f"Fashion-MNIST training images labelled by the MNIST teacher (seed {first['seed']})",
         titles=[[str(d) for d in first["example_labels"][k]] for k in ("own", "mnist")])
