@@ -35,22 +35,26 @@ def command(seed, epochs, results):
 def timed(runs, parallel, env_extra, work):
     """Wall seconds for the runs (a list of seeds), one process each, all at once or one after the other."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **env_extra}
-    start = time.perf_counter()
-    procs = []
-    for seed in runs["seeds"]:
+
+    def start(seed):
         checkpoints = Path(tempfile.mkdtemp(dir=work))  # fresh: nothing resumes
-        p = subprocess.Popen(command(seed, runs["epochs"], Path(work) / "results"), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, env={**env, "LEAKLAB_CHECKPOINTS": str(checkpoints)})
-        procs.append(p)
-        if not parallel:
-            _, err = p.communicate()
-            if p.returncode:
-                sys.exit(f"failed: {err[-2000:]}")
-    for p in procs if parallel else ():
+        return subprocess.Popen(command(seed, runs["epochs"], Path(work) / "results"), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**env, "LEAKLAB_CHECKPOINTS": str(checkpoints)})
+
+    def finish(p):
         _, err = p.communicate()
         if p.returncode:
             sys.exit(f"failed: {err[-2000:]}")
-    return time.perf_counter() - start
+
+    began = time.perf_counter()
+    if parallel:
+        for p in [start(seed) for seed in runs["seeds"]]:
+            finish(p)
+    else:
+        for seed in runs["seeds"]:
+            finish(start(seed))
+    return time.perf_counter() - began
 
 
 def main():
