@@ -10,7 +10,7 @@ images go through two loops, one after the other in this run:
 - reference: kuangliu/pytorch-cifar's pipeline: a per-sample Dataset doing the
   random crop (padding 4) and flip in numpy, ToTensor-style float conversion and
   Normalize, a shuffling DataLoader, fp32, NCHW;
-- ours: `training.sgd`: data on the device as uint8, batched crop and flip there,
+- ours: `training.fit`: data on the device as uint8, batched crop and flip there,
   channels_last, bf16 autocast where it pays, torch.compile where it pays.
 FGSM rows replace half of each batch by FGSM images in both loops (the same attack
 function). Each loop makes two passes over `batches` x 128 training images and
@@ -101,11 +101,11 @@ def reference(net, images, labels, mean, std, device, adversarial):
 
 
 def ours(net, images, labels, mean, std, device, adversarial, compile=None, bf16=None, start_up=None):
-    """Two epochs of `training.sgd` on the images; images/s of the second. `start_up` (a list), if given,
+    """Two epochs of `training.fit` on the images; images/s of the second. `start_up` (a list), if given,
     receives the first epoch's extra seconds over the second: compilation and warm-up, which a long run pays
     once per network."""
     model = models.Normalized(net, mean, std)
-    _, history = training.sgd(model, images, labels, epochs=2, batch_size=128, lr=0.1, device=device,
+    _, history = training.fit(model, images, labels, epochs=2, batch_size=128, lr=0.1, device=device,
                               compile=compile, bf16=bf16,
                               adversarial=training.mixed_attack("true", 12.0) if adversarial else None,
                               progress=False)

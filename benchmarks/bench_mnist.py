@@ -116,15 +116,16 @@ def our_loop(epochs, optimizer, batch_size, lr):
     from leaklab import data, models, training
 
     train, test = data.load("mnist", "train"), data.load("mnist", "test")
-    norm = training.pixel_stats(train.images)
+    mean, std = training.channel_stats(train.images)
     base = rss_mib()
     torch.manual_seed(1)
-    model = models.MnistCNN()
+    model = models.Normalized(models.MnistCNN(), mean, std)
     start = time.perf_counter()
-    training.fit(model, train.images, train.labels, norm, epochs=epochs, batch_size=batch_size, lr=lr,
-                 optimizer=adadelta if optimizer == "adadelta" else training.adam_decayed, seed=1, log=None)
+    training.fit(model, train.images, train.labels, epochs=epochs, batch_size=batch_size, lr=lr,
+                 optimizer=adadelta if optimizer == "adadelta" else training.adam_decayed, augment=False, seed=1,
+                 device="cpu", progress=False)
     seconds = time.perf_counter() - start
-    accuracy = (training.classify(model, test.images, norm) == test.labels).float().mean().item()
+    accuracy = (training.logits_of(model, test.images).argmax(1) == test.labels).float().mean().item()
     return {"seconds": seconds, "images": epochs * len(train.images), "accuracy": accuracy, "base_mib": base}
 
 

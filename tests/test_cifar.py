@@ -66,8 +66,8 @@ def tiny_model(seed=0):
     return models.Normalized(models.resnet_he(1, 4), [0.5] * 3, [0.25] * 3)
 
 
-def killed_at_write(monkeypatch, n, images, labels, path, **args):
-    """training.sgd with a checkpoint at `path`, killed right after its n-th write; returns each write as
+def killed_at_write(monkeypatch, n, images, labels, path, make_model=tiny_model, **args):
+    """training.fit with a checkpoint at `path`, killed right after its n-th write; returns each write as
     (finished epochs, batches done inside the next one, or None at an epoch's end)."""
     saves, real_save = [], training.save_checkpoint
 
@@ -79,7 +79,7 @@ def killed_at_write(monkeypatch, n, images, labels, path, **args):
 
     monkeypatch.setattr(training, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        training.sgd(tiny_model(), images, labels, checkpoint=path, **args)
+        training.fit(make_model(), images, labels, checkpoint=path, **args)
     monkeypatch.setattr(training, "save_checkpoint", real_save)
     return saves
 
@@ -95,17 +95,36 @@ def test_a_run_killed_inside_an_epoch_resumes_there_and_ends_in_the_same_state(t
     images, labels = tiny_data()
     args = dict(epochs=2, batch_size=64, lr=0.05, device="cpu", progress=False,
                 adversarial=training.mixed_attack("random", 12.0), seed=5)
-    straight, history = training.sgd(tiny_model(), images, labels, **args)
+    straight, history = training.fit(tiny_model(), images, labels, **args)
     path = tmp_path / "run.pt"
     saves = killed_at_write(monkeypatch, 3, images, labels, path, save_every_s=0, **args)
     assert saves == [(0, 1), (0, 2), (0, 3)]  # a write after every batch, none of them at an epoch's end
-    resumed, resumed_history = training.sgd(tiny_model(seed=99), images, labels, checkpoint=path, **args)
+    resumed, resumed_history = training.fit(tiny_model(seed=99), images, labels, checkpoint=path, **args)
     assert_same_run(straight, history, resumed, resumed_history)
 
 
-def test_sgd_learns(tmp_path):
+def mnist_net(seed=0):
+    torch.manual_seed(seed)
+    return models.Normalized(models.MnistCNN(), [0.13], [0.31])
+
+
+def test_a_run_with_dropout_resumes_inside_an_epoch_with_the_masks_it_would_have_drawn(tmp_path, monkeypatch):
+    # the MNIST net's dropout draws from torch's global generator, and Adam keeps moments: both are in the checkpoint
+    g = torch.Generator().manual_seed(0)
+    images, labels = torch.randint(0, 256, (192, 1, 28, 28), generator=g, dtype=torch.uint8), torch.arange(192) % 10
+    args = dict(epochs=2, batch_size=64, lr=1e-3, optimizer=training.adam_decayed, augment=False, device="cpu",
+                progress=False, seed=5)
+    straight, history = training.fit(mnist_net(), images, labels, **args)
+    path = tmp_path / "run.pt"
+    saves = killed_at_write(monkeypatch, 2, images, labels, path, make_model=mnist_net, save_every_s=0, **args)
+    assert saves == [(0, 1), (0, 2)]  # killed inside the first epoch, one batch before its end
+    resumed, resumed_history = training.fit(mnist_net(seed=99), images, labels, checkpoint=path, **args)
+    assert_same_run(straight, history, resumed, resumed_history)
+
+
+def test_fit_learns(tmp_path):
     images, labels = tiny_data()
-    model, history = training.sgd(tiny_model(), images, labels, epochs=6, batch_size=32, lr=0.05, device="cpu",
+    model, history = training.fit(tiny_model(), images, labels, epochs=6, batch_size=32, lr=0.05, device="cpu",
                                   progress=False)
     assert history[-1]["loss"] < history[0]["loss"]
     assert (training.logits_of(model, images).argmax(1) == labels).float().mean() > 0.2
@@ -115,15 +134,15 @@ def test_a_killed_run_resumes_and_ends_in_the_same_state(tmp_path, monkeypatch):
     images, labels = tiny_data()
     args = dict(epochs=3, batch_size=64, lr=0.05, device="cpu", progress=False,
                 adversarial=training.mixed_attack("random", 12.0), seed=5)
-    straight, history = training.sgd(tiny_model(), images, labels, **args)
+    straight, history = training.fit(tiny_model(), images, labels, **args)
     path = tmp_path / "run.pt"
     saves = killed_at_write(monkeypatch, 2, images, labels, path, **args)  # after the second epoch's checkpoint
     assert saves == [(1, None), (2, None)]
     assert training.load_checkpoint(path)["epoch"] == 2
-    resumed, resumed_history = training.sgd(tiny_model(seed=99), images, labels, checkpoint=path, **args)
+    resumed, resumed_history = training.fit(tiny_model(seed=99), images, labels, checkpoint=path, **args)
     assert_same_run(straight, history, resumed, resumed_history)
     # a finished run is read back, not trained again
-    again, _ = training.sgd(tiny_model(seed=7), images, labels, checkpoint=path, **{**args, "epochs": 3})
+    again, _ = training.fit(tiny_model(seed=7), images, labels, checkpoint=path, **{**args, "epochs": 3})
     assert torch.equal(again.state_dict()["net.fc.weight"], straight.state_dict()["net.fc.weight"])
 
 

@@ -24,9 +24,10 @@ def build_model(p, mean, std):
 
 def train_net(p, images, labels, mean, std, seed, epochs, lr, decay, checkpoint, device, progress, desc, clock):
     torch.manual_seed(seed)
-    model, history = training.sgd(build_model(p, mean, std), images, labels, epochs=epochs,
-                                  batch_size=p.batch_size, lr=lr, decay=decay, seed=seed,
-                                  checkpoint=checkpoint, device=device, progress=progress, desc=desc, clock=clock)
+    model, history = training.fit(build_model(p, mean, std), images, labels, epochs=epochs,
+                                  batch_size=p.batch_size, lr=lr, optimizer=training.momentum_sgd(decay=decay),
+                                  seed=seed, checkpoint=checkpoint, device=device, progress=progress, desc=desc,
+                                  clock=clock)
     return model, history
 
 

@@ -28,7 +28,7 @@ def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, pro
     torch.manual_seed(seed)
     model = build_model(p, mean, std)
     attack = training.mixed_attack(kind, p.sigma, p.adv_share, p.train_eps)
-    model, history = training.sgd(model, train_set.images, train_set.labels, epochs=p.epochs,
+    model, history = training.fit(model, train_set.images, train_set.labels, epochs=p.epochs,
                                   batch_size=p.batch_size, lr=p.lr, adversarial=attack, seed=seed,
                                   checkpoint=checkpoint, device=device, progress=progress,
                                   desc=f"FGSM training ({kind} label)", clock=clock)

@@ -16,54 +16,44 @@ from . import attacks, data, models, records, training
 TARGETS = attacks.ATTACK_LABELS
 
 
-def random_mlp(seed, hidden):
-    """The untrained 3-layer MLP (784 -> hidden -> hidden -> 10), PyTorch's default init."""
+def random_mlp(seed, hidden, norm):
+    """The untrained 3-layer MLP (784 -> hidden -> hidden -> 10), PyTorch's default init, seeing pixels
+    in [0, 1] through `norm`."""
     torch.manual_seed(seed)
-    return models.mlp([784, hidden, hidden, 10]).eval()
+    return models.Normalized(models.mlp([784, hidden, hidden, 10]), *norm).eval()
 
 
-def sign_features(model, images, labels, norm, target, seed=0, batch_size=2000):
+def sign_features(model, images, labels, target, seed=0, batch_size=2000):
     """clip(sign(dCE(f(x), t)/dx) + 1, 0, 1) for every image: 1 where the gradient is >= 0, else 0.
 
     Returned as uint8 [N, 784]."""
     generator = torch.Generator().manual_seed(seed)
     out = []
     for x_u8, y in zip(images.split(batch_size), labels.split(batch_size)):
-        grad, _ = attacks.loss_gradient(model, training.to_input(x_u8, norm), y, target, generator)
+        grad, _ = attacks.loss_gradient(model, training.unit_pixels(x_u8), y, target, generator)
         out.append((grad.sign() + 1).clamp(0, 1).flatten(1).to(torch.uint8))
     return torch.cat(out)
 
 
-def fit_linear(features, labels, epochs, lr, batch_size, seed):
-    """A linear classifier (784 -> 10) trained with plain SGD: no momentum, no weight decay,
-    a constant learning rate. Features are floats in [0, 1] (0/1 bits or pixels / 255)."""
+def as_images(features):
+    """0/1 feature bits [N, 784] as the uint8 images [N, 1, 28, 28] the minibatch loop takes: 0 and 255,
+    which it reads as exactly 0 and 1."""
+    return (features * 255).view(-1, 1, 28, 28)
+
+
+def probe_accuracy(train_images, train_labels, test_images, test_labels, p, seed):
+    """Test accuracy of a linear classifier (784 -> 10) trained on uint8 images (pixels, or feature bits by
+    `as_images`) with plain SGD: no momentum, no weight decay, a constant learning rate."""
     torch.manual_seed(seed)
-    order_rng = torch.Generator().manual_seed(seed)
-    linear = torch.nn.Linear(features.shape[1], 10)
-    opt = torch.optim.SGD(linear.parameters(), lr=lr)
-    x_all = _unit_floats(features)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x_all), generator=order_rng).split(batch_size):
-            loss = F.cross_entropy(linear(x_all[idx]), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return linear
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    linear, _ = training.fit(linear, train_images, train_labels, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
+                             optimizer=training.momentum_sgd(momentum=0.0, weight_decay=0.0, decay=False),
+                             augment=False, seed=seed, device="cpu", progress=False)
+    return training.accuracy(training.logits_of(linear, test_images).argmax(1), test_labels)
 
 
 @torch.no_grad()
-def linear_accuracy(linear, features, labels):
-    return (linear(_unit_floats(features)).argmax(1) == labels).float().mean().item()
-
-
-def _unit_floats(features):
-    """0/1 feature bits as they are; uint8 pixels scaled to [0, 1]."""
-    x = features.float()
-    return x / 255 if x.max() > 1 else x
-
-
-@torch.no_grad()
-def anatomy(model, images, labels, norm, batch_size=2000):
+def anatomy(model, images, labels, batch_size=2000):
     """Where the leak comes from, measured on `images`.
 
     p_true: the untrained net's mean softmax probability of the true class (so the
@@ -75,7 +65,7 @@ def anatomy(model, images, labels, norm, batch_size=2000):
     p_true, follows, bits = [], [], []
     for x_u8, y in zip(images.split(batch_size), labels.split(batch_size)):
         with torch.enable_grad():
-            x = training.to_input(x_u8, norm).requires_grad_()
+            x = training.unit_pixels(x_u8).requires_grad_()
             logits = model(x)
             (g_ce,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x, retain_graph=True)
             (g_true,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), x)
@@ -100,16 +90,14 @@ def run_seed(seed, train, test, norm, p):
     """One untrained MLP: sign features for every target label, a linear classifier on each,
     and one on raw pixels; accuracies on the test set. Test features are computed with
     the *test* images' own labels (true, predicted, ...), as a leaking attack would."""
-    model = random_mlp(seed, p.hidden)
-    out = {"acc": {}, "test_features": {}, "anatomy": anatomy(model, test.images, test.labels, norm)}
+    model = random_mlp(seed, p.hidden, norm)
+    out = {"acc": {}, "test_features": {}, "anatomy": anatomy(model, test.images, test.labels)}
     for target in TARGETS:
-        f_train = sign_features(model, train.images, train.labels, norm, target, seed=seed)
-        f_test = sign_features(model, test.images, test.labels, norm, target, seed=seed + 1)
-        linear = fit_linear(f_train, train.labels, p.epochs, p.lr, p.batch_size, seed)
-        out["acc"][target] = linear_accuracy(linear, f_test, test.labels)
+        f_train = sign_features(model, train.images, train.labels, target, seed=seed)
+        f_test = sign_features(model, test.images, test.labels, target, seed=seed + 1)
+        out["acc"][target] = probe_accuracy(as_images(f_train), train.labels, as_images(f_test), test.labels, p, seed)
         out["test_features"][target] = f_test
-    linear = fit_linear(train.images.flatten(1), train.labels, p.epochs, p.lr, p.batch_size, seed)
-    out["acc"]["raw pixels"] = linear_accuracy(linear, test.images.flatten(1), test.labels)
+    out["acc"]["raw pixels"] = probe_accuracy(train.images, train.labels, test.images, test.labels, p, seed)
     return out
 
 
@@ -138,7 +126,7 @@ def compute(p, log=print):
     gradient-sign features and on raw pixels; the record keeps each seed's accuracies and, beside it,
     the mean feature image of each class (the page's templates)."""
     mnist, test = data.load("mnist", "train"), data.load("mnist", "test")
-    norm = training.pixel_stats(mnist.images)  # MNIST's own mean and std, from the training images
+    norm = training.channel_stats(mnist.images)  # MNIST's own mean and std, from the training images
     train = data.subset(mnist, p.n_train)
     rows, templates = [], []
     for k in range(p.n_seeds):

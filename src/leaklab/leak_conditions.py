@@ -39,7 +39,7 @@ def train(p, kind, train_set, probe, mean, std, seed, eps, width, checkpoint=Non
         clean, fgsm = accuracies(m, probe, eval_eps(p, eps))
         return {"clean_acc": clean, "fgsm_acc": fgsm}
 
-    return training.sgd(model, train_set.images, train_set.labels, epochs=p.epochs, batch_size=p.batch_size,
+    return training.fit(model, train_set.images, train_set.labels, epochs=p.epochs, batch_size=p.batch_size,
                         lr=p.lr, augment=False, adversarial=attack, seed=seed, checkpoint=checkpoint, device=device,
                         progress=progress, desc=f"FGSM training ({kind} label, eps {eps:g}, width {width})",
                         on_epoch=on_epoch)

@@ -3,7 +3,7 @@ with the digits an MNIST teacher gives them, is scored on real MNIST digits.
 
 Which normalization each net sees is the whole difference between Wallace's two
 numbers, so it is explicit everywhere: a `norm` is the (mean, std) on the [0, 1]
-scale that maps pixels to a net's inputs.
+scale that a net's `models.Normalized` front applies to the pixels.
 """
 
 import torch
@@ -12,10 +12,19 @@ from . import data, models, records, training
 
 
 def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
-    """A fresh MnistCNN (initial weights, batch order and dropout fixed by `seed`) trained on the images."""
+    """A fresh MnistCNN seeing the images through `norm` (initial weights, batch order and dropout fixed by
+    `seed`), trained with Adam on the CPU (the records of this chapter are CPU runs)."""
     torch.manual_seed(seed)
-    return training.fit(models.MnistCNN(), images, labels, norm, epochs=epochs, batch_size=batch_size, lr=lr,
-                        seed=seed, log=log)
+    model, _ = training.fit(models.Normalized(models.MnistCNN(), *norm), images, labels, epochs=epochs,
+                            batch_size=batch_size, lr=lr, optimizer=training.adam_decayed, augment=False, seed=seed,
+                            device="cpu", progress=False, desc="MnistCNN", log=log)
+    return model
+
+
+def classify(model, images, norm):
+    """The class `model`'s net gives each uint8 image seen through `norm` (not necessarily the one it
+    trained with: the teacher labels Fashion in two normalizations)."""
+    return training.logits_of(models.Normalized(model.net, *norm), images).argmax(1)
 
 
 def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
@@ -34,14 +43,14 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
     log = log or (lambda message: None)
     log(f"seed {seed}: teacher on MNIST ({len(mnist.images):,} images)")
     teacher = train_cnn(mnist.images, mnist.labels, norms["mnist"], seed, **{**train, "epochs": p.teacher_epochs})
-    teacher_test = training.classify(teacher, mnist_test.images, norms["mnist"])
+    teacher_test = classify(teacher, mnist_test.images, norms["mnist"])
     out = {"teacher_acc": training.accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {},
            "confusion": {"teacher": training.confusion(mnist_test.labels, teacher_test)}}
     for name, norm in (("own", norms["fashion"]), ("mnist", norms["mnist"])):
-        given = training.classify(teacher, fashion.images, norm)
+        given = classify(teacher, fashion.images, norm)
         log(f"seed {seed}: student on Fashion labelled by the teacher, {name} normalization")
         student = train_cnn(fashion.images, given, norm, seed + 1, **train)
-        test = training.classify(student, mnist_test.images, norms["mnist"])
+        test = classify(student, mnist_test.images, norms["mnist"])
         out["labels"][name] = given
         out["student"][name] = {"acc": training.accuracy(test, mnist_test.labels),
                                 "agreement": training.accuracy(test, teacher_test)}
@@ -50,7 +59,7 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
     log(f"seed {seed}: control student on Fashion with random digits")
     control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1,
                         **{**train, "epochs": p.control_epochs})
-    control_test = training.classify(control, mnist_test.images, norms["mnist"])
+    control_test = classify(control, mnist_test.images, norms["mnist"])
     out["control_acc"] = training.accuracy(control_test, mnist_test.labels)
     out["confusion"]["control"] = training.confusion(mnist_test.labels, control_test)
     return out
@@ -101,7 +110,7 @@ def compute(p, log=print):
     way), summarized into the record's metrics, per-seed rows and the series the page draws."""
     mnist_all, mnist_test, fashion_all = (data.load("mnist", "train"), data.load("mnist", "test"),
                                           data.load("fashion_mnist", "train"))
-    norms = {"mnist": training.pixel_stats(mnist_all.images), "fashion": training.pixel_stats(fashion_all.images)}
+    norms = {"mnist": training.channel_stats(mnist_all.images), "fashion": training.channel_stats(fashion_all.images)}
     mnist, fashion = data.subset(mnist_all, p.n_train), data.subset(fashion_all, p.n_train)
     checkpoints = records.checkpoint_dir("mnist_from_fashion", p, [mnist.digest, mnist_test.digest, fashion.digest])
     seeds = run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints, log)
@@ -109,7 +118,7 @@ def compute(p, log=print):
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
     examples = [int((fashion.labels == c).nonzero()[0]) for c in range(10)]  # one image of each class
     series = {
-        "norms": norms, "n_test": len(mnist_test.labels), "n_fashion": len(fashion.labels),
+        "norms": {name: (mean[0], std[0]) for name, (mean, std) in norms.items()}, "n_test": len(mnist_test.labels), "n_fashion": len(fashion.labels),
         "example_index": examples,
         "seeds": [{
             "seed": n,

@@ -1,4 +1,4 @@
-"""Training loops: full-batch for the toy's tiny nets, minibatches from in-memory tensors for images."""
+"""Training loops: full-batch for the toy's tiny nets; one minibatch loop for every image model."""
 
 import os
 import time
@@ -36,65 +36,29 @@ def predict(model, x):
     return model(x).argmax(-1)
 
 
-def pixel_stats(images):
-    """Mean and standard deviation of all pixels of uint8 images, on the [0, 1] scale."""
-    x = images.float().div_(255)
-    return x.mean().item(), x.std().item()
+def unit_pixels(images):
+    """uint8 pixels to floats in [0, 1]: what every image model here takes (models.Normalized standardizes
+    them inside the model, so that attacks step and clip in pixel space)."""
+    return images.float().div_(255)
 
 
-def to_input(images, norm):
-    """uint8 images [B, 1, H, W] to the float batch a net sees: (pixel/255 - mean) / std.
-
-    A single channel is contiguous in both layouts, so the batch is already in
-    channels_last memory, which is what makes the CPU convolutions fast.
-    """
-    mean, std = norm
-    return images.float().sub_(255 * mean).div_(255 * std)
+def momentum_sgd(momentum=0.9, weight_decay=5e-4, decay=True):
+    """An optimizer recipe for `fit`: SGD with momentum and weight decay, the rate falling linearly to zero
+    over the run, or constant without `decay` (a snapshot of a longer run, as cifar_mislabeled's 2-epoch
+    teacher is). With momentum and weight decay 0 and no decay it is plain SGD (gradient_leak's probe)."""
+    def recipe(params, lr, steps_per_epoch, total_steps):
+        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: 1 - s / total_steps) if decay
+                                                      else (lambda s: 1.0))
+    return recipe
 
 
 def adam_decayed(params, lr, steps_per_epoch, total_steps):
-    """Our default: Adam with the learning rate decayed linearly to zero over the run (short runs need no
-    tuning). `fit`'s `optimizer` hook takes any function of this shape: the optimizer, and a scheduler
-    stepped after every batch."""
+    """An optimizer recipe for `fit`: Adam with the rate decayed linearly to zero over the run (the MNIST
+    nets: short runs that need no tuning). A recipe returns the optimizer and a scheduler stepped after every
+    batch; the benchmarks pass pytorch/examples' Adadelta recipe the same way."""
     opt = torch.optim.Adam(params, lr=lr, foreach=True)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total_steps)
-
-
-def fit(model, images, labels, norm, epochs=1, batch_size=128, lr=1e-3, optimizer=adam_decayed, seed=0, log=print):
-    """Train on shuffled minibatches with `optimizer` (a function like `adam_decayed`; the benchmarks pass
-    pytorch/examples' Adadelta recipe).
-
-    The whole training set stays in memory as uint8: a batch is one gather, one
-    conversion and one normalization, with no per-sample Python. `seed` fixes the
-    batch order and the dropout masks.
-    """
-    torch.manual_seed(seed)
-    order_rng = torch.Generator().manual_seed(seed)
-    model.to(memory_format=torch.channels_last).train()
-    n = len(images)
-    steps_per_epoch = -(-n // batch_size)
-    opt, schedule = optimizer(model.parameters(), lr, steps_per_epoch, epochs * steps_per_epoch)
-    for epoch in range(epochs):
-        start, loss_sum = time.perf_counter(), torch.zeros(())
-        for idx in torch.randperm(n, generator=order_rng).split(batch_size):
-            loss = F.cross_entropy(model(to_input(images[idx], norm)), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            schedule.step()
-            loss_sum += loss.detach() * len(idx)
-        seconds = time.perf_counter() - start
-        if log:
-            log(f"  epoch {epoch + 1}/{epochs}: loss {loss_sum.item() / n:.4f}, {n / seconds:,.0f} images/s, "
-                f"{seconds:.0f} s")
-    return model.eval()
-
-
-@torch.inference_mode()
-def classify(model, images, norm, batch_size=256):
-    """The model's predicted class for each uint8 image."""
-    model.eval()
-    return torch.cat([model(to_input(chunk, norm)).argmax(1) for chunk in images.split(batch_size)])
 
 
 def accuracy(predicted, labels):
@@ -127,7 +91,7 @@ def load_checkpoint(path):
 
 
 def mixed_attack(kind, sigma, share=0.5, fixed_eps=0.0):
-    """The `adversarial` hook of `sgd`: the first `share` of each batch replaced by `kind` FGSM images (attacks:
+    """The `adversarial` hook of `fit`: the first `share` of each batch replaced by `kind` FGSM images (attacks:
     one signed step), with per-example eps ~ |N(0, sigma)| / 255, or fixed_eps / 255 for all when it is
     positive."""
     def adversarial(net, x, y, gen):
@@ -188,13 +152,13 @@ def crop_flip(padded, idx, gen, pad=4):
     rows = dy + ar
     cols = dx + torch.where(flip, size - 1 - ar, ar)
     out = padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2).float().div_(255)
+    return unit_pixels(out.permute(0, 3, 1, 2))
 
 
 def plain_batch(padded, idx, pad=0):
     """The same batch layout as `crop_flip`, without augmentation (the central crop)."""
     size = padded.shape[1] - 2 * pad
-    return padded[idx, pad:pad + size, pad:pad + size].permute(0, 3, 1, 2).float().div_(255)
+    return unit_pixels(padded[idx, pad:pad + size, pad:pad + size].permute(0, 3, 1, 2))
 
 
 def duration(seconds):
@@ -255,24 +219,26 @@ def eval_batch(device):
     return 1000 if str(device).startswith("cuda") else 128
 
 
-def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
-        decay=True, augment=True, adversarial=None, seed=0, checkpoint=None, device=None, compile=None,
-        progress=True, desc="train", on_epoch=None, clock=None, bf16=None, save_every_s=600):
-    """Train `model` (which takes pixels in [0, 1]) with SGD and momentum: the CIFAR engine.
+def fit(model, images, labels, *, epochs, batch_size=128, lr=0.1, optimizer=None, augment=True,
+        adversarial=None, seed=0, checkpoint=None, device=None, compile=None, progress=True, desc="train",
+        on_epoch=None, clock=None, bf16=None, save_every_s=600, log=None):
+    """Train `model` (which takes pixels in [0, 1]) on shuffled minibatches of uint8 images [N, C, H, W]:
+    the one minibatch loop, for the MNIST nets, the linear probe and the CIFAR ResNets alike.
 
-    The data go to the device once as uint8; each batch is one gather with its random
-    crop and flip (`crop_flip`), so the loop runs no per-sample Python. With `decay` the
-    learning rate falls linearly to zero over the run; without it, it stays at `lr` (a
-    snapshot of a longer standard run, as the 2-epoch teacher of cifar_mislabeled is).
+    The data go to the device once as uint8; each batch is one gather, with its random
+    crop and flip when `augment` (`crop_flip`), so the loop runs no per-sample Python.
+    `optimizer` is a recipe (`momentum_sgd`, the default `momentum_sgd()`, or `adam_decayed`).
     `adversarial(model, x, y, gen)` may replace part of each batch (FGSM training). `on_epoch(model)`
-    may measure the model after each epoch: what it returns (a dict) joins that epoch's history.
+    may measure the model after each epoch: what it returns (a dict) joins that epoch's history;
+    `log(line)`, if given, is told each epoch's loss and pace.
 
     With a `checkpoint` path the state after every epoch (weights, optimizer, random
     generator, losses) is written there atomically, and also inside an epoch whenever `save_every_s`
     seconds have passed since the last write (an epoch of the full profiles takes half an hour on a
     2-core CPU, longer than a sitting may have left). A run started again with the same arguments
     resumes from the last write, mid-epoch included, and ends in the same state.
-    All randomness after initialization comes from one generator seeded by `seed`.
+    All randomness after initialization comes from `seed`: batch order, crops, flips and attacks from one
+    generator, dropout from torch's global one (seeded here and kept in the checkpoint).
     A `clock` (Clock) is told each epoch and logs the run's time left soon after the start and after
     every epoch. `compile` and `bf16` (autocast) default to what pays on the device (`worth_compiling`,
     `bf16_helps`). Returns (model in eval mode, per-epoch history).
@@ -284,12 +250,11 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
     compile = worth_compiling(device) if compile is None else compile
     net = torch.compile(model) if compile else model
     x_all, y_all = on_device(images, device, pad=4 if augment else 0), labels.to(device)
+    torch.manual_seed(seed)  # dropout's masks (the MNIST net); the other nets draw nothing from it
     gen = torch.Generator(device).manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
-                          foreach=True)
     steps_per_epoch = -(-len(labels) // batch_size)
-    total = epochs * steps_per_epoch
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: 1 - s / total) if decay else (lambda s: 1.0))
+    opt, schedule = (optimizer or momentum_sgd())(model.parameters(), lr, steps_per_epoch,
+                                                  epochs * steps_per_epoch)
     history, start_epoch, partial = [], 0, None
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint)
@@ -297,6 +262,7 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
         opt.load_state_dict(state["opt"])
         schedule.load_state_dict(state["schedule"])
         gen.set_state(state["gen"])
+        set_global_rng(state.get("global_rng"), device)
         history, start_epoch = state["history"], state["epoch"]
         partial = state.get("partial")  # written inside epoch start_epoch + 1: where in it the run stopped
     if clock is not None:
@@ -304,8 +270,8 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
 
     def save(epoch, partial=None):
         save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "schedule": schedule.state_dict(),
-                         "gen": gen.get_state(), "history": history, "epoch": epoch, "partial": partial},
-                        checkpoint)
+                         "gen": gen.get_state(), "global_rng": global_rng(device), "history": history,
+                         "epoch": epoch, "partial": partial}, checkpoint)
 
     bf16 = bf16_helps(device) if bf16 is None else bf16
     amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
@@ -360,12 +326,32 @@ def sgd(model, images, labels, *, epochs, batch_size=128, lr=0.1, momentum=0.9, 
             model.train()
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         bar.close()
+        if log:
+            log(f"  {desc} epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4f}, "
+                f"{(seen - seen_before) / max(history[-1]['seconds'] - before_stop, 1e-9):,.0f} images/s, "
+                f"{history[-1]['seconds']:.0f} s")
         if clock is not None:
             clock.trained(seen - seen_before, history[-1]["seconds"] - before_stop)
             clock.estimate(what=f"{desc} epoch {epoch + 1}/{epochs} done: ")
         if checkpoint is not None:
             save(epoch + 1)
     return model.eval(), history
+
+
+def global_rng(device):
+    """torch's global random state on the CPU and, when training there, on the GPU (dropout draws from it)."""
+    state = {"cpu": torch.get_rng_state()}
+    if str(device).startswith("cuda"):
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_global_rng(state, device):
+    if state is None:  # a checkpoint written before the state was kept
+        return
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 @torch.inference_mode()
