@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pytest
+from tiny import TINY
 
 HOST = "127.0.0.1"
 CHROMIUM = os.environ.get("LEAKLAB_CHROMIUM", "/usr/bin/chromium")
@@ -454,12 +455,10 @@ def test_front_page_scorecard_reads_at_a_glance(open_page):
 # ------------------------------------------------------------- the live sliders, in a real JupyterLab
 
 # Each chapter with a live slider, at parameters that run in seconds (its data must be here: `make test` sets it)
-LIVE_CHAPTERS = {
-    "toy2d": {"n_seeds": 1, "sweep_seeds": 1, "sweep_points": 2, "steps": 50, "student_steps": 50, "n_points": 8},
-    "fgsm_leak": {"n_train": 1000, "depth_n": 1, "width": 4, "epochs": 1, "eps_points": 3, "n_eval": 100,
-                  "labels": "true,predicted", "device": "cpu"},
-    "leak_conditions": {"n_seeds": 2, "n_train": 1000, "n_eval": 200, "width": 2, "epochs": 1, "eps_points": 3,
-                        "device": "cpu"},
+LIVE_CHAPTERS = {  # each page's slider compares what it draws: fgsm_leak two attack labels, leak_conditions two seeds
+    "toy2d": TINY["toy2d"],
+    "fgsm_leak": {**TINY["fgsm_leak"], "labels": "true,predicted"},
+    "leak_conditions": {**TINY["leak_conditions"], "n_seeds": 2},
 }
 LIVE_OUTPUT = ".jp-Notebook .jp-OutputArea-output:has(.widget-slider)"  # the live slider's whole widget
 

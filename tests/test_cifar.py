@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from tiny import TINY as TINY_RUNS
 
 from leaklab import attacks, cifar_mislabeled, data, experiments, fgsm_leak, models, records, stats, training
 from leaklab.pages import cifar_mislabeled as cifar_mislabeled_page
@@ -277,7 +278,7 @@ CIFAR_BIN = os.environ.get("LEAKLAB_CIFAR_BIN")
 needs_cifar = pytest.mark.skipif(
     not (CIFAR_BIN and (Path(CIFAR_BIN) / "cifar-10-batches-bin" / "test_batch.bin").is_file()),
     reason="LEAKLAB_CIFAR_BIN does not hold the CIFAR-10 binary built from ../shared/data")
-TINY = {"n_train": 1000, "epochs": 2, "width": 4, "device": "cpu"}
+TINY = {**{k: TINY_RUNS["fgsm_leak"][k] for k in ("n_train", "width", "device")}, "epochs": 2}
 
 
 @pytest.mark.heavy

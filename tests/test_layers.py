@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,19 +99,8 @@ assert not BLOCKED & {m.split(".")[0] for m in sys.modules}
 CIFAR_BIN = os.environ.get("LEAKLAB_CIFAR_BIN")
 HAS_MNIST = bool(os.environ.get("LEAKLAB_DATA"))
 HAS_CIFAR = bool(CIFAR_BIN and (Path(CIFAR_BIN) / "cifar-10-batches-bin" / "test_batch.bin").is_file())
-# each experiment at the smallest parameters its checks allow: the point is which modules its computation imports
-TINY = {
-    "toy2d": ({"n_seeds": 1, "sweep_seeds": 1, "sweep_points": 2, "steps": 50, "student_steps": 50, "n_points": 8},
-              True),
-    "mnist_from_fashion": ({"n_train": 1000, "teacher_epochs": 1, "epochs": 1, "control_epochs": 1}, HAS_MNIST),
-    "gradient_leak": ({"n_seeds": 1, "n_train": 1000, "hidden": 8, "epochs": 1}, HAS_MNIST),
-    "leak_conditions": ({"n_seeds": 1, "n_train": 1000, "n_eval": 200, "width": 2, "epochs": 1, "eps_points": 3},
-                        HAS_MNIST),
-    "cifar_mislabeled": ({"n_train": 1000, "width": 4, "teacher_epochs": 1, "epochs": 1, "students": "teacher_labels",
-                          "device": "cpu"}, HAS_CIFAR),
-    "fgsm_leak": ({"n_train": 1000, "depth_n": 1, "width": 4, "epochs": 1, "eps_points": 3, "n_eval": 100,
-                   "labels": "true", "device": "cpu"}, HAS_CIFAR),
-}
+HAS_DATA = {"toy2d": True, "mnist_from_fashion": HAS_MNIST, "gradient_leak": HAS_MNIST, "leak_conditions": HAS_MNIST,
+            "cifar_mislabeled": HAS_CIFAR, "fgsm_leak": HAS_CIFAR}
 
 
 def test_the_blocker_blocks():
@@ -119,11 +109,25 @@ def test_the_blocker_blocks():
     assert probe.returncode != 0 and "matplotlib is blocked" in probe.stderr
 
 
+# two halves, each in one interpreter (torch and the data load once per half), so that two test workers share them
+HALVES = {"toy_and_mnist": ("toy2d", "mnist_from_fashion", "gradient_leak", "leak_conditions"),
+          "cifar": ("cifar_mislabeled", "fgsm_leak")}
+
+
+def test_the_halves_hold_every_experiment_once():
+    from leaklab import experiments
+
+    assert sorted(n for half in HALVES.values() for n in half) == sorted(TINY) == sorted(experiments.EXPERIMENTS)
+
+
 @pytest.mark.heavy
-def test_every_computation_runs_without_matplotlib_or_jupyter(tmp_path):
-    """Each experiment's `leaklab compute`, in one interpreter where matplotlib, ipywidgets and Jupyter cannot be
+@pytest.mark.parametrize("half", HALVES)
+def test_every_computation_runs_without_matplotlib_or_jupyter(tmp_path, half):
+    """Each experiment's `leaklab compute`, in an interpreter where matplotlib, ipywidgets and Jupyter cannot be
     imported: a computation runs on a bare machine. Those whose data is not here are named in the skip."""
-    runs = {name: params for name, (params, has_data) in TINY.items() if has_data}
+    runs = {name: TINY[name] for name in HALVES[half] if HAS_DATA[name]}
+    if not runs:
+        pytest.skip(f"not here: the data of {', '.join(HALVES[half])}")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
            "LEAKLAB_CHECKPOINTS": str(tmp_path / "checkpoints")}
     commands = [["compute", name, *[arg for key, value in params.items() for arg in ("-p", f"{key}={value}")],
@@ -134,5 +138,6 @@ def test_every_computation_runs_without_matplotlib_or_jupyter(tmp_path):
     for name in runs:
         (path,) = (tmp_path / name).glob("*.json")
         assert f"record:   {path}" in proc.stdout
-    if set(runs) != set(TINY):
-        pytest.skip(f"ran {', '.join(runs)}; not here: the data of {', '.join(sorted(set(TINY) - set(runs)))}")
+    missing = set(HALVES[half]) - set(runs)
+    if missing:
+        pytest.skip(f"ran {', '.join(runs)}; not here: the data of {', '.join(sorted(missing))}")

@@ -4,14 +4,16 @@ from types import SimpleNamespace
 import matplotlib
 import pytest
 import torch
+from tiny import TINY as TINY_RUNS
 
 from leaklab import experiments, leak_conditions, records, stats
 from leaklab.pages import leak_conditions as leak_conditions_page
 
 matplotlib.use("Agg")
 
-TINY = {"n_seeds": 2, "n_train": 1000, "n_eval": 200, "epochs": 1, "eps_points": 3, "map_eps_points": 1,
-        "map_widths": 2, "map_seeds": 1, "map_width_min": 2, "width": 4, "device": "cpu"}
+# two seeds (a spread) and a map of 2 cells
+TINY = {**TINY_RUNS["leak_conditions"], "n_seeds": 2, "width": 4, "map_eps_points": 1, "map_widths": 2, "map_seeds": 1,
+        "map_width_min": 2}
 
 
 @pytest.fixture(scope="module")

@@ -57,20 +57,16 @@ def _mnist(n, split="train"):
     return data.subset(data.load("mnist", split), n)
 
 
-@pytest.mark.heavy
 @needs_data
-def test_fit_learns_the_mnist_net_and_is_repeatable():
-    # the minibatch loop of the CIFAR nets, with Adam and dropout: the same seed gives the same model
-    train, test = _mnist(3000), _mnist(1000, "test")
+def test_the_mnist_net_trains_repeatably_on_its_own_statistics():
+    # that it learns is checked by the small slice below (its teacher); here: the same seed gives the same weights
     mean, std = training.channel_stats(data.load("mnist", "train").images)
     assert abs(mean[0] - 0.1307) < 1e-3 and abs(std[0] - 0.3081) < 1e-3
-    accs = []
-    for _ in range(2):
-        model = mnist_from_fashion.train_cnn(train.images, train.labels, (mean, std), seed=3, epochs=1,
-                                             batch_size=64, lr=2e-3, log=None)
-        accs.append(training.accuracy(mnist_from_fashion.classify(model, test.images, (mean, std)), test.labels))
-    assert accs[0] > 0.8, accs  # 3,000 images, one epoch: well above chance
-    assert accs[0] == accs[1]
+    train = _mnist(640)
+    nets = [mnist_from_fashion.train_cnn(train.images, train.labels, (mean, std), seed=3, epochs=1, batch_size=64,
+                                         lr=2e-3, log=None) for _ in range(2)]
+    for (name, a), b in zip(nets[0].state_dict().items(), nets[1].state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 @pytest.mark.heavy
@@ -146,9 +142,9 @@ def test_true_label_gradients_leak_and_random_ones_do_not():
 @pytest.mark.heavy
 @needs_data
 def test_finished_seeds_are_checkpointed_and_a_rerun_resumes(tmp_path, monkeypatch):
-    mnist, test = _mnist(1000), _mnist(500, "test")
-    fashion = data.subset(data.load("fashion_mnist", "train"), 1000)
-    norms = {"mnist": (0.13, 0.31), "fashion": (0.29, 0.35)}
+    mnist, test = _mnist(500), _mnist(200, "test")
+    fashion = data.subset(data.load("fashion_mnist", "train"), 500)
+    norms = {"mnist": ([0.13], [0.31]), "fashion": ([0.29], [0.35])}
     p = SimpleNamespace(seed=0, n_seeds=2, teacher_epochs=1, epochs=1, control_epochs=1, batch_size=128, lr=2e-3)
     first = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["seed0.pt", "seed10.pt"]  # no temporary files left

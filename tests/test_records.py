@@ -10,11 +10,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from tiny import TINY
 
 from leaklab import data, experiments, records, runner
 
 # toy2d small enough for a second or two; its one seed's original net fits its 8 points
-TINY_TOY = {"n_seeds": 1, "sweep_seeds": 1, "sweep_points": 2, "steps": 50, "student_steps": 50, "n_points": 8}
 SHARED = experiments.ROOT.parent / "shared" / "data"
 CIFAR_BIN = os.environ.get("LEAKLAB_CIFAR_BIN")
 needs_mnist = pytest.mark.skipif(not os.environ.get("LEAKLAB_DATA"), reason="LEAKLAB_DATA not set")
@@ -83,17 +83,17 @@ def test_git_commit_is_head_and_says_when_the_tree_is_dirty(repo):
 def test_a_record_carries_the_commit_of_the_checkout(repo, tmp_path, monkeypatch):
     # the project's own tree may be mid-edit; a throwaway checkout has a known state
     monkeypatch.setattr(experiments, "ROOT", repo)
-    _, clean = runner.compute("toy2d", "quick", TINY_TOY, results_dir=tmp_path / "a", log=quiet)
+    _, clean = runner.compute("toy2d", "quick", TINY["toy2d"], results_dir=tmp_path / "a", log=quiet)
     assert clean["provenance"]["git_commit"] == git(repo, "rev-parse", "HEAD")
     (repo / "tracked.txt").write_text("edited\n")
-    _, dirty = runner.compute("toy2d", "quick", TINY_TOY, results_dir=tmp_path / "b", log=quiet)
+    _, dirty = runner.compute("toy2d", "quick", TINY["toy2d"], results_dir=tmp_path / "b", log=quiet)
     assert dirty["provenance"]["git_commit"] == git(repo, "rev-parse", "HEAD") + "-dirty"
 
 
 # --- a record on disk -----------------------------------------------------------------------------
 
 def test_a_one_seed_record_stores_its_undefined_sd_as_null_and_loads_back(tmp_path):
-    path, record = runner.compute("toy2d", "quick", TINY_TOY, results_dir=tmp_path, log=quiet)
+    path, record = runner.compute("toy2d", "quick", TINY["toy2d"], results_dir=tmp_path, log=quiet)
     assert path.parent == tmp_path and path.suffix == ".json"
     on_disk = no_nan(path.read_text())
     assert on_disk["per_seed"][0]["fits"]  # one fitted seed: a mean, but no spread
@@ -128,7 +128,7 @@ def test_records_name_no_directory_of_this_machine(tmp_path, monkeypatch):
     local = [str(experiments.ROOT), str(SHARED.parent), str(data._cache_dir()), str(tmp_path), str(Path.home()),
              *(d for d in os.environ["LEAKLAB_DATA"].split(os.pathsep) if d),
              *(str(Path(d).resolve()) for d in os.environ["LEAKLAB_DATA"].split(os.pathsep) if d)]
-    small = {"toy2d": TINY_TOY, "gradient_leak": {"n_train": 1000, "epochs": 1, "n_seeds": 1, "hidden": 32}}
+    small = {name: TINY[name] for name in ("toy2d", "gradient_leak")}
     for name, overrides in small.items():
         path, _ = runner.compute(name, "quick", overrides, results_dir=tmp_path / name, log=quiet)
         text = path.read_text()
@@ -184,8 +184,7 @@ def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_p
 
     monkeypatch.setattr(records, "checkpoint_dir", dir_in_tmp)
     monkeypatch.setattr(training, "load_checkpoint", load)
-    tiny = {"n_train": 1000, "width": 4, "teacher_epochs": 1, "epochs": 1, "device": "cpu",
-            "students": "teacher_labels"}
+    tiny = TINY["cifar_mislabeled"]
 
     def run(data_dirs):
         monkeypatch.setenv("LEAKLAB_DATA", os.pathsep.join(data_dirs))
