@@ -217,6 +217,15 @@ def test_subset_keeps_the_first_items_and_says_how_many():
     assert data.subset(ds, 10) is ds and data.subset(ds, 99) is ds  # all of it is the data set itself
 
 
+def test_a_held_out_split_is_the_end_of_the_set_and_never_shares_an_item_or_a_digest_with_the_rest():
+    ds = data.Dataset(torch.arange(10).view(10, 1), torch.arange(10), "somewhere", "abc")
+    rest, held = data.hold_out(ds, 3)
+    assert rest.labels.tolist() == list(range(7)) and held.labels.tolist() == [7, 8, 9]
+    assert rest.digest == data.subset(ds, 7).digest  # the same items, the same digest
+    assert held.digest not in (ds.digest, rest.digest, data.subset(ds, 3).digest)
+    assert data.subset(rest, 5).labels.tolist() == [0, 1, 2, 3, 4]
+
+
 # --- downloads from a local HTTP server -------------------------------------------------------
 
 class Handler(http.server.SimpleHTTPRequestHandler):

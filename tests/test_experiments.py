@@ -72,9 +72,12 @@ def test_the_data_a_run_needs_follows_its_dataset_parameter():
 
     mnist = resolve("leak_conditions", "quick", {"dataset": "mnist"})
     assert experiments.data_needed("leak_conditions", mnist) == (("mnist", "train"), ("mnist", "test"))
-    cifar = resolve("leak_conditions", "quick", {"dataset": "cifar10", "n_train": 50000})
+    cifar = resolve("leak_conditions", "quick", {"dataset": "cifar10"})
     assert experiments.data_needed("leak_conditions", cifar) == (("cifar10", "train"), ("cifar10", "test"))
-    with pytest.raises(ParameterError, match="cifar10 has 50000 images"):
-        resolve("leak_conditions", "quick", {"dataset": "cifar10", "n_train": 60000})
+    # the profile's "all the training images" (less the validation split) on a smaller dataset is all of it
+    assert cifar["n_train"] == 49000 and mnist["n_train"] == 59000
+    assert resolve("leak_conditions", "quick", {"dataset": "cifar10", "n_train": 2000})["n_train"] == 2000
+    with pytest.raises(ParameterError, match="cifar10 has 49000 images"):  # asked for in so many words: refused
+        resolve("leak_conditions", "quick", {"dataset": "cifar10", "n_train": 50000})
     toy = resolve("toy2d", "quick")
     assert experiments.data_needed("toy2d", toy) == ()

@@ -9,6 +9,7 @@ from tiny import TINY as TINY_RUNS
 from leaklab import experiments, leak_conditions, records, stats
 from leaklab.pages import leak_conditions as leak_conditions_page
 
+
 matplotlib.use("Agg")
 
 # two seeds (a spread) and a map of 2 cells
@@ -164,3 +165,9 @@ def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():
     assert (rise["seed"], rise["epoch"], rise["beyond"]) == (0, 2, True) and round(100 * rise["size"], 1) == 28.0
     assert (v["n_harder"], v["n_relapsed"]) == (1, 1)
     assert "committed yet" in leak_conditions_page.onset_words(None)
+
+
+def test_the_largest_n_train_is_each_training_set_less_the_validation_split():
+    sizes = experiments.get("leak_conditions").data_sizes["n_train"]
+    assert {name: n + leak_conditions.PROBE for name, n in sizes.items()} == {
+        "fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000}

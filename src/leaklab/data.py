@@ -375,6 +375,14 @@ def load(name: str, split: str = "train") -> Dataset:
     return Dataset(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), source, digest)
 
 
+def hold_out(ds: Dataset, n: int) -> tuple[Dataset, Dataset]:
+    """(all but the last `n` items, the last `n`): a validation split carved from the end of a training set,
+    never trained on; the digests say which part each is."""
+    keep = len(ds.labels) - n
+    return (Dataset(ds.images[:keep], ds.labels[:keep], ds.source, f"{ds.digest}[:{keep}]"),
+            Dataset(ds.images[keep:], ds.labels[keep:], ds.source, f"{ds.digest}[{keep}:]"))
+
+
 def subset(ds: Dataset, n: int) -> Dataset:
     """The first `n` items; the digest says which, so a checkpoint of n images never serves m."""
     if n >= len(ds.labels):

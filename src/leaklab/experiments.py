@@ -480,7 +480,8 @@ EXPERIMENTS = {
             "epochs": Param(int, "training epochs", 1, 50),
             "lr": Param(float, "peak SGD learning rate (momentum 0.9, weight decay 5e-4, linear decay)", 1e-4, 1.0),
             "batch_size": Param(int, "SGD minibatch size", 8, 4096),
-            "n_train": Param(int, "training images used (60000 = all)", 1000, 60000),
+            "n_train": Param(int, "training images used (59000 = all but the 1,000 validation images; 49000 on "
+                             "CIFAR-10)", 1000, 59000),
             "n_eval": Param(int, "test images scored (10000 = all)", 100, 10000),
             "eval_eps": Param(float, "eps of the FGSM evaluation, 0-255 scale; 0 = the training eps", 0.0, 255.0),
             "eps_max": Param(float, "largest eps of the loss curve and the slider, 0-255 scale", 1.0, 255.0),
@@ -494,11 +495,11 @@ EXPERIMENTS = {
         },
         profiles={
             "quick": dict(seed=0, n_seeds=5, dataset="fashion_mnist", width=8, train_eps=76.5, adv_share=0.5,
-                          epochs=7, lr=0.05, batch_size=128, n_train=60000, n_eval=10000, eval_eps=0.0,
+                          epochs=7, lr=0.05, batch_size=128, n_train=59000, n_eval=10000, eval_eps=0.0,
                           eps_max=102.0, eps_points=13, map_eps_points=0, map_eps_max=102.0, map_width_min=2,
                           map_widths=4, map_seeds=2, device="auto"),
             "full": dict(seed=0, n_seeds=5, dataset="fashion_mnist", width=8, train_eps=76.5, adv_share=0.5,
-                         epochs=7, lr=0.05, batch_size=128, n_train=60000, n_eval=10000, eval_eps=0.0,
+                         epochs=7, lr=0.05, batch_size=128, n_train=59000, n_eval=10000, eval_eps=0.0,
                          eps_max=102.0, eps_points=13, map_eps_points=3, map_eps_max=102.0, map_width_min=2,
                          map_widths=4, map_seeds=2, device="auto"),
         },
@@ -520,7 +521,8 @@ EXPERIMENTS = {
         headline="leak_gap",
         spread="leak_gap_sd",
         dataset_param="dataset",
-        data_sizes={"n_train": {"fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000}},
+        # all the training images but the validation split leak_conditions holds out (its PROBE, 1,000)
+        data_sizes={"n_train": {"fashion_mnist": 59000, "mnist": 59000, "cifar10": 49000}},
     ),
 }
 
@@ -549,6 +551,8 @@ def resolve(name, profile="quick", overrides=None):
     checked = {k: exp.params[k].check(k, values[k]) for k in exp.params}
     for key, largest in exp.data_sizes.items():
         most = largest[checked[exp.dataset_param]]
+        if checked[key] > most and key not in overrides:  # the profile's "all of it", on a smaller dataset
+            checked[key] = most
         if checked[key] > most:
             raise ParameterError(f"{key}={checked[key]}: {checked[exp.dataset_param]} has {most} images there; "
                                  f"choose at most {most}")

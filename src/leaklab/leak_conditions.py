@@ -4,8 +4,8 @@ A small CNN (`models.cnn4`) is trained on Fashion-MNIST with a share of every ba
 images at one training eps, made with the true label; a control is trained the same way with the model's
 predicted label, which carries nothing the image does not. Each model is scored on clean test images and on
 true-label FGSM test images at the evaluation eps; its leak gap is FGSM minus clean accuracy, judged by the
-noise rule (leaklab.stats). After every epoch both models are probed on the first test images, so the page
-can show when the leak appears. With `map_eps_points` > 0 (the full profile) the true-label training runs
+noise rule (leaklab.stats). After every epoch both models are probed on a validation split held out from
+the training images, so the page can show when the leak appears. With `map_eps_points` > 0 (the full profile) the true-label training runs
 again over a grid of training eps and model widths: the map of where the label leaks.
 """
 
@@ -15,7 +15,7 @@ import torch
 from . import data, fgsm_leak, models, records, stats, training
 
 ATTACKS = ("true", "predicted")
-PROBE = 1000  # test images probed after every epoch
+PROBE = 1000  # validation images, held out from the end of the training set, probed after every epoch
 
 
 def build_model(width, train_set, mean, std):
@@ -124,16 +124,19 @@ def compute(p, log=print):
     device = training.resolve_device(p.device)
     train_full, test_full = data.load(p.dataset, "train"), data.load(p.dataset, "test")
     mean, std = training.channel_stats(train_full.images)
-    train_set, test = data.subset(train_full, p.n_train), data.subset(test_full, p.n_eval)
-    probe = data.subset(test_full, PROBE)
-    checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest])
+    # the per-epoch probe is a validation split: the setting was chosen watching probes, so the test images
+    # score the final models only
+    pool, probe = data.hold_out(train_full, PROBE)
+    train_set, test = data.subset(pool, p.n_train), data.subset(test_full, p.n_eval)
+    checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest])
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     seeds = []
     for n in numbers:
         log(f"leak_conditions: seed {n} ({len(seeds) + 1} of {p.n_seeds})")
         seeds.append(run_seed(n, p, train_set, test, probe, mean, std, checkpoints, device))
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
-    series = {"n_test": len(test.labels), "n_probe": len(probe.labels), "normalization": [mean, std],
+    series = {"n_test": len(test.labels), "n_probe": len(probe.labels), "probe": "validation",
+              "normalization": [mean, std],
               "eps": seeds[0]["curve"]["eps"], "classes": data.CLASSES[p.dataset],
               "seeds": [{"seed": n, "curve": s["curve"],
                          "models": {k: {key: m[key] for key in ("clean_acc", "fgsm_acc", "gap", "gap_se", "history")}

@@ -51,7 +51,7 @@ def epochs_figure(recs):
         ax.set_xlabel("epoch")
         ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel(f"accuracy, first {recs[0]['series']['n_probe']} test images")
+    axes[0].set_ylabel(f"accuracy, {probe_images(recs[0], short=True)}")
     axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle("When the leak appears: accuracy after each epoch (one line per seed)")
     fig.tight_layout()
@@ -150,6 +150,8 @@ def words(p, record, recs=()):
     out["conjecture_case"] = ("unsettled" if not reliable else "label_read" if beyond_control else "control_too")
     out["n_seeds_run"] = len(rows)
     out["blog_clean_acc"] = experiments.get("fgsm_leak").metrics["clean_acc"].paper
+    out["probe_words"] = probe_images(record)
+    out["paper_probe_words"] = probe_images(recs[0]) if recs else "no committed record"
     out["onset_words"] = onset_words(record)
     out["paper_onset_words"] = onset_words(recs[0] if recs else None)
     mapped = [r for r in (recs or []) if "map" in r["series"]]
@@ -157,6 +159,16 @@ def words(p, record, recs=()):
     out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
     return out
+
+
+def probe_images(rec, short=False):
+    """Which images a record's per-epoch probes scored: a validation split held out from the training images, or
+    (records made before that split) the first test images."""
+    n = rec["series"]["n_probe"]
+    if rec["series"].get("probe") == "validation":
+        return f"{n:,} validation images" if short else \
+            f"the {n:,} validation images (held out from the training set, never trained on)"
+    return f"first {n:,} test images" if short else f"the first {n:,} test images"
 
 
 def onset(history, n_probe):
@@ -209,7 +221,7 @@ def onset_words(rec):
         names = ["never" if x is None else str(x) for x in values]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
-    text = (f"On the first {v['n_probe']:,} test images, the true-label model's leak sets in (from that epoch to the "
+    text = (f"On {probe_images(rec)}, the true-label model's leak sets in (from that epoch to the "
             f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
             f"{listed(v['true_onsets'])} of {v['epochs']}, seed by seed; the predicted-label control's does so in "
             f"{sum(o is not None for o in v['control_onsets'])} of {v['n_seeds']} seeds.")
