@@ -1,4 +1,5 @@
 """leak_conditions: the record a run writes, the page drawn from it, and the words that judge it."""
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -6,7 +7,7 @@ import pytest
 import torch
 from tiny import TINY as TINY_RUNS
 
-from leaklab import experiments, leak_conditions, records, stats
+from leaklab import attacks, experiments, leak_conditions, records, stats
 from leaklab.pages import leak_conditions as leak_conditions_page
 
 
@@ -171,3 +172,93 @@ def test_the_largest_n_train_is_each_training_set_less_the_validation_split():
     sizes = experiments.get("leak_conditions").data_sizes["n_train"]
     assert {name: n + leak_conditions.PROBE for name, n in sizes.items()} == {
         "fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000}
+
+
+@pytest.mark.heavy
+def test_the_difficulty_cells_and_the_four_label_table_are_recorded_and_reuse_the_pages_models(tmp_path, monkeypatch):
+    from leaklab import training
+
+    monkeypatch.setenv("LEAKLAB_CHECKPOINTS", str(tmp_path))
+    written, real_save = [], training.save_checkpoint
+    monkeypatch.setattr(training, "save_checkpoint", lambda obj, path: (written.append(Path(path).name),
+                                                                      real_save(obj, path)))
+    params = experiments.resolve("leak_conditions", "quick", {
+        **TINY_RUNS["leak_conditions"], "cells_datasets": "mnist", "cells_eps_points": 1, "cells_seeds": 1,
+        "label_seeds": 1})
+    assert experiments.data_needed("leak_conditions", params) == (
+        ("fashion_mnist", "train"), ("fashion_mnist", "test"), ("mnist", "train"), ("mnist", "test"))
+    out = leak_conditions.compute(SimpleNamespace(**params), log=lambda m: None)
+    (cell,) = out["series"]["cells"]
+    assert (cell["dataset"], cell["eps"], cell["width"], cell["n_train"]) == ("mnist", params["cells_eps_max"], 2, 1000)
+    (seed,) = cell["seeds"]
+    assert seed["seed"] == 0 and set(seed) == {"seed", *leak_conditions.ATTACKS}
+    for kind in leak_conditions.ATTACKS:
+        assert seed[kind]["gap"] == pytest.approx(seed[kind]["fgsm_acc"] - seed[kind]["clean_acc"])
+    table = out["series"]["label_table"]
+    assert list(table["trained"]) == list(attacks.ATTACK_LABELS) and table["eps"] == params["train_eps"]
+    for kind, rows in table["trained"].items():
+        assert [r["seed"] for r in rows] == [0] and list(rows[0]["attacked"]) == list(attacks.ATTACK_LABELS)
+    # the true- and predicted-label rows are the page's own networks, read back from their checkpoints: each
+    # network is trained (and its one epoch written) once
+    assert sorted(written) == sorted(["seed0-true.pt", "seed0-predicted.pt", "seed0-least_likely.pt",
+                                      "seed0-random.pt", "cell-eps76.5-w2-seed0-true.pt",
+                                      "cell-eps76.5-w2-seed0-predicted.pt"])
+    for kind in leak_conditions.ATTACKS:
+        page_model = out["series"]["seeds"][0]["models"][kind]
+        in_table = table["trained"][kind][0]["attacked"]["true"]
+        assert (in_table["clean_acc"], in_table["fgsm_acc"]) == (page_model["clean_acc"], page_model["fgsm_acc"])
+    assert any(s.startswith("MNIST train") for s in out["data"]["sources"])
+    no_cells = experiments.resolve("leak_conditions", "quick", {"cells_datasets": "mnist"})
+    assert experiments.data_needed("leak_conditions", no_cells) == (("fashion_mnist", "train"),
+                                                                      ("fashion_mnist", "test"))
+
+
+def synthetic_cell(dataset, eps, clean, gap, control_gap, spread=0.004):
+    """A difficulty cell of five seeds around the given numbers (the test images' error: 0.3 points)."""
+    wiggle = [-2, -1, 0, 1, 2]
+    return {"dataset": dataset, "eps": eps, "width": 8, "n_train": 59000, "seeds": [
+        {"seed": 10 * k, "true": {"clean_acc": clean, "fgsm_acc": clean + gap + spread * w, "gap": gap + spread * w,
+                                  "gap_se": 0.003},
+         "predicted": {"clean_acc": clean, "fgsm_acc": clean + control_gap - spread * w,
+                       "gap": control_gap - spread * w, "gap_se": 0.003}} for k, w in enumerate(wiggle)]}
+
+
+def test_the_cells_answer_the_conjecture_from_the_nets_that_learned():
+    cells = [synthetic_cell("mnist", e, 0.99, 0.0, 0.0) for e in (51.0, 76.5)]
+    cells += [synthetic_cell("fashion_mnist", e, 0.88, 0.05, 0.0) for e in (51.0, 76.5)]
+    cells += [synthetic_cell("cifar10", 51.0, 0.45, 0.15, 0.0), synthetic_cell("cifar10", 76.5, 0.1, 0.3, 0.0)]
+    rec = {"series": {"n_test": 10000, "cells": cells}}
+    v = leak_conditions_page.cells_summary(rec)
+    assert v["case"] == "answered" and (v["hard"], v["easy"]) == ("cifar10", "mnist")
+    assert v["eps"] == [51.0]  # CIFAR-10 at 76.5 never learned: no comparison there, and no mean counts it
+    assert v["grows"] == "harder_leaks_more" and v["change"].value == pytest.approx(0.15)
+    assert v["mnist"] == "no_leak" and v["per_dataset"]["cifar10"] == {
+        "n_cells": 2, "n_learned": 1, "clean": 0.45, "n_leaking": 1, "n_beyond_control": 1}
+    table = leak_conditions_page.cells_table([rec])
+    assert table.count("never learned") == 1 and table.count("leaks, beyond the control") == 3
+    # the same cells with MNIST's gap as large as CIFAR-10's: the conjecture's trend is gone
+    flat = [synthetic_cell(c["dataset"], c["eps"], c["seeds"][0]["true"]["clean_acc"], 0.15, 0.0)
+            if c["dataset"] == "mnist" else c for c in cells]
+    v = leak_conditions_page.cells_summary({"series": {"n_test": 10000, "cells": flat}})
+    assert v["grows"] == "unclear" and v["mnist"] == "beyond_control"
+    words = leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": cells}})
+    assert words["cells_grows_case"] == "harder_leaks_more" and words["cells_hard"] == "CIFAR-10"
+    assert leak_conditions_page.cells_summary(None)["case"] == "no_cells"
+
+
+def test_the_label_table_judges_each_labels_own_leak():
+    def rows(gaps):
+        return [{"seed": 10 * k, "attacked": {a: {"clean_acc": 0.9, "fgsm_acc": 0.9 + g + 0.002 * (k - 2),
+                                                  "gap": g + 0.002 * (k - 2), "gap_se": 0.003}
+                                              for a, g in gaps.items()}} for k in range(5)]
+    zero = dict.fromkeys(attacks.ATTACK_LABELS, 0.0)
+    table = {"eps": 76.5, "trained": {"true": rows({**zero, "true": 0.05}), "predicted": rows(zero),
+                                      "least_likely": rows({**zero, "least_likely": 0.04}),
+                                      "random": rows({**zero, "random": -0.03})}}
+    rec = {"series": {"n_test": 10000, "label_table": table}}
+    words = leak_conditions_page.label_words(rec)
+    assert (words["least_likely_case"], words["random_case"]) == ("leaks", "attack_wins")
+    shown = leak_conditions_page.label_table([rec]).splitlines()
+    assert [line.split(" |")[0] for line in shown[2:]] == [f"| {a} label" for a in attacks.ATTACK_LABELS]
+    assert shown[2].count("*") == 1  # the true-label model leaks under its own attack only
+    assert leak_conditions_page.label_words(None)["least_likely_case"] == "not_run"

@@ -144,6 +144,8 @@ class Experiment:
     datasets: tuple = ()  # (name, split) pairs the notebook loads, checked before it starts
     dataset_param: str | None = None  # a parameter that picks the data instead: its train and test splits
     data_sizes: dict = field(default_factory=dict)  # {size parameter: {dataset: its largest value}}
+    # (subset parameter naming datasets, count parameter): those datasets are loaded too when the count is above 0
+    also_datasets: tuple = ()
     source: str = ""
     full_cost: str = ""  # what one `leaklab compute NAME --profile full` costs, on a GPU and on a 2-core CPU
     page_needs: dict = field(default_factory=dict)  # {subset parameter: a member the notebook's page draws}
@@ -468,8 +470,10 @@ EXPERIMENTS = {
         "predicted label",
         source="MTandHJ/PyTorch-Robust, FGSM-AT on Fashion-MNIST (a published small-scale leak); the blog's "
         "conjecture that the leak needs a hard problem",
-        full_cost=("about 30 minutes on a 2-core CPU: the page's 5 seeds (8 minutes) and the map, 12 cells of 2 "
-                   "seeds each"),
+        full_cost=("hours on a 2-core CPU, over sittings (every network is checkpointed): the page's 5 seeds and the "
+                   "map (34 trainings), the difficulty cells (90: 3 datasets x 3 eps x 5 seeds x 2 labels, CIFAR-10's "
+                   "the slowest) and the four-label table (10 more); a Fashion-MNIST training of 7 epochs took about "
+                   "2 minutes on this project's 2-core AVX2 CPU (the quick book: 1,268 s for 10)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent trainings of each attack label", 1, 20),
@@ -491,17 +495,28 @@ EXPERIMENTS = {
             "map_width_min": Param(int, "narrowest CNN of the map", 1, 64),
             "map_widths": Param(int, "widths of the map, doubling from map_width_min", 1, 6),
             "map_seeds": Param(int, "seeds per cell of the map", 1, 10),
+            "cells_datasets": Param(str, "datasets of the difficulty cells (the same net and recipe on each)",
+                                    subset_of=("mnist", "fashion_mnist", "cifar10")),
+            "cells_eps_points": Param(int, "training eps of the cells, evenly spaced up to cells_eps_max", 1, 8),
+            "cells_eps_max": Param(float, "largest training eps of the cells, 0-255 scale", 1.0, 255.0),
+            "cells_seeds": Param(int, "seeds per difficulty cell, each with its predicted-label control (0: no "
+                                 "cells)", 0, 20),
+            "cifar_width": Param(int, "width of the CNN in the CIFAR-10 cells", 1, 64),
+            "label_seeds": Param(int, "seeds per attack label of the four-label table on the page's setting (0: no "
+                                 "table)", 0, 20),
             "device": DEVICE,
         },
         profiles={
             "quick": dict(seed=0, n_seeds=5, dataset="fashion_mnist", width=8, train_eps=76.5, adv_share=0.5,
                           epochs=7, lr=0.05, batch_size=128, n_train=59000, n_eval=10000, eval_eps=0.0,
                           eps_max=102.0, eps_points=13, map_eps_points=0, map_eps_max=102.0, map_width_min=2,
-                          map_widths=4, map_seeds=2, device="auto"),
+                          map_widths=4, map_seeds=2, cells_datasets="all", cells_eps_points=3,
+                          cells_eps_max=76.5, cells_seeds=0, cifar_width=16, label_seeds=0, device="auto"),
             "full": dict(seed=0, n_seeds=5, dataset="fashion_mnist", width=8, train_eps=76.5, adv_share=0.5,
                          epochs=7, lr=0.05, batch_size=128, n_train=59000, n_eval=10000, eval_eps=0.0,
                          eps_max=102.0, eps_points=13, map_eps_points=3, map_eps_max=102.0, map_width_min=2,
-                         map_widths=4, map_seeds=2, device="auto"),
+                         map_widths=4, map_seeds=2, cells_datasets="all", cells_eps_points=3,
+                         cells_eps_max=76.5, cells_seeds=5, cifar_width=16, label_seeds=5, device="auto"),
         },
         metrics={
             "leak_gap": Metric("true-label model: FGSM minus clean test accuracy at the training eps (reference: "
@@ -523,6 +538,7 @@ EXPERIMENTS = {
         dataset_param="dataset",
         # all the training images but the validation split leak_conditions holds out (its PROBE, 1,000)
         data_sizes={"n_train": {"fashion_mnist": 59000, "mnist": 59000, "cifar10": 49000}},
+        also_datasets=("cells_datasets", "cells_seeds"),
     ),
 }
 
@@ -562,9 +578,12 @@ def resolve(name, profile="quick", overrides=None):
 def data_needed(name, params):
     """The (dataset, split) pairs a run of `name` with these parameters loads."""
     exp = get(name)
-    if exp.dataset_param:
-        return ((params[exp.dataset_param], "train"), (params[exp.dataset_param], "test"))
-    return exp.datasets
+    if not exp.dataset_param:
+        return exp.datasets
+    names = [params[exp.dataset_param]]
+    if exp.also_datasets and params[exp.also_datasets[1]] > 0:
+        names += [n for n in picked(params[exp.also_datasets[0]]) if n not in names]
+    return tuple((n, split) for n in names for split in ("train", "test"))
 
 
 def check_page(name, params):

@@ -12,7 +12,7 @@ again over a grid of training eps and model widths: the map of where the label l
 
 import torch
 
-from . import data, fgsm_leak, models, records, stats, training
+from . import attacks, data, experiments, fgsm_leak, models, records, stats, training
 
 ATTACKS = ("true", "predicted")
 PROBE = 1000  # validation images, held out from the end of the training set, probed after every epoch
@@ -49,10 +49,10 @@ def eval_eps(p, train_eps):
     return p.eval_eps if p.eval_eps > 0 else train_eps
 
 
-def scored(model, test, eps):
-    """A model's clean and FGSM accuracy on the test images, its gap and the gap's paired error (the clean and
-    the attacked images are the same test images)."""
-    curve = fgsm_leak.along_fgsm(model, test.images, test.labels, [0.0, eps], "true", keep_correct=True)
+def scored(model, test, eps, attack="true", seed=0):
+    """A model's clean accuracy and its accuracy under the `attack` label's FGSM on the test images, the gap and
+    the gap's paired error (the clean and the attacked images are the same test images)."""
+    curve = fgsm_leak.along_fgsm(model, test.images, test.labels, [0.0, eps], attack, seed=seed, keep_correct=True)
     (clean, fgsm), right = curve["acc"], curve["correct"]
     return {"clean_acc": clean, "fgsm_acc": fgsm, "gap": fgsm - clean,
             "gap_se": stats.paired_gap_se(right[1], right[0])}
@@ -103,6 +103,67 @@ def run_map(p, train_set, test, probe, mean, std, checkpoints=None, device=None,
     return {"eps": eps_axis, "widths": width_axis, "cells": cells}
 
 
+def prepared(name, p):
+    """One dataset as every run of the chapter uses it: (training images, test images, validation probe, mean,
+    std); the training images are the first n_train of all but the probe (all of them where n_train is larger)."""
+    train_full, test_full = data.load(name, "train"), data.load(name, "test")
+    mean, std = training.channel_stats(train_full.images)
+    # the per-epoch probe is a validation split: the setting was chosen watching probes, so the test images
+    # score the final models only
+    pool, probe = data.hold_out(train_full, PROBE)
+    return data.subset(pool, p.n_train), data.subset(test_full, p.n_eval), probe, mean, std
+
+
+def cells_eps(p):
+    """The training eps of the difficulty cells: cells_eps_points of them, evenly up to cells_eps_max."""
+    return [round(p.cells_eps_max * (i + 1) / p.cells_eps_points, 4) for i in range(p.cells_eps_points)]
+
+
+def run_cells(p, device=None, log=print):
+    """The difficulty axis: the page's recipe, true-label FGSM training beside the predicted-label control, on each
+    dataset of cells_datasets (CIFAR-10 at cifar_width, the others at width), at each training eps of the cells'
+    grid, cells_seeds seeds each; each model is scored at its training eps (or eval_eps when set)."""
+    cells = []
+    for name in experiments.picked(p.cells_datasets):
+        train_set, test, probe, mean, std = prepared(name, p)
+        width = p.cifar_width if name == "cifar10" else p.width
+        checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest])
+        for eps in cells_eps(p):
+            seeds = []
+            for k in range(p.cells_seeds):
+                seed, row = p.seed + 10 * k, {}
+                for kind in ATTACKS:
+                    log(f"leak_conditions cells: {name}, eps {eps:g}, width {width}, seed {seed}, {kind} label")
+                    checkpoint = checkpoints / f"cell-eps{eps:g}-w{width}-seed{seed}-{kind}.pt"
+                    model, _ = train(p, kind, train_set, probe, mean, std, seed, eps, width, checkpoint, device,
+                                     progress=False)
+                    row[kind] = scored(model, test, eval_eps(p, eps))
+                seeds.append({"seed": seed, **row})
+            cells.append({"dataset": name, "eps": eps, "width": width, "n_train": len(train_set.labels),
+                          "seeds": seeds})
+    return cells
+
+
+def run_label_table(p, train_set, test, probe, mean, std, checkpoints, device=None, log=print):
+    """Blog's open question, on the page's setting: a model trained with each attack label (label_seeds seeds
+    each), each attacked with FGSM of each label at the evaluation eps. The true- and predicted-label models of
+    the page's seeds are the same networks (the same checkpoints), read back rather than trained again."""
+    eps = eval_eps(p, p.train_eps)
+    table = {}
+    for kind in attacks.ATTACK_LABELS:
+        rows = []
+        for k in range(p.label_seeds):
+            seed = p.seed + 10 * k
+            log(f"leak_conditions label table: trained with the {kind} label, seed {seed}")
+            checkpoint = checkpoints / f"seed{seed}-{kind}.pt" if checkpoints else None
+            model, _ = train(p, kind, train_set, probe, mean, std, seed, p.train_eps, p.width, checkpoint, device,
+                             progress=False)
+            rows.append({"seed": seed, "attacked": {attack: scored(model, test, eps, attack, seed=seed)
+                                                    for attack in attacks.ATTACK_LABELS}})
+        table[kind] = rows
+    return {"eps": eps, "trained": table}
+
+
 def seed_row(seed, s):
     """One seed's numbers, as the record keeps them."""
     true, control = s["models"]["true"], s["models"]["predicted"]
@@ -122,12 +183,7 @@ def compute(p, log=print):
     """The whole experiment for parameters `p`: both models for every seed (checkpointed per epoch), and the
     map when map_eps_points > 0; beside the record, the first seed's true-label model in fp16 (the slider)."""
     device = training.resolve_device(p.device)
-    train_full, test_full = data.load(p.dataset, "train"), data.load(p.dataset, "test")
-    mean, std = training.channel_stats(train_full.images)
-    # the per-epoch probe is a validation split: the setting was chosen watching probes, so the test images
-    # score the final models only
-    pool, probe = data.hold_out(train_full, PROBE)
-    train_set, test = data.subset(pool, p.n_train), data.subset(test_full, p.n_eval)
+    train_set, test, probe, mean, std = prepared(p.dataset, p)
     checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest])
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     seeds = []
@@ -143,9 +199,15 @@ def compute(p, log=print):
                                     for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
     if p.map_eps_points > 0:
         series["map"] = run_map(p, train_set, test, probe, mean, std, checkpoints, device, log)
+    if p.cells_seeds > 0:
+        series["cells"] = run_cells(p, device, log)
+    if p.label_seeds > 0:
+        series["label_table"] = run_label_table(p, train_set, test, probe, mean, std, checkpoints, device, log)
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,
             "files": {".pt": fgsm_leak.model_bytes(seeds[0]["model"])}, "device": training.describe_device(device),
-            "data": records.describe_data(train_full, test_full), "live": {"model": seeds[0]["model"]}}
+            "data": records.describe_data(*[data.load(name, split) for name, split in
+                                            experiments.data_needed("leak_conditions", vars(p))]),
+            "live": {"model": seeds[0]["model"]}}
 
 
 def model_from_record(record):

@@ -158,6 +158,8 @@ def words(p, record, recs=()):
     out.update(map_words(mapped[0]["series"]["map"] if mapped else None))
     out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
+    out.update(cells_words(cells_record(recs)))
+    out.update(label_words(label_record(recs)))
     return out
 
 
@@ -376,3 +378,184 @@ def eps_slider(recs, record):
     at = eval_eps(types.SimpleNamespace(**p), p["train_eps"])
     return show_eps_slider(model_from_record(use[0]), data.load(p["dataset"], "test"), eps,
                                      loss, at, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)
+
+
+# --- the difficulty cells: one net and one recipe on three datasets (issue 22) -----------------------------
+
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+CELL_LEARNS = 0.2  # twice chance: a cell whose true-label nets stay at or under this never learned its task
+
+
+def cell_numbers(cell, n_test):
+    """A difficulty cell over its seeds, as Estimates: the true-label nets' clean accuracy (against chance), their
+    leak gap, the predicted-label control's gap, and the two gaps' difference seed by seed (the seed fixes the
+    initial weights and the batch order of both)."""
+    seeds = cell["seeds"]
+    se = {kind: sum(s[kind]["gap_se"] for s in seeds) / len(seeds) for kind in ATTACKS}
+    clean = [s["true"]["clean_acc"] for s in seeds]
+    return {"clean": stats.estimate(clean, stats.binomial_se(sum(clean) / len(clean), n_test), null=0.1),
+            "leak": stats.estimate([s["true"]["gap"] for s in seeds], se["true"]),
+            "control": stats.estimate([s["predicted"]["gap"] for s in seeds], se["predicted"]),
+            "difference": stats.estimate([s["true"]["gap"] - s["predicted"]["gap"] for s in seeds],
+                                         math.hypot(se["true"], se["predicted"]))}
+
+
+def cell_verdict(numbers):
+    """A cell's verdict by the noise rule: never learned, leaks beyond its control, leaks with the control
+    leaking as much, the attack wins, or within noise."""
+    leak, difference = numbers["leak"], numbers["difference"]
+    if numbers["clean"].value <= CELL_LEARNS:
+        return "never learned"
+    if leak.is_effect and leak.value > 0:
+        return "leaks, beyond the control" if difference.is_effect and difference.value > 0 else \
+            "leaks, the control as much"
+    return "the attack wins" if leak.is_effect else "within noise"
+
+
+def cells_record(recs):
+    return next((r for r in (recs or []) if "cells" in r["series"]), None)
+
+
+def points(e):
+    return f"{100 * e.value:+.1f} ± {100 * e.se:.1f}"
+
+
+def cells_table(recs):
+    """Each difficulty cell: clean accuracy reached, both gaps and their difference (points ± standard error over
+    its seeds) and its verdict (MyST markdown); None without a record that has the cells."""
+    rec = cells_record(recs)
+    if rec is None:
+        return None
+    lines = ["| data | training eps | width | clean accuracy | leak gap | control's gap | leak minus control | "
+             "verdict |", "|---|---|---|---|---|---|---|---|"]
+    for c in rec["series"]["cells"]:
+        n = cell_numbers(c, rec["series"]["n_test"])
+        lines.append(f"| {DATASET_NAMES[c['dataset']]} | {c['eps']:g}/255 | {c['width']} | "
+                     f"{100 * n['clean'].value:.1f}% ± {100 * n['clean'].se:.1f} | {points(n['leak'])} | "
+                     f"{points(n['control'])} | {points(n['difference'])} | {cell_verdict(n)} |")
+    return figures.Table("\n".join(lines))
+
+
+def cells_summary(rec):
+    """The blog's conjecture, asked of the cells, as a structured verdict. Difficulty is the clean accuracy each
+    dataset's learning cells reach (lower: harder). "grows": the mean leak gap of the hardest dataset minus the
+    easiest's, over the training eps where both learned (an Estimate, judged by the noise rule); "mnist": whether
+    any MNIST cell leaks, and beyond its control. Case "no_cells" without the cells, "too_few" where fewer than
+    two datasets learned at a common eps."""
+    if rec is None:
+        return {"case": "no_cells"}
+    n_test = rec["series"]["n_test"]
+    numbers = {(c["dataset"], c["eps"]): cell_numbers(c, n_test) for c in rec["series"]["cells"]}
+    learned = {k: v for k, v in numbers.items() if v["clean"].value > CELL_LEARNS}
+    datasets = list(dict.fromkeys(d for d, _ in numbers))
+    per_dataset = {}
+    for d in datasets:
+        cells = [v for (name, _), v in learned.items() if name == d]
+        per_dataset[d] = {"n_cells": sum(name == d for name, _ in numbers), "n_learned": len(cells),
+                          "clean": sum(v["clean"].value for v in cells) / len(cells) if cells else None,
+                          "n_leaking": sum(v["leak"].is_effect and v["leak"].value > 0 for v in cells),
+                          "n_beyond_control": sum(cell_verdict(v) == "leaks, beyond the control" for v in cells)}
+    ranked = sorted((d for d in datasets if per_dataset[d]["clean"] is not None), key=lambda d: per_dataset[d]["clean"])
+    out = {"case": "too_few", "per_dataset": per_dataset, "n_cells": len(numbers), "n_learned": len(learned)}
+    if "mnist" in per_dataset:
+        m = per_dataset["mnist"]
+        out["mnist"] = ("never_learned" if not m["n_learned"] else "beyond_control" if m["n_beyond_control"] else
+                        "leaks_control_too" if m["n_leaking"] else "no_leak")
+    else:
+        out["mnist"] = "not_run"
+    if len(ranked) < 2:
+        return out
+    hard, easy = ranked[0], ranked[-1]
+    common = sorted({e for d, e in learned if d == hard} & {e for d, e in learned if d == easy})
+    if not common:
+        return out
+    change = stats.combined([(1 / len(common), learned[(hard, e)]["leak"]) for e in common]
+                            + [(-1 / len(common), learned[(easy, e)]["leak"]) for e in common])
+    out.update({"case": "answered", "hard": hard, "easy": easy, "eps": common, "change": change,
+                "grows": ("harder_leaks_more" if change.is_effect and change.value > 0 else
+                          "easier_leaks_more" if change.is_effect else "unclear")})
+    return out
+
+
+def cells_words(rec):
+    """{glue name: value} for the notebook's paragraphs on the cells (their cases pick the paragraphs)."""
+    v = cells_summary(rec)
+    out = {"cells_case": v["case"], "cells_mnist_case": v.get("mnist", "not_run"), "cells_learns": CELL_LEARNS,
+           "cells_grows_case": v.get("grows", "not_answered")}
+    if v["case"] == "no_cells":
+        out["cells_reading"] = ("No record with the difficulty cells is committed yet; `leaklab compute "
+                                "leak_conditions --profile full` makes one.")
+        return out
+
+    def summary(d, row):
+        if not row["n_learned"]:
+            return (f"{DATASET_NAMES[d]}: no net learned (clean accuracy at most {CELL_LEARNS:.0%}) in "
+                    + ("its one cell" if row["n_cells"] == 1 else f"its {row['n_cells']} cells"))
+        return (f"{DATASET_NAMES[d]}: clean {row['clean']:.1%} on average over the {row['n_learned']} of its "
+                f"{row['n_cells']} cells whose nets learn, {row['n_leaking']} leaking, {row['n_beyond_control']} "
+                "beyond the control")
+
+    out["cells_reading"] = ("By the noise rule (Student's t for the seeds of each cell): "
+                            + "; ".join(summary(d, row) for d, row in v["per_dataset"].items()) + ".")
+    if v["case"] == "answered":
+        out.update({"cells_hard": DATASET_NAMES[v["hard"]], "cells_easy": DATASET_NAMES[v["easy"]],
+                    "cells_common_eps": ", ".join(f"{e:g}/255" for e in v["eps"]),
+                    "cells_change_words": v["change"].words(more="seeds per cell")})
+    return out
+
+
+# --- the four attack labels on the leaking setting (issue 22) ----------------------------------------------
+
+LABELS = ("true", "predicted", "least_likely", "random")
+
+
+def label_numbers(table, n_test):
+    """{(trained with, attacked with): the gap over seeds, an Estimate}."""
+    out = {}
+    for trained, rows in table["trained"].items():
+        for attacked in rows[0]["attacked"]:
+            scored = [r["attacked"][attacked] for r in rows]
+            out[(trained, attacked)] = stats.estimate([s["gap"] for s in scored],
+                                                      sum(s["gap_se"] for s in scored) / len(scored))
+    return out
+
+
+def label_record(recs):
+    return next((r for r in (recs or []) if "label_table" in r["series"]), None)
+
+
+def label_table(recs):
+    """The four-label table: the gap (FGSM minus clean accuracy, points ± standard error over seeds) of models
+    trained with each attack label (rows) under FGSM with each label (columns); a star marks a gap beyond its
+    critical line. None without a record that has it."""
+    rec = label_record(recs)
+    if rec is None:
+        return None
+    numbers = label_numbers(rec["series"]["label_table"], rec["series"]["n_test"])
+    trained = [t for t in LABELS if t in rec["series"]["label_table"]["trained"]]  # records store keys sorted
+    lines = ["| trained with \\ attacked with | " + " | ".join(f"{a} label" for a in LABELS) + " |",
+             "|---|" + "---|" * len(LABELS)]
+    for t in trained:
+        cells = [points(numbers[(t, a)]) + (" *" if numbers[(t, a)].is_effect else "") for a in LABELS]
+        lines.append(f"| {t} label | " + " | ".join(cells) + " |")
+    return figures.Table("\n".join(lines))
+
+
+def label_words(rec):
+    """{glue name: value} for the paragraphs on which attack labels leak: each label's own leak (trained and
+    attacked with it) in words, and a case for least-likely and for random ("leaks", "no_leak", "attack_wins")."""
+    if rec is None:
+        return {"labels_case": "no_table", "least_likely_case": "not_run", "random_case": "not_run",
+                "label_reading": "No record with the four-label table is committed yet; `leaklab compute "
+                                 "leak_conditions --profile full` makes one."}
+    numbers = label_numbers(rec["series"]["label_table"], rec["series"]["n_test"])
+
+    def case(label):
+        e = numbers.get((label, label))
+        return "not_run" if e is None else ("leaks" if e.value > 0 else "attack_wins") if e.is_effect else "no_leak"
+
+    out = {"labels_case": "answered", "least_likely_case": case("least_likely"), "random_case": case("random"),
+           "label_reading": "Each label's own leak (trained and attacked with it): " + "; ".join(
+               f"{label} label {numbers[(label, label)].words(more='seeds')}" for label in LABELS
+               if (label, label) in numbers) + "."}
+    return out
