@@ -77,11 +77,15 @@ def eps_grid(p):
     return sorted(grid | {eval_eps(p, p.train_eps)})
 
 
+def training_eps(largest, points):
+    """`points` training eps evenly spaced up to `largest` (0-255 scale), zero left out: the map's and the cells'."""
+    return [round(largest * (i + 1) / points, 4) for i in range(points)]
+
+
 def map_axes(p):
     """The map's training eps (map_eps_points of them, evenly up to map_eps_max) and widths (map_widths of
     them, doubling from map_width_min)."""
-    eps = [round(p.map_eps_max * (i + 1) / p.map_eps_points, 4) for i in range(p.map_eps_points)]
-    return eps, [p.map_width_min * 2 ** k for k in range(p.map_widths)]
+    return training_eps(p.map_eps_max, p.map_eps_points), [p.map_width_min * 2 ** k for k in range(p.map_widths)]
 
 
 def run_map(p, train_set, test, probe, mean, std, checkpoints=None, device=None, log=print):
@@ -114,11 +118,6 @@ def prepared(name, p):
     return data.subset(pool, p.n_train), data.subset(test_full, p.n_eval), probe, mean, std
 
 
-def cells_eps(p):
-    """The training eps of the difficulty cells: cells_eps_points of them, evenly up to cells_eps_max."""
-    return [round(p.cells_eps_max * (i + 1) / p.cells_eps_points, 4) for i in range(p.cells_eps_points)]
-
-
 def run_cells(p, device=None, log=print):
     """The difficulty axis: the page's recipe, true-label FGSM training beside the predicted-label control, on each
     dataset of cells_datasets (CIFAR-10 at cifar_width, the others at width), at each training eps of the cells'
@@ -128,7 +127,7 @@ def run_cells(p, device=None, log=print):
         train_set, test, probe, mean, std = prepared(name, p)
         width = p.cifar_width if name == "cifar10" else p.width
         checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest])
-        for eps in cells_eps(p):
+        for eps in training_eps(p.cells_eps_max, p.cells_eps_points):
             seeds = []
             for k in range(p.cells_seeds):
                 seed, row = p.seed + 10 * k, {}

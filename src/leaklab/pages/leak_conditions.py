@@ -7,7 +7,7 @@ import types
 import matplotlib.pyplot as plt
 import torch
 
-from .. import data, experiments, records, stats
+from .. import attacks, data, experiments, records, stats
 from ..leak_conditions import ATTACKS, eval_eps, model_from_record
 from . import figures
 from .fgsm_leak import PAPER_LOSS_POINTS, show_eps_slider, slider_records
@@ -122,10 +122,15 @@ def cell_clean(cell):
     return sum(s["clean_acc"] for s in cell["seeds"]) / len(cell["seeds"])
 
 
+def gap_estimate(scores):
+    """A gap over seeds (each score as `leak_conditions.scored` gives it), with the test images' mean error and
+    the spread over seeds: a map cell's, a difficulty cell's, an entry of the four-label table."""
+    return stats.estimate([s["gap"] for s in scores], sum(s["gap_se"] for s in scores) / len(scores))
+
+
 def cell_estimate(cell):
-    """A map cell's gap over its seeds, with the test sample's error and the spread over seeds."""
-    seeds = cell["seeds"]
-    return stats.estimate([s["gap"] for s in seeds], sum(s["gap_se"] for s in seeds) / len(seeds))
+    """A map cell's gap over its seeds."""
+    return gap_estimate(cell["seeds"])
 
 
 def words(p, record, recs=()):
@@ -141,8 +146,7 @@ def words(p, record, recs=()):
            "n_leaking": int(sum(r["leaking_seeds"] for r in rows)),
            "paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
            "eval_eps_used": eval_eps(p, p.train_eps)}
-    name = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}[p.dataset]
-    out["dataset_name"] = name
+    out["dataset_name"] = DATASET_NAMES[p.dataset]
     # the issue's criterion for a reliable leak: at least 4 seeds in 5 leak, each beyond twice its own error;
     # the notebook's "What it means" says what each case means (book.keep_holding_branches shows the one that holds)
     reliable = out["n_leaking"] >= 0.8 * len(rows) and leak.value > 0
@@ -391,13 +395,14 @@ def cell_numbers(cell, n_test):
     leak gap, the predicted-label control's gap, and the two gaps' difference seed by seed (the seed fixes the
     initial weights and the batch order of both)."""
     seeds = cell["seeds"]
-    se = {kind: sum(s[kind]["gap_se"] for s in seeds) / len(seeds) for kind in ATTACKS}
+    leak, control = (gap_estimate([s[kind] for s in seeds]) for kind in ATTACKS)
     clean = [s["true"]["clean_acc"] for s in seeds]
+    # the difference's test-image error: both gaps' mean errors (as words() combines the page's two models)
+    mean_se = {kind: sum(s[kind]["gap_se"] for s in seeds) / len(seeds) for kind in ATTACKS}
     return {"clean": stats.estimate(clean, stats.binomial_se(sum(clean) / len(clean), n_test), null=0.1),
-            "leak": stats.estimate([s["true"]["gap"] for s in seeds], se["true"]),
-            "control": stats.estimate([s["predicted"]["gap"] for s in seeds], se["predicted"]),
+            "leak": leak, "control": control,
             "difference": stats.estimate([s["true"]["gap"] - s["predicted"]["gap"] for s in seeds],
-                                         math.hypot(se["true"], se["predicted"]))}
+                                         math.hypot(mean_se["true"], mean_se["predicted"]))}
 
 
 def cell_verdict(numbers):
@@ -506,7 +511,7 @@ def cells_words(rec):
 
 # --- the four attack labels on the leaking setting (issue 22) ----------------------------------------------
 
-LABELS = ("true", "predicted", "least_likely", "random")
+LABELS = attacks.ATTACK_LABELS
 
 
 def label_numbers(table, n_test):
@@ -514,9 +519,7 @@ def label_numbers(table, n_test):
     out = {}
     for trained, rows in table["trained"].items():
         for attacked in rows[0]["attacked"]:
-            scored = [r["attacked"][attacked] for r in rows]
-            out[(trained, attacked)] = stats.estimate([s["gap"] for s in scored],
-                                                      sum(s["gap_se"] for s in scored) / len(scored))
+            out[(trained, attacked)] = gap_estimate([r["attacked"][attacked] for r in rows])
     return out
 
 
