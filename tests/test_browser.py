@@ -543,11 +543,25 @@ def run_in_jupyterlab(browser, jupyterlab, name):
     return page
 
 
+def scroll_to_rest(page, element, tries=40):
+    """Scroll an element to the middle of the window and wait until it stays there; return its box. JupyterLab
+    renders a long notebook's cells lazily, and the heights it learns as they render move the element after a
+    single scroll (a long chapter's slider ended 500 px below the window, where a drag moves nothing)."""
+    height, last = page.viewport_size["height"], None
+    for _ in range(tries):
+        element.evaluate("e => e.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(250)
+        box = element.bounding_box()
+        if box and last == box and 0 <= box["y"] and box["y"] + box["height"] <= height:
+            return box
+        last = box
+    raise AssertionError(f"the element did not come to rest inside the window: {last}")
+
+
 def drag_live_slider(page, pixels=150):
     """Drag the live slider's handle as a user would (press, move right, release); return (readout before, after,
     the widget's output before)."""
     widget = page.locator(LIVE_OUTPUT).last
-    widget.scroll_into_view_if_needed()
     readout = widget.locator(".widget-readout").first
 
     def shown():  # the status line and the figure: what a move must change
@@ -556,7 +570,7 @@ def drag_live_slider(page, pixels=150):
 
     before, value_before = shown(), readout.inner_text()
     handle = widget.locator(".noUi-handle").first
-    box = handle.bounding_box()
+    box = scroll_to_rest(page, handle)
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
     page.mouse.down()
