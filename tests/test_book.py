@@ -4,6 +4,7 @@ import dataclasses
 import json
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -117,6 +118,24 @@ def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch)
         runner.execute("toy2d", experiments.resolve("toy2d"), tmp_path / "out.ipynb")
     assert "boom: a deliberately failing cell" in str(err.value)
     assert "raise RuntimeError" in str(err.value)  # the failing cell's source
+
+
+def test_a_page_cell_that_hangs_is_stopped_with_one_message(tmp_path, monkeypatch):
+    nb = json.loads((ROOT / "notebooks" / "toy2d.ipynb").read_text())
+    at = next(i for i, c in enumerate(nb["cells"]) if "notebook_params" in "".join(c["source"]))
+    nb["cells"].insert(at + 1, {"cell_type": "code", "id": "hang", "metadata": {}, "outputs": [],
+                                "execution_count": None, "source": "import time\ntime.sleep(600)  # a hang"})
+    hanging = tmp_path / "toy2d.ipynb"
+    hanging.write_text(json.dumps(nb))
+    exp = dataclasses.replace(experiments.EXPERIMENTS["toy2d"])
+    object.__setattr__(exp, "notebook", hanging)
+    monkeypatch.setitem(experiments.EXPERIMENTS, "toy2d", exp)
+    monkeypatch.setattr(runner, "PAGE_CELL_MINUTES", 0.1)
+    start = time.monotonic()
+    with pytest.raises(experiments.RunError) as err:
+        runner.execute("toy2d", experiments.resolve("toy2d"), tmp_path / "out.ipynb")
+    assert time.monotonic() - start < 60
+    assert "ran past its 0.1 minutes" in str(err.value) and "time.sleep(600)" in str(err.value)
 
 
 def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):

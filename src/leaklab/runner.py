@@ -78,6 +78,17 @@ def preflight(name, params, results_dir, *more_dirs):
     check_data({name: params})
 
 
+# A page cell draws from records in seconds or minutes. Only the cell that calls the experiment's compute may run
+# for hours. A cell with a widget can hang for good under nbclient (jupyter/nbclient#312, seen here twice while
+# another kernel ran): the limit turns such a hang into one message instead of a build that never ends.
+PAGE_CELL_MINUTES = 20
+
+
+def cell_timeout(cell):
+    """Seconds a cell may run: none for the compute cell, PAGE_CELL_MINUTES for every other."""
+    return None if ".compute(" in cell.source else PAGE_CELL_MINUTES * 60
+
+
 def execute(name, params, output_path, log_output=False):
     """Run a notebook with papermill; return the record it published and the wall time.
 
@@ -85,6 +96,7 @@ def execute(name, params, output_path, log_output=False):
     before they are checked.
     """
     import papermill
+    from nbclient.exceptions import CellTimeoutError
 
     exp = experiments.get(name)
     output_path = Path(output_path)
@@ -93,9 +105,13 @@ def execute(name, params, output_path, log_output=False):
     try:
         papermill.execute_notebook(str(exp.notebook), str(output_path), parameters=params,
                                    cwd=str(exp.notebook.parent), progress_bar=False, log_output=log_output,
-                                   kernel_name="python3")
+                                   kernel_name="python3", timeout_func=cell_timeout)
     except papermill.PapermillExecutionError:
         raise RunError(f"{name}: {_cell_error(output_path)}\n(executed notebook: {output_path})") from None
+    except CellTimeoutError as err:
+        raise RunError(f"{name}: a cell ran past its {PAGE_CELL_MINUTES} minutes and was stopped ({err}). Only "
+                       f"the compute cell may run longer; a cell that hangs with a widget is jupyter/nbclient#312: "
+                       f"run it again.\n(executed notebook: {output_path})") from None
     wall = time.perf_counter() - start
     return records.read_from_notebook(output_path), wall
 
