@@ -85,23 +85,26 @@ def killed_at_write(monkeypatch, n, images, labels, path, make_model=tiny_model,
     return saves
 
 
-def assert_same_run(a, a_history, b, b_history):
-    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+def killed_and_resumed(monkeypatch, path, n, images, labels, make_model=tiny_model, **args):
+    """Train straight through; train again, killed after the n-th checkpoint write, and resume that from a net of
+    other initial weights; check both end in the same weights and losses. Returns the writes (as killed_at_write)
+    and the straight run's model."""
+    straight, history = training.fit(make_model(), images, labels, **args)
+    saves = killed_at_write(monkeypatch, n, images, labels, path, make_model=make_model, **args)
+    resumed, resumed_history = training.fit(make_model(seed=99), images, labels, checkpoint=path, **args)
+    for (name, x), y in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(x, y), name
-    assert [h["loss"] for h in b_history] == [h["loss"] for h in a_history]
+    assert [h["loss"] for h in resumed_history] == [h["loss"] for h in history]
+    return saves, straight
 
 
 def test_a_run_killed_inside_an_epoch_resumes_there_and_ends_in_the_same_state(tmp_path, monkeypatch):
     # an epoch of the full profiles takes half an hour on a 2-core CPU: a sitting may end inside one
     images, labels = tiny_data()
     args = dict(epochs=2, batch_size=64, lr=0.05, device="cpu", progress=False,
-                adversarial=training.mixed_attack("random", 12.0), seed=5)
-    straight, history = training.fit(tiny_model(), images, labels, **args)
-    path = tmp_path / "run.pt"
-    saves = killed_at_write(monkeypatch, 3, images, labels, path, save_every_s=0, **args)
+                adversarial=training.mixed_attack("random", 12.0), seed=5, save_every_s=0)
+    saves, _ = killed_and_resumed(monkeypatch, tmp_path / "run.pt", 3, images, labels, **args)
     assert saves == [(0, 1), (0, 2), (0, 3)]  # a write after every batch, none of them at an epoch's end
-    resumed, resumed_history = training.fit(tiny_model(seed=99), images, labels, checkpoint=path, **args)
-    assert_same_run(straight, history, resumed, resumed_history)
 
 
 def mnist_net(seed=0):
@@ -114,13 +117,9 @@ def test_a_run_with_dropout_resumes_inside_an_epoch_with_the_masks_it_would_have
     g = torch.Generator().manual_seed(0)
     images, labels = torch.randint(0, 256, (192, 1, 28, 28), generator=g, dtype=torch.uint8), torch.arange(192) % 10
     args = dict(epochs=2, batch_size=64, lr=1e-3, optimizer=training.adam_decayed, augment=False, device="cpu",
-                progress=False, seed=5)
-    straight, history = training.fit(mnist_net(), images, labels, **args)
-    path = tmp_path / "run.pt"
-    saves = killed_at_write(monkeypatch, 2, images, labels, path, make_model=mnist_net, save_every_s=0, **args)
+                progress=False, seed=5, save_every_s=0)
+    saves, _ = killed_and_resumed(monkeypatch, tmp_path / "run.pt", 2, images, labels, make_model=mnist_net, **args)
     assert saves == [(0, 1), (0, 2)]  # killed inside the first epoch, one batch before its end
-    resumed, resumed_history = training.fit(mnist_net(seed=99), images, labels, checkpoint=path, **args)
-    assert_same_run(straight, history, resumed, resumed_history)
 
 
 def test_fit_learns(tmp_path):
@@ -135,13 +134,9 @@ def test_a_killed_run_resumes_and_ends_in_the_same_state(tmp_path, monkeypatch):
     images, labels = tiny_data()
     args = dict(epochs=3, batch_size=64, lr=0.05, device="cpu", progress=False,
                 adversarial=training.mixed_attack("random", 12.0), seed=5)
-    straight, history = training.fit(tiny_model(), images, labels, **args)
     path = tmp_path / "run.pt"
-    saves = killed_at_write(monkeypatch, 2, images, labels, path, **args)  # after the second epoch's checkpoint
-    assert saves == [(1, None), (2, None)]
-    assert training.load_checkpoint(path)["epoch"] == 2
-    resumed, resumed_history = training.fit(tiny_model(seed=99), images, labels, checkpoint=path, **args)
-    assert_same_run(straight, history, resumed, resumed_history)
+    saves, straight = killed_and_resumed(monkeypatch, path, 2, images, labels, **args)
+    assert saves == [(1, None), (2, None)]  # killed after the second epoch's checkpoint
     # a finished run is read back, not trained again
     again, _ = training.fit(tiny_model(seed=7), images, labels, checkpoint=path, **{**args, "epochs": 3})
     assert torch.equal(again.state_dict()["net.fc.weight"], straight.state_dict()["net.fc.weight"])
