@@ -473,7 +473,8 @@ EXPERIMENTS = {
         full_cost=("hours on a 2-core CPU, over sittings (every network is checkpointed): the page's 5 seeds and the "
                    "map (34 trainings), the difficulty cells (90: 3 datasets x 3 eps x 5 seeds x 2 labels, CIFAR-10's "
                    "the slowest) and the four-label table (10 more); a Fashion-MNIST training of 7 epochs took about "
-                   "2 minutes on this project's 2-core AVX2 CPU (the quick book: 1,268 s for 10)"),
+                   "2 minutes on this project's 2-core AVX2 CPU (the quick book: 1,052-1,268 s for 10), a CIFAR-10 "
+                   "one at width 16 about 5.5 minutes (321 s)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent trainings of each attack label", 1, 20),
