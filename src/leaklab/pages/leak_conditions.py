@@ -88,19 +88,22 @@ def map_figure(recs):
     if not cells_recs:
         return None
     m = cells_recs[0]["series"]["map"]
-    gap = torch.zeros(len(m["widths"]), len(m["eps"]))
+    gap = torch.full((len(m["widths"]), len(m["eps"])), float("nan"))  # grey: a cell whose nets never learned
     label = [["" for _ in m["eps"]] for _ in m["widths"]]
     for c in m["cells"]:
         i, j = m["widths"].index(c["width"]), m["eps"].index(c["eps"])
-        est = cell_estimate(c)
+        est, clean = cell_estimate(c), cell_clean(c)
+        if clean <= LEARNS:
+            label[i][j] = f"never learned\nclean {clean:.0%}"
+            continue
         gap[i, j] = est.value
-        clean = cell_clean(c)
         label[i][j] = (f"{100 * est.value:+.1f}\n± {100 * est.se:.1f}" + ("" if est.is_effect else "\n(noise)")
                        + f"\nclean {clean:.0%}")
     fig, ax = plt.subplots(figsize=(11, 7), facecolor="white")
     points = 100 * gap
-    lim = max(float(points.abs().max()), 0.1)
-    im = ax.imshow(points.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", origin="lower")
+    lim = max(float(points.nan_to_num(0.0).abs().max()), 0.1)
+    colours = plt.get_cmap("RdBu_r").with_extremes(bad="#d9d9d9")
+    im = ax.imshow(points.numpy(), cmap=colours, vmin=-lim, vmax=lim, aspect="auto", origin="lower")
     for i in range(len(m["widths"])):
         for j in range(len(m["eps"])):
             dark = abs(float(points[i, j])) > 0.6 * lim  # white on the deep reds and blues
@@ -112,7 +115,7 @@ def map_figure(recs):
     fig.colorbar(im, ax=ax, label="FGSM minus clean accuracy (points)")
     ax.set_title("Where the label leaks: FGSM minus clean accuracy, points ± standard error\n"
                  "(red: FGSM images easier than clean; '(noise)': within its critical line, Student's t for its "
-                 "seeds)", fontsize=10)
+                 f"seeds;\ngrey: clean accuracy at most {LEARNS:.0%}, a net that never learned)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -243,7 +246,9 @@ def onset_words(rec):
     return text
 
 
-LEARNS = 0.5  # a net whose clean accuracy stays at or under this has not learned the task: its gap says nothing
+# Twice chance (all three datasets have 10 classes): a net whose clean accuracy stays at or under this never learned
+# its task, so its gap says nothing and it is left out of every mean. One line for the map and the cells alike.
+LEARNS = 0.2
 
 
 def learning_cells(m):
@@ -266,7 +271,7 @@ def map_summary(m):
     def means(cells):
         cells = [k for k in cells if k in learned]
         return {"clean": sum(clean[k] for k in cells) / len(cells) if cells else None,
-                "gap": sum(est[k].value for k in cells) / len(cells) if cells else None,
+                "gap": stats.combined([(1 / len(cells), est[k]) for k in cells]) if cells else None,
                 "n_leaking": len(set(cells) & leaks), "n_cells": len(cells)}
 
     return {"n_cells": len(est), "n_leak": len(leaks), "n_harder": len(harder),
@@ -294,11 +299,12 @@ def map_reading(m):
     def summary(row):
         if not row["n_cells"]:
             return "no net learned"
-        return (f"clean {row['clean']:.1%}, gap {100 * row['gap']:+.1f} points, {row['n_leaking']} of "
-                f"{row['n_cells']} cells leaking")
+        return (f"clean {row['clean']:.1%}, gap {100 * row['gap'].value:+.1f} ± {100 * row['gap'].se:.1f} points, "
+                f"{row['n_leaking']} of {row['n_cells']} cells leaking")
 
     text += (f". Over the cells whose nets learn (clean accuracy above {LEARNS:.0%}"
-             + (f"; {v['left_out']} that stay near chance are left out" if v["left_out"] else "") + "), by training "
+             + (f"; {v['left_out']} that {'stays' if v['left_out'] == 1 else 'stay'} near chance "
+                f"{'is' if v['left_out'] == 1 else 'are'} left out" if v["left_out"] else "") + "), by training "
              "eps: " + "; ".join(f"eps {e:g}: {summary(row)}" for e, row in v["by_eps"].items()))
     text += "; by width: " + "; ".join(f"width {w}: {summary(row)}" for w, row in v["by_width"].items()) + "."
     return text
@@ -387,7 +393,6 @@ def eps_slider(recs, record):
 # --- the difficulty cells: one net and one recipe on three datasets (issue 22) -----------------------------
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-CELL_LEARNS = 0.2  # twice chance: a cell whose true-label nets stay at or under this never learned its task
 
 
 def cell_numbers(cell, n_test):
@@ -409,7 +414,7 @@ def cell_verdict(numbers):
     """A cell's verdict by the noise rule: never learned, leaks beyond its control, leaks with the control
     leaking as much, the attack wins, or within noise."""
     leak, difference = numbers["leak"], numbers["difference"]
-    if numbers["clean"].value <= CELL_LEARNS:
+    if numbers["clean"].value <= LEARNS:
         return "never learned"
     if leak.is_effect and leak.value > 0:
         return "leaks, beyond the control" if difference.is_effect and difference.value > 0 else \
@@ -451,7 +456,7 @@ def cells_summary(rec):
         return {"case": "no_cells"}
     n_test = rec["series"]["n_test"]
     numbers = {(c["dataset"], c["eps"]): cell_numbers(c, n_test) for c in rec["series"]["cells"]}
-    learned = {k: v for k, v in numbers.items() if v["clean"].value > CELL_LEARNS}
+    learned = {k: v for k, v in numbers.items() if v["clean"].value > LEARNS}
     datasets = list(dict.fromkeys(d for d, _ in numbers))
     per_dataset = {}
     for d in datasets:
@@ -485,7 +490,7 @@ def cells_summary(rec):
 def cells_words(rec):
     """{glue name: value} for the notebook's paragraphs on the cells (their cases pick the paragraphs)."""
     v = cells_summary(rec)
-    out = {"cells_case": v["case"], "cells_mnist_case": v.get("mnist", "not_run"), "cells_learns": CELL_LEARNS,
+    out = {"cells_case": v["case"], "cells_mnist_case": v.get("mnist", "not_run"), "cells_learns": LEARNS,
            "cells_grows_case": v.get("grows", "not_answered")}
     if v["case"] == "no_cells":
         out["cells_reading"] = ("No record with the difficulty cells is committed yet; `leaklab compute "
@@ -494,7 +499,7 @@ def cells_words(rec):
 
     def summary(d, row):
         if not row["n_learned"]:
-            return (f"{DATASET_NAMES[d]}: no net learned (clean accuracy at most {CELL_LEARNS:.0%}) in "
+            return (f"{DATASET_NAMES[d]}: no net learned (clean accuracy at most {LEARNS:.0%}) in "
                     + ("its one cell" if row["n_cells"] == 1 else f"its {row['n_cells']} cells"))
         return (f"{DATASET_NAMES[d]}: clean {row['clean']:.1%} on average over the {row['n_learned']} of its "
                 f"{row['n_cells']} cells whose nets learn, {row['n_leaking']} leaking, {row['n_beyond_control']} "
