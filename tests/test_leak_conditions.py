@@ -246,6 +246,12 @@ def test_the_cells_answer_the_conjecture_from_the_nets_that_learned():
         "n_cells": 2, "n_learned": 1, "clean": 0.45, "n_leaking": 1, "n_beyond_control": 1}
     table = leak_conditions_page.cells_table([rec])
     assert table.count("never learned") == 1 and table.count("leaks, beyond the control") == 3
+    ax = leak_conditions_page.cells_figure([rec]).axes[0]  # a filled and a hollow point for each cell that learned
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "MNIST: true-label gap (hollow: its control)", "Fashion-MNIST: true-label gap (hollow: its control)",
+        "CIFAR-10: true-label gap (hollow: its control)", "never learned (clean at most 20%)"]
+    assert len(ax.containers) == 2 * 5 and len(ax.texts) == 6
+    assert leak_conditions_page.cells_figure([{"series": {}}]) is None
     # the same cells with MNIST's gap as large as CIFAR-10's: the conjecture's trend is gone
     flat = [synthetic_cell(c["dataset"], c["eps"], c["seeds"][0]["true"]["clean_acc"], 0.15, 0.0)
             if c["dataset"] == "mnist" else c for c in cells]

@@ -446,6 +446,48 @@ def cells_table(recs):
     return figures.Table("\n".join(lines))
 
 
+DATASET_COLOURS = {"mnist": "#1b7837", "fashion_mnist": "#1f4e9c", "cifar10": figures.PAPER_COLOR}
+
+
+def cells_figure(recs):
+    """The conjecture's own picture: each difficulty cell's leak gap (filled) and its control's gap (hollow, joined
+    to it) against the clean accuracy its true-label nets reached, one colour per dataset, the training eps written
+    beside each point; cells that never learned as grey crosses. None without a record that has the cells."""
+    rec = cells_record(recs)
+    if rec is None:
+        return None
+    fig, ax = plt.subplots(figsize=(11, 5.5), facecolor="white")
+    ax.axhline(0.0, color="black", lw=0.8)
+    shown = set()
+    for c in rec["series"]["cells"]:
+        n = cell_numbers(c, rec["series"]["n_test"])
+        x, leak, control = 100 * n["clean"].value, n["leak"], n["control"]
+        if n["clean"].value <= LEARNS:
+            ax.plot(x, 100 * leak.value, "x", color="grey", ms=9,
+                    label=None if "never" in shown else f"never learned (clean at most {LEARNS:.0%})")
+            shown.add("never")
+        else:
+            colour, name = DATASET_COLOURS[c["dataset"]], DATASET_NAMES[c["dataset"]]
+            ax.plot([x, x], [100 * control.value, 100 * leak.value], color=colour, lw=0.8, alpha=0.6)
+            ax.errorbar(x, 100 * control.value, yerr=100 * control.se, fmt="o", mfc="white", color=colour, ms=7,
+                        capsize=3)
+            ax.errorbar(x, 100 * leak.value, yerr=100 * leak.se, fmt="o", color=colour, ms=7, capsize=3,
+                        label=None if name in shown else f"{name}: true-label gap (hollow: its control)")
+            shown.add(name)
+        ax.annotate(f"{c['eps']:g}", (x, 100 * leak.value), xytext=(7, 4), textcoords="offset points", fontsize=9)
+    ax.set_xlabel("clean test accuracy of the true-label nets, % (lower: a harder problem)")
+    ax.set_ylabel("FGSM minus clean accuracy (points)")
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()  # the datasets first, the nets that never learned last
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("never"))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=9, loc="best")
+    ax.set_title("Does the leak grow as the problem gets harder? Each difficulty cell, mean over its seeds ± standard "
+                 "error\n(the number beside a point: its training eps, which is also its test eps, 0-255 scale)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def cells_summary(rec):
     """The blog's conjecture, asked of the cells, as a structured verdict. Difficulty is the clean accuracy each
     dataset's learning cells reach (lower: harder). "grows": the mean leak gap of the hardest dataset minus the
