@@ -103,17 +103,22 @@ def test_mnist_pages_show_this_builds_numbers_and_figures(built_book, name, expe
     assert record["profile"] == "quick" and record["data"]["sources"][0].startswith("MNIST train")
 
 
-def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch):
+def toy2d_with_cell(tmp_path, monkeypatch, source):
+    """Make the toy2d experiment run a copy of its notebook with one more code cell, right after its parameters
+    are checked (before any work)."""
     nb = json.loads((ROOT / "notebooks" / "toy2d.ipynb").read_text())
     at = next(i for i, c in enumerate(nb["cells"]) if "notebook_params" in "".join(c["source"]))
-    nb["cells"].insert(at + 1, {"cell_type": "code", "id": "boom", "metadata": {}, "outputs": [],
-                                "execution_count": None,
-                                "source": "raise RuntimeError('boom: a deliberately failing cell')"})
-    broken = tmp_path / "toy2d.ipynb"
-    broken.write_text(json.dumps(nb))
+    nb["cells"].insert(at + 1, {"cell_type": "code", "id": "added", "metadata": {}, "outputs": [],
+                                "execution_count": None, "source": source})
+    changed = tmp_path / "toy2d.ipynb"
+    changed.write_text(json.dumps(nb))
     exp = dataclasses.replace(experiments.EXPERIMENTS["toy2d"])
-    object.__setattr__(exp, "notebook", broken)
+    object.__setattr__(exp, "notebook", changed)
     monkeypatch.setitem(experiments.EXPERIMENTS, "toy2d", exp)
+
+
+def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch):
+    toy2d_with_cell(tmp_path, monkeypatch, "raise RuntimeError('boom: a deliberately failing cell')")
     with pytest.raises(experiments.RunError) as err:
         runner.execute("toy2d", experiments.resolve("toy2d"), tmp_path / "out.ipynb")
     assert "boom: a deliberately failing cell" in str(err.value)
@@ -121,15 +126,7 @@ def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch)
 
 
 def test_a_page_cell_that_hangs_is_stopped_with_one_message(tmp_path, monkeypatch):
-    nb = json.loads((ROOT / "notebooks" / "toy2d.ipynb").read_text())
-    at = next(i for i, c in enumerate(nb["cells"]) if "notebook_params" in "".join(c["source"]))
-    nb["cells"].insert(at + 1, {"cell_type": "code", "id": "hang", "metadata": {}, "outputs": [],
-                                "execution_count": None, "source": "import time\ntime.sleep(600)  # a hang"})
-    hanging = tmp_path / "toy2d.ipynb"
-    hanging.write_text(json.dumps(nb))
-    exp = dataclasses.replace(experiments.EXPERIMENTS["toy2d"])
-    object.__setattr__(exp, "notebook", hanging)
-    monkeypatch.setitem(experiments.EXPERIMENTS, "toy2d", exp)
+    toy2d_with_cell(tmp_path, monkeypatch, "import time\ntime.sleep(600)  # a hang")
     monkeypatch.setattr(runner, "PAGE_CELL_MINUTES", 0.1)
     start = time.monotonic()
     with pytest.raises(experiments.RunError) as err:
