@@ -93,7 +93,7 @@ def map_figure(recs):
     for c in m["cells"]:
         i, j = m["widths"].index(c["width"]), m["eps"].index(c["eps"])
         est, clean = cell_estimate(c), cell_clean(c)
-        if clean <= LEARNS:
+        if not learned(clean):
             label[i][j] = f"never learned\nclean {clean:.0%}"
             continue
         gap[i, j] = est.value
@@ -251,9 +251,14 @@ def onset_words(rec):
 LEARNS = 0.2
 
 
+def learned(clean_acc):
+    """Whether nets of this (mean) clean accuracy learned their task."""
+    return clean_acc > LEARNS
+
+
 def learning_cells(m):
     """The map's cells whose nets learn (mean clean accuracy above LEARNS)."""
-    return [c for c in m["cells"] if cell_clean(c) > LEARNS]
+    return [c for c in m["cells"] if learned(cell_clean(c))]
 
 
 def map_summary(m):
@@ -266,10 +271,10 @@ def map_summary(m):
     clean = {(c["eps"], c["width"]): cell_clean(c) for c in m["cells"]}
     leaks = {k for k, e in est.items() if e.is_effect and e.value > 0}
     harder = {k for k, e in est.items() if e.is_effect and e.value < 0}
-    learned = {(c["eps"], c["width"]) for c in learning_cells(m)}
+    learning = {(c["eps"], c["width"]) for c in learning_cells(m)}
 
     def means(cells):
-        cells = [k for k in cells if k in learned]
+        cells = [k for k in cells if k in learning]
         return {"clean": sum(clean[k] for k in cells) / len(cells) if cells else None,
                 "gap": stats.combined([(1 / len(cells), est[k]) for k in cells]) if cells else None,
                 "n_leaking": len(set(cells) & leaks), "n_cells": len(cells)}
@@ -278,7 +283,7 @@ def map_summary(m):
             "n_unclear": len(est) - len(leaks) - len(harder),
             "critical": sorted({round(e.critical, 1) for e in est.values()}),
             "n_seeds": next(iter(est.values())).n_seeds, "smallest_leaking_eps": min((e for e, _ in leaks), default=None),
-            "n_learned": len(learned), "left_out": len(est) - len(learned),
+            "n_learned": len(learning), "left_out": len(est) - len(learning),
             "by_eps": {e: means([k for k in est if k[0] == e]) for e in m["eps"]},
             "by_width": {w: means([k for k in est if k[1] == w]) for w in m["widths"]}}
 
@@ -414,7 +419,7 @@ def cell_verdict(numbers):
     """A cell's verdict by the noise rule: never learned, leaks beyond its control, leaks with the control
     leaking as much, the attack wins, or within noise."""
     leak, difference = numbers["leak"], numbers["difference"]
-    if numbers["clean"].value <= LEARNS:
+    if not learned(numbers["clean"].value):
         return "never learned"
     if leak.is_effect and leak.value > 0:
         return "leaks, beyond the control" if difference.is_effect and difference.value > 0 else \
@@ -462,7 +467,7 @@ def cells_figure(recs):
     for c in rec["series"]["cells"]:
         n = cell_numbers(c, rec["series"]["n_test"])
         x, leak, control = 100 * n["clean"].value, n["leak"], n["control"]
-        if n["clean"].value <= LEARNS:
+        if not learned(n["clean"].value):
             ax.plot(x, 100 * leak.value, "x", color="grey", ms=9,
                     label=None if "never" in shown else f"never learned (clean at most {LEARNS:.0%})")
             shown.add("never")
@@ -498,17 +503,17 @@ def cells_summary(rec):
         return {"case": "no_cells"}
     n_test = rec["series"]["n_test"]
     numbers = {(c["dataset"], c["eps"]): cell_numbers(c, n_test) for c in rec["series"]["cells"]}
-    learned = {k: v for k, v in numbers.items() if v["clean"].value > LEARNS}
+    learning = {k: v for k, v in numbers.items() if learned(v["clean"].value)}
     datasets = list(dict.fromkeys(d for d, _ in numbers))
     per_dataset = {}
     for d in datasets:
-        cells = [v for (name, _), v in learned.items() if name == d]
+        cells = [v for (name, _), v in learning.items() if name == d]
         per_dataset[d] = {"n_cells": sum(name == d for name, _ in numbers), "n_learned": len(cells),
                           "clean": sum(v["clean"].value for v in cells) / len(cells) if cells else None,
                           "n_leaking": sum(v["leak"].is_effect and v["leak"].value > 0 for v in cells),
                           "n_beyond_control": sum(cell_verdict(v) == "leaks, beyond the control" for v in cells)}
     ranked = sorted((d for d in datasets if per_dataset[d]["clean"] is not None), key=lambda d: per_dataset[d]["clean"])
-    out = {"case": "too_few", "per_dataset": per_dataset, "n_cells": len(numbers), "n_learned": len(learned)}
+    out = {"case": "too_few", "per_dataset": per_dataset, "n_cells": len(numbers), "n_learned": len(learning)}
     if "mnist" in per_dataset:
         m = per_dataset["mnist"]
         out["mnist"] = ("never_learned" if not m["n_learned"] else "beyond_control" if m["n_beyond_control"] else
@@ -518,11 +523,11 @@ def cells_summary(rec):
     if len(ranked) < 2:
         return out
     hard, easy = ranked[0], ranked[-1]
-    common = sorted({e for d, e in learned if d == hard} & {e for d, e in learned if d == easy})
+    common = sorted({e for d, e in learning if d == hard} & {e for d, e in learning if d == easy})
     if not common:
         return out
-    change = stats.combined([(1 / len(common), learned[(hard, e)]["leak"]) for e in common]
-                            + [(-1 / len(common), learned[(easy, e)]["leak"]) for e in common])
+    change = stats.combined([(1 / len(common), learning[(hard, e)]["leak"]) for e in common]
+                            + [(-1 / len(common), learning[(easy, e)]["leak"]) for e in common])
     out.update({"case": "answered", "hard": hard, "easy": easy, "eps": common, "change": change,
                 "grows": ("harder_leaks_more" if change.is_effect and change.value > 0 else
                           "easier_leaks_more" if change.is_effect else "unclear")})
