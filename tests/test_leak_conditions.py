@@ -262,19 +262,68 @@ def test_the_cells_answer_the_conjecture_from_the_nets_that_learned():
     assert leak_conditions_page.cells_summary(None)["case"] == "no_cells"
 
 
-def test_the_label_table_judges_each_labels_own_leak():
-    def rows(gaps):
+def synthetic_label_record(dataset, width, eps, gaps, provenance=None):
+    """A full record with a four-label table of five seeds: each label's model gaps `gaps[label]` under its own
+    attack and none under the others (the test images' error: 0.3 points)."""
+    def rows(label):
+        attacked = {**dict.fromkeys(attacks.ATTACK_LABELS, 0.0), label: gaps.get(label, 0.0)}
         return [{"seed": 10 * k, "attacked": {a: {"clean_acc": 0.9, "fgsm_acc": 0.9 + g + 0.002 * (k - 2),
                                                   "gap": g + 0.002 * (k - 2), "gap_se": 0.003}
-                                              for a, g in gaps.items()}} for k in range(5)]
-    zero = dict.fromkeys(attacks.ATTACK_LABELS, 0.0)
-    table = {"eps": 76.5, "trained": {"true": rows({**zero, "true": 0.05}), "predicted": rows(zero),
-                                      "least_likely": rows({**zero, "least_likely": 0.04}),
-                                      "random": rows({**zero, "random": -0.03})}}
-    rec = {"series": {"n_test": 10000, "label_table": table}}
+                                              for a, g in attacked.items()}} for k in range(5)]
+    table = {"eps": eps, "trained": {label: rows(label) for label in attacks.ATTACK_LABELS}}
+    params = {**experiments.get("leak_conditions").profiles["full"], "dataset": dataset, "width": width,
+              "train_eps": eps}
+    return {"params": params, "profile": "full", "series": {"n_test": 10000, "label_table": table},
+            "provenance": provenance}
+
+
+def test_the_label_table_judges_each_labels_own_leak():
+    rec = synthetic_label_record("fashion_mnist", 8, 76.5, {"true": 0.05, "least_likely": 0.04, "random": -0.03})
     words = leak_conditions_page.label_words(rec)
     assert (words["least_likely_case"], words["random_case"]) == ("leaks", "attack_wins")
-    shown = leak_conditions_page.label_table([rec]).splitlines()
+    assert words["label_reading"].startswith("On Fashion-MNIST, width 8, trained at eps 76.5/255")
+    shown = leak_conditions_page.label_table(rec).splitlines()
     assert [line.split(" |")[0] for line in shown[2:]] == [f"| {a} label" for a in attacks.ATTACK_LABELS]
     assert shown[2].count("*") == 1  # the true-label model leaks under its own attack only
     assert leak_conditions_page.label_words(None)["least_likely_case"] == "not_run"
+
+
+def test_cifar10s_label_table_is_a_variant_shown_beside_the_headline_and_pooled_nowhere(tmp_path):
+    from leaklab import book
+
+    cifar_prov = {"git_commit": "abc1234567", "torch": "2.13.0", "date": "2026-12-01T00:00:00",
+                  "wall_time_s": 6000.0}
+    fashion = synthetic_label_record("fashion_mnist", 8, 76.5, {"true": 0.05})
+    cifar = synthetic_label_record("cifar10", 16, 25.5, {"true": 0.2, "least_likely": -0.05}, cifar_prov)
+    assert not records.is_variant("leak_conditions", fashion) and records.is_variant("leak_conditions", cifar)
+    for i, rec in enumerate([fashion, cifar]):
+        gap = 0.2 if i else 0.05
+        rec.update({"experiment": "leak_conditions", "device": "cpu (2 threads)", "data": {"sources": ["test"]},
+                    "per_seed": [{"seed": 0, "leak_gap": gap, "leak_gap_se": 0.003, "leaking_seeds": 1.0,
+                                  "clean_acc": 0.9, "fgsm_acc": 0.9 + gap, "control_gap": 0.0,
+                                  "control_gap_se": 0.003, "control_clean_acc": 0.9, "control_fgsm_acc": 0.9}]})
+        records.save(rec, tmp_path / "leak_conditions" / f"{i}.json")
+    full = records.full_records("leak_conditions", tmp_path)
+    variants = records.full_records("leak_conditions", tmp_path, variants=True)
+    assert [r["params"]["dataset"] for r in full] == ["fashion_mnist"]
+    assert [r["params"]["dataset"] for r in variants] == ["cifar10"]
+    # the scorecard's paper-scale column counts the Fashion-MNIST seed alone (gap +5.00 points, not +12.50)
+    row = next(line for line in book.scorecard({}, tmp_path).splitlines() if "leak_conditions <" in line)
+    assert "+5.00 points" in row and "+12.50" not in row
+    shown = leak_conditions_page.label_tables(full, variants)
+    assert shown.index("**Fashion-MNIST, width 8") < shown.index("**CIFAR-10, width 16, trained at eps 25.5/255")
+    assert "Made by:" in shown and "`abc1234567`" in shown  # the variant says where it came from
+    words = leak_conditions_page.cifar_label_words(variants, None)
+    assert words["cifar_least_likely_case"] == "attack_wins" and "On CIFAR-10" in words["cifar_label_reading"]
+
+
+def test_without_cifar10s_label_table_the_page_says_what_the_cells_decide():
+    cells = {"series": {"n_test": 10000, "cells": [
+        synthetic_cell("cifar10", 25.5, 0.6, 0.20, 0.0), synthetic_cell("cifar10", 51.0, 0.5, 0.25, 0.01)]}}
+    words = leak_conditions_page.cifar_label_words([], cells)
+    assert words["cifar_least_likely_case"] == "not_run"
+    # the command runs the table where the leak beats its control by the most, on seeds the cells did not use
+    assert "-p train_eps=51 -p seed=2000" in words["cifar_label_reading"]
+    quiet = {"series": {"n_test": 10000, "cells": [synthetic_cell("cifar10", 25.5, 0.6, 0.0, 0.0)]}}
+    assert "No CIFAR-10 cell leaks" in leak_conditions_page.cifar_label_words([], quiet)["cifar_label_reading"]
+    assert "waits for the cells" in leak_conditions_page.cifar_label_words([], None)["cifar_label_reading"]

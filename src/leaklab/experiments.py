@@ -150,6 +150,9 @@ class Experiment:
     full_cost: str = ""  # what one `leaklab compute NAME --profile full` costs, on a GPU and on a 2-core CPU
     page_needs: dict = field(default_factory=dict)  # {subset parameter: a member the notebook's page draws}
     needs_gpu: bool = False  # its full profile is meant for a GPU (hours to days on a CPU)
+    # parameters that make another experiment rather than another run of this one: a full record made with other
+    # values of these (leak_conditions on CIFAR-10) is a variant, which its page may show but no pooled number counts
+    setting: tuple = ()
     notebook: Path = field(init=False)
 
     def __post_init__(self):
@@ -540,6 +543,7 @@ EXPERIMENTS = {
         # all the training images but the validation split leak_conditions holds out (its PROBE, 1,000)
         data_sizes={"n_train": {"fashion_mnist": 59000, "mnist": 59000, "cifar10": 49000}},
         also_datasets=("cells_datasets", "cells_seeds"),
+        setting=("dataset", "width", "train_eps", "adv_share", "epochs", "lr", "batch_size", "eval_eps"),
     ),
 }
 

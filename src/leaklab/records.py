@@ -299,9 +299,17 @@ def load_all(directory):
     return [load(p) for p in sorted(Path(directory).glob("*.json"))]
 
 
-def full_records(name, results_dir=None):
-    """The committed paper-scale records of `name` (profile full), oldest first."""
-    return [r for r in load_all(Path(results_dir or RESULTS) / name) if r.get("profile") == "full"]
+def is_variant(name, record):
+    """Whether a full record was made with another setting than the full profile's (experiments' `setting`)."""
+    exp = experiments.get(name)
+    return any(record["params"].get(key) != exp.profiles["full"][key] for key in exp.setting)
+
+
+def full_records(name, results_dir=None, variants=False):
+    """The committed full-profile records of `name`, oldest first: the paper-scale ones, made with the full
+    profile's setting; with variants=True the others (leak_conditions on CIFAR-10), which no pooled number counts."""
+    return [r for r in load_all(Path(results_dir or RESULTS) / name)
+            if r.get("profile") == "full" and is_variant(name, r) == variants]
 
 
 def pooled(name, recs):

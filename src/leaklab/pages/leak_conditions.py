@@ -9,7 +9,7 @@ import torch
 
 from .. import attacks, data, experiments, records, stats
 from ..leak_conditions import ATTACKS, eval_eps, model_from_record
-from . import figures
+from . import figures, paper_scale
 from .fgsm_leak import PAPER_LOSS_POINTS, show_eps_slider, slider_records
 from .fgsm_leak import live_slider as fgsm_live_slider
 
@@ -136,8 +136,9 @@ def cell_estimate(cell):
     return gap_estimate(cell["seeds"])
 
 
-def words(p, record, recs=()):
-    """{glue name: value or Markdown text} for the prose about this run (and the committed map)."""
+def words(p, record, recs=(), variants=()):
+    """{glue name: value or Markdown text} for the prose about this run, the committed paper-scale records (map,
+    cells, four-label table) and the variant records (CIFAR-10's four-label table)."""
     rows = record["per_seed"]
     leak, control = stats.stored(rows, "leak_gap"), stats.stored(rows, "control_gap")
     mean_se = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
@@ -167,6 +168,7 @@ def words(p, record, recs=()):
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
     out.update(cells_words(cells_record(recs)))
     out.update(label_words(label_record(recs)))
+    out.update(cifar_label_words(variants, cells_record(recs)))
     return out
 
 
@@ -575,17 +577,16 @@ def label_numbers(table, n_test):
     return out
 
 
-def label_record(recs):
-    return next((r for r in (recs or []) if "label_table" in r["series"]), None)
+def label_record(recs, dataset=None):
+    """The first of `recs` with a four-label table (on `dataset` when given), or None."""
+    return next((r for r in (recs or []) if "label_table" in r["series"]
+                 and dataset in (None, r["params"]["dataset"])), None)
 
 
-def label_table(recs):
-    """The four-label table: the gap (FGSM minus clean accuracy, points ± standard error over seeds) of models
-    trained with each attack label (rows) under FGSM with each label (columns); a star marks a gap beyond its
-    critical line. None without a record that has it."""
-    rec = label_record(recs)
-    if rec is None:
-        return None
+def label_table(rec):
+    """One record's four-label table: the gap (FGSM minus clean accuracy, points ± standard error over seeds) of
+    models trained with each attack label (rows) under FGSM with each label (columns); a star marks a gap beyond
+    its critical line."""
     numbers = label_numbers(rec["series"]["label_table"], rec["series"]["n_test"])
     trained = [t for t in LABELS if t in rec["series"]["label_table"]["trained"]]  # records store keys sorted
     lines = ["| trained with \\ attacked with | " + " | ".join(f"{a} label" for a in LABELS) + " |",
@@ -593,24 +594,75 @@ def label_table(recs):
     for t in trained:
         cells = [points(numbers[(t, a)]) + (" *" if numbers[(t, a)].is_effect else "") for a in LABELS]
         lines.append(f"| {t} label | " + " | ".join(cells) + " |")
-    return figures.Table("\n".join(lines))
+    return "\n".join(lines)
 
 
-def label_words(rec):
-    """{glue name: value} for the paragraphs on which attack labels leak: each label's own leak (trained and
-    attacked with it) in words, and a case for least-likely and for random ("leaks", "no_leak", "attack_wins")."""
+def label_setting(rec):
+    """'Fashion-MNIST, width 8, eps 76.5/255, 5 seeds a label': where a record's four-label table was made."""
+    p, table = rec["params"], rec["series"]["label_table"]
+    return (f"{DATASET_NAMES[p['dataset']]}, width {p['width']}, trained at eps {p['train_eps']:g}/255 and attacked "
+            f"at {table['eps']:g}/255, {len(table['trained']['true'])} seeds a label")
+
+
+def label_tables(recs, variants=()):
+    """The four-label table of the paper-scale records, then the same table from each variant record that has
+    one (the leak's other dataset), each headed by where it was made, a variant's with its provenance (MyST
+    markdown). None without any."""
+    headline = label_record(recs)
+    shown = ([(headline, "")] if headline else []) + [
+        (r, "\n\nMade by:\n\n" + "\n".join(paper_scale.provenance_lines([r])))
+        for r in variants if "label_table" in r["series"]]
+    if not shown:
+        return None
+    return figures.Table("\n\n".join(f"**{label_setting(r)}**\n\n{label_table(r)}{made}" for r, made in shown))
+
+
+def leaking_cell(rec, dataset):
+    """The cell of `dataset` whose leak exceeds its control's by the most, among those that do beyond noise (the
+    setting to run the four-label table on); None where none does or without cells."""
     if rec is None:
-        return {"labels_case": "no_table", "least_likely_case": "not_run", "random_case": "not_run",
-                "label_reading": "No record with the four-label table is committed yet; `leaklab compute "
-                                 "leak_conditions --profile full` makes one."}
+        return None
+    n_test = rec["series"]["n_test"]
+    found = [(cell_numbers(c, n_test)["difference"].value, c) for c in rec["series"]["cells"]
+             if c["dataset"] == dataset and cell_verdict(cell_numbers(c, n_test)) == "leaks, beyond the control"]
+    return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def label_words(rec, prefix="", missing="No record with the four-label table is committed yet; `leaklab compute "
+                                        "leak_conditions --profile full` makes one."):
+    """{glue name: value} for the paragraphs on which attack labels leak, each name after `prefix`: each label's
+    own leak (trained and attacked with it) in words, and a case for least-likely and for random ("leaks",
+    "no_leak", "attack_wins"; "not_run" without a table, where `missing` says why)."""
+    if rec is None:
+        return {f"{prefix}labels_case": "no_table", f"{prefix}least_likely_case": "not_run",
+                f"{prefix}random_case": "not_run", f"{prefix}label_reading": missing}
     numbers = label_numbers(rec["series"]["label_table"], rec["series"]["n_test"])
 
     def case(label):
         e = numbers.get((label, label))
         return "not_run" if e is None else ("leaks" if e.value > 0 else "attack_wins") if e.is_effect else "no_leak"
 
-    out = {"labels_case": "answered", "least_likely_case": case("least_likely"), "random_case": case("random"),
-           "label_reading": "Each label's own leak (trained and attacked with it): " + "; ".join(
-               f"{label} label {numbers[(label, label)].words(more='seeds')}" for label in LABELS
-               if (label, label) in numbers) + "."}
-    return out
+    return {f"{prefix}labels_case": "answered", f"{prefix}least_likely_case": case("least_likely"),
+            f"{prefix}random_case": case("random"),
+            f"{prefix}label_reading": f"On {label_setting(rec)}, each label's own leak (trained and attacked with "
+            "it): " + "; ".join(f"{label} label {numbers[(label, label)].words(more='seeds')}" for label in LABELS
+                                if (label, label) in numbers) + "."}
+
+
+def cifar_label_words(variants, cells_rec):
+    """label_words for CIFAR-10's four-label table (a variant record); without one, what the cells say about
+    running it: where CIFAR-10 leaks beyond its control, the command that makes it there on fresh seeds."""
+    cell = leaking_cell(cells_rec, "cifar10")
+    if cells_rec is None:
+        missing = ("Whether CIFAR-10 leaks, and so whether its four-label table is worth making, waits for the "
+                   "difficulty cells of the full profile.")
+    elif cell is None:
+        missing = ("No CIFAR-10 cell leaks beyond its predicted-label control, so there is no leaking CIFAR-10 "
+                   "setting to ask the four-label question on.")
+    else:
+        missing = (f"CIFAR-10 leaks beyond its control in the cells (most at eps {cell['eps']:g}/255); its "
+                   "four-label table is not committed yet. On seeds the cells did not use, `leaklab compute "
+                   f"leak_conditions --profile full -p dataset=cifar10 -p width={cell['width']} -p train_eps="
+                   f"{cell['eps']:g} -p seed=2000 -p map_eps_points=0 -p cells_seeds=0` makes it (20 CIFAR-10 "
+                   "trainings, about two hours on a 2-core CPU).")
+    return label_words(label_record(variants, "cifar10"), "cifar_", missing)
