@@ -269,6 +269,7 @@ def test_a_verdict_no_branch_names_or_a_branch_on_no_verdict_stops_the_build():
 # pages.mnist_from_fashion.words)
 BRANCH_CASES = {
     "leak_conditions": {"conjecture_case": {"label_read", "control_too", "unsettled"},
+                        "paper_conjecture_case": {"label_read", "control_too", "unsettled", "no_record"},
                         "map_case": {"answered", "too_few", "no_map"},
                         "cells_grows_case": {"harder_leaks_more", "easier_leaks_more", "unclear", "not_answered"},
                         "cells_mnist_case": {"beyond_control", "leaks_control_too", "no_leak", "never_learned",

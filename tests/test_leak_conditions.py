@@ -87,7 +87,16 @@ def test_the_conjecture_is_judged_by_the_noise_rule():
     both = leak_conditions_page.words(p, record([0.08, 0.09, 0.07, 0.1, 0.08], [0.08, 0.1, 0.07, 0.09, 0.08]))
     assert both["conjecture_case"] == "control_too"
     flat = leak_conditions_page.words(p, record([0.001, -0.002, 0.0, 0.003, -0.001], [0.0] * 5))
-    assert flat["conjecture_case"] == "unsettled"
+    assert flat["conjecture_case"] == "unsettled" and flat["paper_conjecture_case"] == "no_record"
+    # the committed record, judged the same way on its own seeds, and told apart from the search's seeds
+    committed = record([0.08, 0.09, 0.07, 0.1, 0.08], [0.01] * 5)
+    for row, seed in zip(committed["per_seed"], range(1000, 1050, 10)):
+        row["seed"] = seed
+    judged = leak_conditions_page.words(p, record([0.001, -0.002, 0.0, 0.003, -0.001], [0.0] * 5), [committed])
+    assert (judged["conjecture_case"], judged["paper_conjecture_case"]) == ("unsettled", "label_read")
+    assert judged["paper_seeds_words"] == "seeds 1000, 1010, 1020, 1030, 1040, none of which that search watched"
+    searched = leak_conditions_page.words(p, committed, [record([0.08] * 5, [0.01] * 5)])
+    assert searched["paper_seeds_words"].endswith("1 of them seeds that search watched")  # seed 0 of 0-4
 
 
 def test_the_map_reading_counts_cells_by_the_noise_rule():
@@ -326,4 +335,4 @@ def test_without_cifar10s_label_table_the_page_says_what_the_cells_decide():
     assert "-p train_eps=51 -p seed=2000" in words["cifar_label_reading"]
     quiet = {"series": {"n_test": 10000, "cells": [synthetic_cell("cifar10", 25.5, 0.6, 0.0, 0.0)]}}
     assert "No CIFAR-10 cell leaks" in leak_conditions_page.cifar_label_words([], quiet)["cifar_label_reading"]
-    assert "waits for the cells" in leak_conditions_page.cifar_label_words([], None)["cifar_label_reading"]
+    assert "waits for the difficulty cells" in leak_conditions_page.cifar_label_words([], None)["cifar_label_reading"]

@@ -136,27 +136,52 @@ def cell_estimate(cell):
     return gap_estimate(cell["seeds"])
 
 
-def words(p, record, recs=(), variants=()):
-    """{glue name: value or Markdown text} for the prose about this run, the committed paper-scale records (map,
-    cells, four-label table) and the variant records (CIFAR-10's four-label table)."""
-    rows = record["per_seed"]
+# The seeds the setting was chosen on (results/leak_conditions_trials.md): a record on others confirms it.
+SEARCH_SEEDS = range(0, 50, 10)
+
+
+def leak_judged(rows, whole, prefix=""):
+    """{glue name after `prefix`: value} judging seed rows: the true-label gap, the control's and their
+    difference in words, how many seeds leak beyond twice their own error, and the case for "What it means"."""
     leak, control = stats.stored(rows, "leak_gap"), stats.stored(rows, "control_gap")
     mean_se = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
     difference = stats.estimate([r["leak_gap"] - r["control_gap"] for r in rows],
                                 math.hypot(mean_se("leak_gap_se"), mean_se("control_gap_se")))
-    whole = record["series"]["n_test"] >= data.TEST_SET_SIZE  # only seeds can shrink the errors
-    out = {"leak_words": leak.words(all_images=whole), "control_words": control.words(all_images=whole),
-           "difference_words": difference.words(all_images=whole),
-           "n_leaking": int(sum(r["leaking_seeds"] for r in rows)),
-           "paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
-           "eval_eps_used": eval_eps(p, p.train_eps)}
-    out["dataset_name"] = DATASET_NAMES[p.dataset]
+    n_leaking = int(sum(r["leaking_seeds"] for r in rows))
     # the issue's criterion for a reliable leak: at least 4 seeds in 5 leak, each beyond twice its own error;
     # the notebook's "What it means" says what each case means (book.keep_holding_branches shows the one that holds)
-    reliable = out["n_leaking"] >= 0.8 * len(rows) and leak.value > 0
+    reliable = n_leaking >= 0.8 * len(rows) and leak.value > 0
     beyond_control = difference.is_effect and difference.value > 0
-    out["conjecture_case"] = ("unsettled" if not reliable else "label_read" if beyond_control else "control_too")
-    out["n_seeds_run"] = len(rows)
+    return {f"{prefix}leak_words": leak.words(all_images=whole), f"{prefix}control_words":
+            control.words(all_images=whole), f"{prefix}difference_words": difference.words(all_images=whole),
+            f"{prefix}n_leaking": n_leaking, f"{prefix}n_seeds_run": len(rows),
+            f"{prefix}conjecture_case": "unsettled" if not reliable else "label_read" if beyond_control else
+            "control_too"}
+
+
+def paper_seeds_words(recs):
+    """The committed records' seeds as the page words them, and whether the search that chose the setting
+    watched any of them."""
+    seeds = [row["seed"] for r in recs for row in r["per_seed"]]
+    searched = [s for s in seeds if s in SEARCH_SEEDS]
+    share = "none" if not searched else "all" if len(searched) == len(seeds) else f"{len(searched)}"
+    return f"seeds {', '.join(map(str, seeds))}, " + (
+        "none of which that search watched" if share == "none" else f"{share} of them seeds that search watched")
+
+
+def words(p, record, recs=(), variants=()):
+    """{glue name: value or Markdown text} for the prose about this run, the committed paper-scale records (map,
+    cells, four-label table) and the variant records (CIFAR-10's four-label table)."""
+    whole = record["series"]["n_test"] >= data.TEST_SET_SIZE  # only seeds can shrink the errors
+    out = leak_judged(record["per_seed"], whole)
+    out.update({"paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
+                "eval_eps_used": eval_eps(p, p.train_eps), "dataset_name": DATASET_NAMES[p.dataset]})
+    if recs:
+        out.update(leak_judged([row for r in recs for row in r["per_seed"]],
+                               all(r["series"]["n_test"] >= data.TEST_SET_SIZE for r in recs), "paper_"))
+        out["paper_seeds_words"] = paper_seeds_words(recs)
+    else:
+        out["paper_conjecture_case"] = "no_record"
     out["blog_clean_acc"] = experiments.get("fgsm_leak").metrics["clean_acc"].paper
     out["probe_words"] = probe_images(record)
     out["paper_probe_words"] = probe_images(recs[0]) if recs else "no committed record"
