@@ -274,8 +274,8 @@ BRANCH_CASES = {
                         "cells_grows_case": {"harder_leaks_more", "easier_leaks_more", "unclear", "not_answered"},
                         "cells_mnist_case": {"beyond_control", "leaks_control_too", "no_leak", "never_learned",
                                              "not_run"},
-                        "least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run"},
-                        "cifar_least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run"}},
+                        "least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run", "true_quiet"},
+                        "cifar_least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run", "true_quiet"}},
     "fgsm_leak": {"scale_case": {"why_no_leak", "means"}, "open_question_case": {"answerable", "unanswerable"}},
     "mnist_from_fashion": {"direction_case": {"carries_over", "reversed", "unclear"}},
 }

@@ -10,6 +10,7 @@ import torch
 from .. import attacks, data, experiments, records, stats
 from ..leak_conditions import ATTACKS, eval_eps, model_from_record
 from . import figures, paper_scale
+from .fgsm_leak import NAMES as LABEL_NAMES
 from .fgsm_leak import PAPER_LOSS_POINTS, show_eps_slider, slider_records
 from .fgsm_leak import live_slider as fgsm_live_slider
 
@@ -614,11 +615,11 @@ def label_table(rec):
     its critical line."""
     numbers = label_numbers(rec["series"]["label_table"], rec["series"]["n_test"])
     trained = [t for t in LABELS if t in rec["series"]["label_table"]["trained"]]  # records store keys sorted
-    lines = ["| trained with \\ attacked with | " + " | ".join(f"{a} label" for a in LABELS) + " |",
+    lines = ["| trained with \\ attacked with | " + " | ".join(f"{LABEL_NAMES[a]} label" for a in LABELS) + " |",
              "|---|" + "---|" * len(LABELS)]
     for t in trained:
         cells = [points(numbers[(t, a)]) + (" *" if numbers[(t, a)].is_effect else "") for a in LABELS]
-        lines.append(f"| {t} label | " + " | ".join(cells) + " |")
+        lines.append(f"| {LABEL_NAMES[t]} label | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -657,7 +658,9 @@ def label_words(rec, prefix="", missing="No record with the four-label table is 
                                         "leak_conditions --profile full` makes one."):
     """{glue name: value} for the paragraphs on which attack labels leak, each name after `prefix`: each label's
     own leak (trained and attacked with it) in words, and a case for least-likely and for random ("leaks",
-    "no_leak", "attack_wins"; "not_run" without a table, where `missing` says why)."""
+    "no_leak", "attack_wins"; "not_run" without a table, where `missing` says why). The question is whether a
+    label leaks where the true label does: where the table's own true-label leak is not beyond noise, the
+    least-likely case is "true_quiet"."""
     if rec is None:
         return {f"{prefix}labels_case": "no_table", f"{prefix}least_likely_case": "not_run",
                 f"{prefix}random_case": "not_run", f"{prefix}label_reading": missing}
@@ -667,11 +670,12 @@ def label_words(rec, prefix="", missing="No record with the four-label table is 
         e = numbers.get((label, label))
         return "not_run" if e is None else ("leaks" if e.value > 0 else "attack_wins") if e.is_effect else "no_leak"
 
-    return {f"{prefix}labels_case": "answered", f"{prefix}least_likely_case": case("least_likely"),
-            f"{prefix}random_case": case("random"),
+    own = "; ".join(f"{LABEL_NAMES[label]} label {numbers[(label, label)].words(more='seeds')}" for label in LABELS
+                    if (label, label) in numbers)
+    return {f"{prefix}labels_case": "answered", f"{prefix}random_case": case("random"),
+            f"{prefix}least_likely_case": case("least_likely") if case("true") == "leaks" else "true_quiet",
             f"{prefix}label_reading": f"On {label_setting(rec)}, each label's own leak (trained and attacked with "
-            "it): " + "; ".join(f"{label} label {numbers[(label, label)].words(more='seeds')}" for label in LABELS
-                                if (label, label) in numbers) + "."}
+                                      f"it): {own}."}
 
 
 def cifar_label_words(variants, cells_rec):
