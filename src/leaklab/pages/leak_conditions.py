@@ -624,7 +624,8 @@ def label_table(rec):
 
 
 def label_setting(rec):
-    """'Fashion-MNIST, width 8, eps 76.5/255, 5 seeds a label': where a record's four-label table was made."""
+    """'Fashion-MNIST, width 8, trained at eps 76.5/255 and attacked at 76.5/255, 5 seeds a label': where a
+    record's four-label table was made."""
     p, table = rec["params"], rec["series"]["label_table"]
     return (f"{DATASET_NAMES[p['dataset']]}, width {p['width']}, trained at eps {p['train_eps']:g}/255 and attacked "
             f"at {table['eps']:g}/255, {len(table['trained']['true'])} seeds a label")
@@ -649,8 +650,9 @@ def leaking_cell(rec, dataset):
     if rec is None:
         return None
     n_test = rec["series"]["n_test"]
-    found = [(cell_numbers(c, n_test)["difference"].value, c) for c in rec["series"]["cells"]
-             if c["dataset"] == dataset and cell_verdict(cell_numbers(c, n_test)) == "leaks, beyond the control"]
+    judged = [(cell_numbers(c, n_test), c) for c in rec["series"]["cells"] if c["dataset"] == dataset]
+    found = [(numbers["difference"].value, c) for numbers, c in judged
+             if cell_verdict(numbers) == "leaks, beyond the control"]
     return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
