@@ -165,9 +165,10 @@ def paper_seeds_words(recs):
     watched any of them."""
     seeds = [row["seed"] for r in recs for row in r["per_seed"]]
     searched = [s for s in seeds if s in SEARCH_SEEDS]
-    share = "none" if not searched else "all" if len(searched) == len(seeds) else f"{len(searched)}"
-    return f"seeds {', '.join(map(str, seeds))}, " + (
-        "none of which that search watched" if share == "none" else f"{share} of them seeds that search watched")
+    if not searched:
+        return f"seeds {', '.join(map(str, seeds))}, none of which that search watched"
+    share = "all" if len(searched) == len(seeds) else len(searched)
+    return f"seeds {', '.join(map(str, seeds))}, {share} of them seeds that search watched"
 
 
 def words(p, record, recs=(), variants=()):
@@ -192,9 +193,10 @@ def words(p, record, recs=(), variants=()):
     out.update(map_words(mapped[0]["series"]["map"] if mapped else None))
     out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
-    out.update(cells_words(cells_record(recs)))
+    cells_rec = cells_record(recs)
+    out.update(cells_words(cells_rec))
     out.update(label_words(label_record(recs)))
-    out.update(cifar_label_words(variants, cells_record(recs)))
+    out.update(cifar_label_words(variants, cells_rec))
     return out
 
 
