@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def worktree(commit, where):
     """A clean checkout of `commit` at `where` (a detached git worktree); returns its short hash."""
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit],
+                           capture_output=True, text=True)
+    if added.returncode:
+        sys.exit(f"cannot check out {commit!r}: {added.stderr.strip()}")
     return subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"], check=True, text=True,
                           capture_output=True).stdout.strip()
 
@@ -63,9 +65,9 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         trees = {}
-        for role in ("base", "head"):
-            trees[role] = (work / role, worktree(getattr(args, role), work / role))
-        try:
+        try:  # the worktrees are unregistered again even when the second checkout or a run fails
+            for role in ("base", "head"):
+                trees[role] = (work / role, worktree(getattr(args, role), work / role))
             print(f"{args.experiment}, quick profile, `leaklab run` (notebook and compute); base {trees['base'][1]}, "
                   f"head {trees['head'][1]}; {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M')}\n")
             print(f"{'round':>5} {'commit':>14} {'run wall s':>11} {'compute s':>10} {'head / base':>12}")
