@@ -246,7 +246,7 @@ def test_the_cells_answer_the_conjecture_from_the_nets_that_learned():
     cells = [synthetic_cell("mnist", e, 0.99, 0.0, 0.0) for e in (51.0, 76.5)]
     cells += [synthetic_cell("fashion_mnist", e, 0.88, 0.05, 0.0) for e in (51.0, 76.5)]
     cells += [synthetic_cell("cifar10", 51.0, 0.45, 0.15, 0.0), synthetic_cell("cifar10", 76.5, 0.1, 0.3, 0.0)]
-    rec = {"series": {"n_test": 10000, "cells": cells}}
+    rec = {"params": experiments.get("leak_conditions").profiles["full"], "series": {"n_test": 10000, "cells": cells}}
     v = leak_conditions_page.cells_summary(rec)
     assert v["case"] == "answered" and (v["hard"], v["easy"]) == ("cifar10", "mnist")
     assert v["eps"] == [51.0]  # CIFAR-10 at 76.5 never learned: no comparison there, and no mean counts it
@@ -340,3 +340,59 @@ def test_without_cifar10s_label_table_the_page_says_what_the_cells_decide():
     quiet = {"series": {"n_test": 10000, "cells": [synthetic_cell("cifar10", 25.5, 0.6, 0.0, 0.0)]}}
     assert "No CIFAR-10 cell leaks" in leak_conditions_page.cifar_label_words([], quiet)["cifar_label_reading"]
     assert "waits for the difficulty cells" in leak_conditions_page.cifar_label_words([], None)["cifar_label_reading"]
+
+
+def test_a_piece_without_the_pages_seeds_records_its_part_alone_and_the_page_pools_it(tmp_path, monkeypatch):
+    """On a CPU the full profile comes in pieces, one record a sitting: n_seeds 0 computes only the parts asked."""
+    monkeypatch.setenv("LEAKLAB_CHECKPOINTS", str(tmp_path))
+    params = experiments.resolve("leak_conditions", "full", {
+        **TINY_RUNS["leak_conditions"], "n_seeds": 0, "map_eps_points": 0, "label_seeds": 0,
+        "cells_datasets": "mnist", "cells_eps_points": 1, "cells_seeds": 1})
+    out = leak_conditions.compute(SimpleNamespace(**params), log=lambda m: None)
+    record = records.payload("leak_conditions", params, out)
+    assert record["per_seed"] == [] and set(record["metrics"].values()) == {None}
+    assert "seeds" not in record["series"] and "map" not in record["series"] and ".pt" not in record["_files"]
+    assert [c["dataset"] for c in record["series"]["cells"]] == ["mnist"]
+    assert all(s.startswith("MNIST") for s in record["data"]["sources"])  # Fashion-MNIST was not used
+    # beside a record with the page's seeds, the piece adds its cells and nothing to the seeds' numbers
+    page = {**record, "per_seed": [{"seed": 0, "leak_gap": 0.05, "leak_gap_se": 0.003, "leaking_seeds": 1.0,
+                                    "control_gap": 0.0, "control_gap_se": 0.003}],
+            "series": {"n_test": 200, "n_probe": 1000, "probe": "validation", "seeds": []}}
+    for draw in (leak_conditions_page.table, leak_conditions_page.epochs_figure, leak_conditions_page.loss_figure):
+        assert draw([record]) is None
+    assert leak_conditions_page.cells_record([page, record])["series"]["cells"] == record["series"]["cells"]
+    assert leak_conditions_page.leak_judged(page["per_seed"], False)["n_seeds_run"] == 1
+    assert leak_conditions_page.paper_seeds_words(leak_conditions_page.with_seeds([page, record])) == \
+        leak_conditions_page.paper_seeds_words([page])
+
+
+def test_pieces_pool_cell_by_cell_each_seed_once_and_only_with_their_own_setting():
+    cifar = synthetic_cell("cifar10", 25.5, 0.6, 0.20, 0.0)
+    first, second = ({"params": experiments.get("leak_conditions").profiles["full"], "series": {
+        "n_test": 10000, "cells": [{**cell, "seeds": cell["seeds"][part]}]}} for cell, part in
+        ((cifar, slice(0, 3)), (cifar, slice(2, 5))))  # seed 20 is in both pieces: the same network
+    mnist = {**first, "series": {"n_test": 10000, "cells": [synthetic_cell("mnist", 25.5, 0.98, 0.0, 0.0)]}}
+    other = {"params": {**first["params"], "epochs": 3}, "series": {"n_test": 10000, "cells": [cifar]}}
+    smaller = {**first, "series": {"n_test": 500, "cells": [cifar]}}
+    pooled = leak_conditions_page.cells_record([first, mnist, second, other, smaller])
+    assert [c["dataset"] for c in pooled["series"]["cells"]] == ["mnist", "cifar10"]
+    assert [s["seed"] for s in pooled["series"]["cells"][1]["seeds"]] == [0, 10, 20, 30, 40]
+    assert pooled["series"]["cells"][1]["seeds"] == cifar["seeds"]
+    assert [r is x for r, x in zip(pooled["pooled_from"], (first, mnist, second))] == [True] * 3
+    # the four-label table pools the same way, row by row, at its own eps
+    whole = synthetic_label_record("fashion_mnist", 8, 76.5, {"true": 0.05})
+    halves = [{**whole, "series": {"n_test": 10000, "label_table": {"eps": 76.5, "trained": {
+        k: rows[part] for k, rows in whole["series"]["label_table"]["trained"].items()}}}}
+        for part in (slice(0, 2), slice(1, 5))]
+    assert leak_conditions_page.label_record(halves)["series"]["label_table"] == whole["series"]["label_table"]
+    assert leak_conditions_page.label_record(halves, "cifar10") is None
+
+
+def test_a_run_must_compute_something_and_a_notebook_run_needs_the_pages_seeds():
+    parts = {"n_seeds": 0, "map_eps_points": 0, "cells_seeds": 0, "label_seeds": 0}
+    with pytest.raises(experiments.ParameterError, match="nothing to compute"):
+        experiments.resolve("leak_conditions", "full", parts)
+    params = experiments.resolve("leak_conditions", "full", {**parts, "cells_seeds": 5})
+    with pytest.raises(experiments.ParameterError, match="n_seeds=0: the leak_conditions page draws"):
+        experiments.check_page("leak_conditions", params)
+    experiments.check_page("leak_conditions", experiments.resolve("leak_conditions", "full"))

@@ -148,7 +148,10 @@ class Experiment:
     also_datasets: tuple = ()
     source: str = ""
     full_cost: str = ""  # what one `leaklab compute NAME --profile full` costs, on a GPU and on a 2-core CPU
-    page_needs: dict = field(default_factory=dict)  # {subset parameter: a member the notebook's page draws}
+    # {subset parameter: a member the notebook's page draws} or {count parameter: the least the page draws}
+    page_needs: dict = field(default_factory=dict)
+    # count parameters of which a run needs one above 0 (each 0 turns a part off; with all of them 0 nothing is left)
+    any_of: tuple = ()
     needs_gpu: bool = False  # its full profile is meant for a GPU (hours to days on a CPU)
     # parameters that make another experiment rather than another run of this one: a full record made with other
     # values of these (leak_conditions on CIFAR-10) is a variant, which its page may show but no pooled number counts
@@ -473,14 +476,18 @@ EXPERIMENTS = {
         "predicted label",
         source="MTandHJ/PyTorch-Robust, FGSM-AT on Fashion-MNIST (a published small-scale leak); the blog's "
         "conjecture that the leak needs a hard problem",
-        full_cost=("hours on a 2-core CPU, over sittings (every network is checkpointed): the page's 5 seeds and the "
+        full_cost=("hours on a 2-core CPU, over sittings (every network is checkpointed; the parts can also run as "
+                   "separate records, which the page pools: -p n_seeds=0 and a part's count above 0, README's 'Only "
+                   "what is asked'): the page's 5 seeds and the "
                    "map (34 trainings), the difficulty cells (90: 3 datasets x 3 eps x 5 seeds x 2 labels, CIFAR-10's "
                    "the slowest) and the four-label table (10 more); a Fashion-MNIST training of 7 epochs took about "
                    "2 minutes on this project's 2-core AVX2 CPU (the quick book: 1,052-1,268 s for 10), a CIFAR-10 "
                    "one at width 16 about 5.5 minutes (321 s)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
-            "n_seeds": Param(int, "independent trainings of each attack label", 1, 20),
+            "n_seeds": Param(int, "independent trainings of each attack label on the page's setting (0: none, for a "
+                             "record of the map, cells or four-label table alone, which the page pools with others)",
+                             0, 20),
             "dataset": Param(str, "the training and test data", choices=("fashion_mnist", "mnist", "cifar10")),
             "width": Param(int, "channels of the CNN's first layer (its later layers have twice as many)", 1, 64),
             "train_eps": Param(float, "eps of every attacked training image, 0-255 scale (76.5 = 0.3)", 1.0, 255.0),
@@ -544,6 +551,10 @@ EXPERIMENTS = {
         data_sizes={"n_train": {"fashion_mnist": 59000, "mnist": 59000, "cifar10": 49000}},
         also_datasets=("cells_datasets", "cells_seeds"),
         setting=("dataset", "width", "train_eps", "adv_share", "epochs", "lr", "batch_size", "eval_eps"),
+        # the page draws its seeds' models; the full profile's other parts can each be a record of their own (one
+        # per sitting on a CPU), which the page pools
+        page_needs={"n_seeds": 1},
+        any_of=("n_seeds", "map_eps_points", "cells_seeds", "label_seeds"),
     ),
 }
 
@@ -577,6 +588,9 @@ def resolve(name, profile="quick", overrides=None):
         if checked[key] > most:
             raise ParameterError(f"{key}={checked[key]}: {checked[exp.dataset_param]} has {most} images there; "
                                  f"choose at most {most}")
+    if exp.any_of and not any(checked[k] > 0 for k in exp.any_of):
+        raise ParameterError(", ".join(f"{k}=0" for k in exp.any_of) + f": that leaves {name} nothing to compute; "
+                             "set one of them above 0")
     return {"profile": profile, **checked}
 
 
@@ -595,6 +609,12 @@ def check_page(name, params):
     """The notebook's page draws some networks (fgsm_leak's true-label model): a run through the notebook must
     train them. `leaklab compute` trains any subset."""
     for key, member in get(name).page_needs.items():
+        if isinstance(member, int) and not isinstance(member, bool):
+            if params[key] < member:
+                raise ParameterError(f"{key}={params[key]}: the {name} page draws the models of at least {member} "
+                                     f"seed, so a notebook run needs {key} >= {member} (leaklab compute runs the "
+                                     "other parts alone)")
+            continue
         if member not in picked(params[key]):
             raise ParameterError(f"{key}={params[key]!r}: the {name} page draws the {member!r} model, so a "
                                  f"notebook run must include it (leaklab compute runs any subset)")

@@ -10,6 +10,8 @@ again over a grid of training eps and model widths: the map of where the label l
 """
 
 
+import math
+
 import torch
 
 from . import attacks, data, experiments, fgsm_leak, models, records, stats, training
@@ -174,39 +176,52 @@ def seed_row(seed, s):
 
 
 def summarize(rows):
-    """The record's metrics: means over seeds (leaking_seeds: the share of seeds that leak beyond noise)."""
+    """The record's metrics: means over seeds (leaking_seeds: the share of seeds that leak beyond noise); each one
+    undefined (NaN) in a record without the page's seeds (n_seeds 0: the map, cells or label table alone)."""
+    if not rows:
+        return {key: math.nan for key in experiments.get("leak_conditions").metrics}
     return records.summarize_rows(rows, spread=("leak_gap", "control_gap", "clean_acc"))
 
 
 def compute(p, log=print):
-    """The whole experiment for parameters `p`: both models for every seed (checkpointed per epoch), and the
-    map when map_eps_points > 0; beside the record, the first seed's true-label model in fp16 (the slider)."""
+    """The whole experiment for parameters `p`: both models for every seed (checkpointed per epoch), the map
+    when map_eps_points > 0, the difficulty cells when cells_seeds > 0 and the four-label table when label_seeds
+    > 0; beside the record, the first seed's true-label model in fp16 (the slider). With n_seeds 0 the record
+    holds only the other parts: on a CPU the full profile comes in pieces, one record each, which the page pools."""
     device = training.resolve_device(p.device)
-    train_set, test, probe, mean, std = prepared(p.dataset, p)
-    checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest])
+    used = [p.dataset] if p.n_seeds or p.map_eps_points or p.label_seeds else []
+    if p.cells_seeds:
+        used += [name for name in experiments.picked(p.cells_datasets) if name not in used]
+    train_set, test, probe, mean, std = prepared(p.dataset, p) if used[:1] == [p.dataset] else (None,) * 5
+    checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest]) \
+        if train_set else None
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     seeds = []
     for n in numbers:
         log(f"leak_conditions: seed {n} ({len(seeds) + 1} of {p.n_seeds})")
         seeds.append(run_seed(n, p, train_set, test, probe, mean, std, checkpoints, device))
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
-    series = {"n_test": len(test.labels), "n_probe": len(probe.labels), "probe": "validation",
-              "normalization": [mean, std],
-              "eps": seeds[0]["curve"]["eps"], "classes": data.CLASSES[p.dataset],
-              "seeds": [{"seed": n, "curve": s["curve"],
-                         "models": {k: {key: m[key] for key in ("clean_acc", "fgsm_acc", "gap", "gap_se", "history")}
-                                    for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
+    series = {"n_test": min(p.n_eval, data.TEST_SET_SIZE), "n_probe": PROBE, "probe": "validation",
+              "classes": data.CLASSES[p.dataset]}
+    if train_set:
+        series.update({"n_test": len(test.labels), "normalization": [mean, std]})
+    if seeds:
+        series.update({"eps": seeds[0]["curve"]["eps"],
+                       "seeds": [{"seed": n, "curve": s["curve"],
+                                  "models": {k: {key: m[key] for key in ("clean_acc", "fgsm_acc", "gap", "gap_se",
+                                                                         "history")}
+                                             for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]})
     if p.map_eps_points > 0:
         series["map"] = run_map(p, train_set, test, probe, mean, std, checkpoints, device, log)
     if p.cells_seeds > 0:
         series["cells"] = run_cells(p, device, log)
     if p.label_seeds > 0:
         series["label_table"] = run_label_table(p, train_set, test, probe, mean, std, checkpoints, device, log)
-    return {"metrics": summarize(rows), "per_seed": rows, "series": series,
-            "files": {".pt": fgsm_leak.model_bytes(seeds[0]["model"])}, "device": training.describe_device(device),
-            "data": records.describe_data(*[data.load(name, split) for name, split in
-                                            experiments.data_needed("leak_conditions", vars(p))]),
-            "live": {"model": seeds[0]["model"]}}
+    out = {"metrics": summarize(rows), "per_seed": rows, "series": series, "device": training.describe_device(device),
+           "data": records.describe_data(*[data.load(name, split) for name in used for split in ("train", "test")])}
+    if seeds:
+        out.update({"files": {".pt": fgsm_leak.model_bytes(seeds[0]["model"])}, "live": {"model": seeds[0]["model"]}})
+    return out
 
 
 def model_from_record(record):

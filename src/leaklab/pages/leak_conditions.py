@@ -18,8 +18,61 @@ from .fgsm_leak import live_slider as fgsm_live_slider
 live_slider = fgsm_live_slider
 
 
+# --- records taken as one run: on a CPU the full profile comes in pieces (one per sitting), a record each ---------
+
+def with_seeds(recs):
+    """The records that hold the page's seeds (a piece made with n_seeds 0 holds only the map, cells or table)."""
+    return [r for r in (recs or []) if "seeds" in r["series"]]
+
+
+def merge_cells(cells, key):
+    """Cells of several records as one: those with the same key(cell) merged, each seed once (a seed trained
+    again in another piece is the same network), in order of first appearance."""
+    merged = {}
+    for c in cells:
+        into = merged.setdefault(key(c), {**c, "seeds": []})
+        known = {s["seed"] for s in into["seeds"]}
+        into["seeds"] += [s for s in c["seeds"] if s["seed"] not in known]
+    return list(merged.values())
+
+
+def pooled(recs, part):
+    """`part` ("map", "cells" or "label_table") of every record of `recs` that holds it, as one record: those
+    made with the first one's setting on as many test images, their cells (or table rows) merged seed by seed.
+    It keeps the first one's params and lists the records it pooled under "pooled_from"; None without any."""
+    have = [r for r in (recs or []) if part in r["series"]]
+    if not have:
+        return None
+    setting = experiments.get("leak_conditions").setting
+    first = have[0]
+    have = [r for r in have if r["series"]["n_test"] == first["series"]["n_test"]
+            and all(r["params"][k] == first["params"][k] for k in setting)]
+    parts = [r["series"][part] for r in have]
+    if part == "cells":
+        order = list(DATASET_NAMES)
+        cells = merge_cells([c for cs in parts for c in cs], lambda c: (c["dataset"], c["eps"], c["width"],
+                                                                          c["n_train"]))
+        merged = sorted(cells, key=lambda c: (order.index(c["dataset"]), c["eps"], c["width"]))
+    elif part == "map":
+        cells = merge_cells([c for m in parts for c in m["cells"]], lambda c: (c["eps"], c["width"]))
+        merged = {"eps": sorted({c["eps"] for c in cells}), "widths": sorted({c["width"] for c in cells}),
+                  "cells": sorted(cells, key=lambda c: (c["eps"], c["width"]))}
+    else:  # the four-label table: rows of each training label, one per seed, at the table's eps
+        same = [t for t in parts if t["eps"] == parts[0]["eps"]]
+        have = [r for r, t in zip(have, parts) if t["eps"] == parts[0]["eps"]]
+        trained = {}
+        for t in same:
+            for kind, rows in t["trained"].items():
+                known = {row["seed"] for row in trained.setdefault(kind, [])}
+                trained[kind] += [row for row in rows if row["seed"] not in known]
+        merged = {"eps": parts[0]["eps"], "trained": trained}
+    return {"params": first["params"], "series": {"n_test": first["series"]["n_test"], part: merged},
+            "pooled_from": have}
+
+
 def table(recs):
     """Clean and FGSM accuracy of both models, each seed's gap ± its standard error (MyST markdown)."""
+    recs = with_seeds(recs)
     if not recs:
         return None
     lines = ["| seed | model trained with | clean | FGSM at eval eps | gap (FGSM minus clean) | beyond 2 SE? |",
@@ -36,6 +89,7 @@ def table(recs):
 
 def epochs_figure(recs):
     """Clean and FGSM accuracy on the probe images after each epoch: every seed, both models."""
+    recs = with_seeds(recs)
     if not recs:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), facecolor="white", sharey=True)
@@ -61,6 +115,7 @@ def epochs_figure(recs):
 
 def loss_figure(recs):
     """The true-label model's mean test loss along the FGSM direction, every seed, beside the blog's curve."""
+    recs = with_seeds(recs)
     if not recs:
         return None
     fig, (ax, blog) = plt.subplots(1, 2, figsize=(11, 3.8), facecolor="white",
@@ -85,10 +140,10 @@ def loss_figure(recs):
 
 def map_figure(recs):
     """The leak gap over training eps and width (mean over map seeds); cells within noise are marked."""
-    cells_recs = [r for r in (recs or []) if "map" in r["series"]]
-    if not cells_recs:
+    mapped = pooled(recs, "map")
+    if mapped is None:
         return None
-    m = cells_recs[0]["series"]["map"]
+    m = mapped["series"]["map"]
     gap = torch.full((len(m["widths"]), len(m["eps"])), float("nan"))  # grey: a cell whose nets never learned
     label = [["" for _ in m["eps"]] for _ in m["widths"]]
     for c in m["cells"]:
@@ -178,20 +233,21 @@ def words(p, record, recs=(), variants=()):
     out = leak_judged(record["per_seed"], whole)
     out.update({"paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
                 "eval_eps_used": eval_eps(p, p.train_eps), "dataset_name": DATASET_NAMES[p.dataset]})
-    if recs:
-        out.update(leak_judged([row for r in recs for row in r["per_seed"]],
-                               all(r["series"]["n_test"] >= data.TEST_SET_SIZE for r in recs), "paper_"))
-        out["paper_seeds_words"] = paper_seeds_words(recs)
+    seeded = with_seeds(recs)
+    if seeded:
+        out.update(leak_judged([row for r in seeded for row in r["per_seed"]],
+                               all(r["series"]["n_test"] >= data.TEST_SET_SIZE for r in seeded), "paper_"))
+        out["paper_seeds_words"] = paper_seeds_words(seeded)
     else:
         out["paper_conjecture_case"] = "no_record"
     out["blog_clean_acc"] = experiments.get("fgsm_leak").metrics["clean_acc"].paper
     out["probe_words"] = probe_images(record)
-    out["paper_probe_words"] = probe_images(recs[0]) if recs else "no committed record"
+    out["paper_probe_words"] = probe_images(seeded[0]) if seeded else "no committed record"
     out["onset_words"] = onset_words(record)
-    out["paper_onset_words"] = onset_words(recs[0] if recs else None)
-    mapped = [r for r in (recs or []) if "map" in r["series"]]
-    out.update(map_words(mapped[0]["series"]["map"] if mapped else None))
-    out["map_reading"] = map_reading(mapped[0]["series"]["map"]) if mapped else (
+    out["paper_onset_words"] = onset_words(seeded[0] if seeded else None)
+    mapped = pooled(recs, "map")
+    out.update(map_words(mapped["series"]["map"] if mapped else None))
+    out["map_reading"] = map_reading(mapped["series"]["map"]) if mapped else (
         "No record with the map is committed yet; `leaklab compute leak_conditions --profile full` makes one.")
     cells_rec = cells_record(recs)
     out.update(cells_words(cells_rec))
@@ -458,7 +514,8 @@ def cell_verdict(numbers):
 
 
 def cells_record(recs):
-    return next((r for r in (recs or []) if "cells" in r["series"]), None)
+    """The difficulty cells of all `recs`, pooled (`pooled`), or None."""
+    return pooled(recs, "cells")
 
 
 def points(e):
@@ -606,9 +663,10 @@ def label_numbers(table, n_test):
 
 
 def label_record(recs, dataset=None):
-    """The first of `recs` with a four-label table (on `dataset` when given), or None."""
-    return next((r for r in (recs or []) if "label_table" in r["series"]
-                 and dataset in (None, r["params"]["dataset"])), None)
+    """The four-label tables of `recs` (on `dataset` when given), pooled (`pooled`: those of the first one's
+    setting), or None."""
+    return pooled([r for r in (recs or []) if "label_table" in r["series"]
+                   and dataset in (None, r["params"]["dataset"])], "label_table")
 
 
 def label_table(rec):
@@ -637,10 +695,14 @@ def label_tables(recs, variants=()):
     """The four-label table of the paper-scale records, then the same table from each variant record that has
     one (the leak's other dataset), each headed by where it was made, a variant's with its provenance (MyST
     markdown). None without any."""
-    headline = label_record(recs)
+    headline, rest, shown_variants = label_record(recs), list(variants or []), []
+    while label_record(rest):  # each setting's tables pooled, each with the records that made it
+        table = label_record(rest)
+        shown_variants.append(table)
+        rest = [r for r in rest if not any(r is made for made in table["pooled_from"])]
     shown = ([(headline, "")] if headline else []) + [
-        (r, "\n\nMade by:\n\n" + "\n".join(paper_scale.provenance_lines([r])))
-        for r in variants if "label_table" in r["series"]]
+        (r, "\n\nMade by:\n\n" + "\n".join(paper_scale.provenance_lines(r["pooled_from"])))
+        for r in shown_variants]
     if not shown:
         return None
     return figures.Table("\n\n".join(f"**{label_setting(r)}**\n\n{label_table(r)}{made}" for r, made in shown))
