@@ -228,3 +228,12 @@ def test_a_record_resumed_over_sittings_says_how_long_its_epochs_trained():
     assert "2.0 h of training over several sittings" in paper_scale.time_text(resumed)
     one_go = {"provenance": {"wall_time_s": 7500.0}, "series": series}
     assert paper_scale.time_text(one_go) == "125.0 min"
+
+
+def test_a_cpu_records_whether_bf16_autocast_ran():
+    """A CPU with bf16 units trains under bf16 autocast by default, which changes the numbers: the record's device
+    line says which ran, as it does on CUDA."""
+    from leaklab import training
+
+    line = training.describe_device("cpu")
+    assert line.startswith("cpu (") and f"bf16 autocast {'on' if training.bf16_helps('cpu') else 'off'}" in line

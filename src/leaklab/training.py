@@ -389,4 +389,5 @@ def describe_device(device):
     if str(device).startswith("cuda"):
         return (f"cuda ({torch.cuda.get_device_name(device)}; bf16 autocast {'on' if bf16_helps(device) else 'off'}, "
                 f"torch.compile {'on' if worth_compiling(device) else 'off'})")
-    return f"cpu ({torch.get_num_threads()} threads)"
+    # the CPU's own bf16 units switch autocast on (bf16_helps), which changes the numbers: the record says so
+    return f"cpu ({torch.get_num_threads()} threads; bf16 autocast {'on' if bf16_helps(device) else 'off'})"
