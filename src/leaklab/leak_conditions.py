@@ -183,6 +183,26 @@ def summarize(rows):
     return records.summarize_rows(rows, spread=("leak_gap", "control_gap", "clean_acc"))
 
 
+def parts_held(p, series):
+    """What a record holds besides the page's seeds, in words (its provenance line says it: the full profile may
+    come in pieces, a record each)."""
+    def seeds(n):
+        return ", ".join(str(p.seed + 10 * k) for k in range(n))
+
+    parts = []
+    if "map" in series:
+        m = series["map"]
+        parts.append(f"the map (training eps {', '.join(f'{e:g}' for e in m['eps'])}; widths "
+                     f"{', '.join(map(str, m['widths']))}; seeds {seeds(p.map_seeds)})")
+    for name in dict.fromkeys(c["dataset"] for c in series.get("cells", [])):
+        eps = [c["eps"] for c in series["cells"] if c["dataset"] == name]
+        parts.append(f"the {name} cells (training eps {', '.join(f'{e:g}' for e in eps)}; seeds "
+                     f"{seeds(p.cells_seeds)})")
+    if "label_table" in series:
+        parts.append(f"the four-label table (seeds {seeds(p.label_seeds)})")
+    return parts
+
+
 def compute(p, log=print):
     """The whole experiment for parameters `p`: both models for every seed (checkpointed per epoch), the map
     when map_eps_points > 0, the difficulty cells when cells_seeds > 0 and the four-label table when label_seeds
@@ -217,7 +237,8 @@ def compute(p, log=print):
         series["cells"] = run_cells(p, device, log)
     if p.label_seeds > 0:
         series["label_table"] = run_label_table(p, train_set, test, probe, mean, std, checkpoints, device, log)
-    out = {"metrics": summarize(rows), "per_seed": rows, "series": series, "device": training.describe_device(device),
+    out = {"metrics": summarize(rows), "per_seed": rows, "series": series, "parts": parts_held(p, series),
+           "device": training.describe_device(device),
            "data": records.describe_data(*[data.load(name, split) for name in used for split in ("train", "test")])}
     if seeds:
         out.update({"files": {".pt": fgsm_leak.model_bytes(seeds[0]["model"])}, "live": {"model": seeds[0]["model"]}})

@@ -63,6 +63,8 @@ def payload(name, params, out):
         "series": out.get("series", {}),
         "files": sorted(out.get("files", {})),
     }
+    if out.get("parts"):  # what a record holds besides its per-seed rows (a piece of a full profile)
+        body["parts"] = list(out["parts"])
     body = plain(body)
     body["_files"] = dict(out.get("files", {}))  # bytes, written beside the JSON, never into it
     return body

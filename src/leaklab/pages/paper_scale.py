@@ -93,9 +93,10 @@ def provenance_lines(recs):
     for r in recs:
         prov = r["provenance"]
         commit = prov["git_commit"]
-        lines.append(f"- `{r['_path'].rsplit('/', 1)[-1]}`: {len(r['per_seed'])} seed(s) "
-                     f"({', '.join(str(row['seed']) for row in r['per_seed'][:5])}"
-                     f"{', …' if len(r['per_seed']) > 5 else ''}); {r['device']}; commit `{commit[:10]}`"
+        held = (f"{len(r['per_seed'])} seed(s) ({', '.join(str(row['seed']) for row in r['per_seed'][:5])}"
+                f"{', …' if len(r['per_seed']) > 5 else ''})" if r["per_seed"] else "none of the headline's seeds")
+        held += "".join(f"; {part}" for part in r.get("parts", []))
+        lines.append(f"- `{r['_path'].rsplit('/', 1)[-1]}`: {held}; {r['device']}; commit `{commit[:10]}`"
                      f"{' (dirty tree)' if commit.endswith('-dirty') else ''}; torch {prov['torch']}; "
                      f"data: {'; '.join(r['data']['sources'])}; {time_text(r)}; "
                      f"{prov['date'][:10]}.")
