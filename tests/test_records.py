@@ -148,6 +148,24 @@ def test_checkpoint_dir_depends_on_the_data():
     assert one != records.checkpoint_dir("cifar_mislabeled", p)
 
 
+def test_checkpoints_never_cross_arithmetic(monkeypatch):
+    """bf16 autocast changes the numbers, and a CPU's own bf16 units switch it on: pieces trained with it (or on a
+    GPU) are never resumed without it."""
+    from leaklab import training
+
+    p = SimpleNamespace(**experiments.resolve("cifar_mislabeled", "quick"))
+
+    def key():
+        return records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], training.arithmetic("cpu"))
+
+    monkeypatch.setenv("LEAKLAB_BF16", "1")
+    with_bf16 = key()
+    monkeypatch.setenv("LEAKLAB_BF16", "0")
+    assert key() != with_bf16 and training.arithmetic("cpu") == "cpu fp32"
+    assert key() == records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], "cpu fp32") != \
+        records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], "cuda fp32")
+
+
 def test_runs_that_differ_only_in_which_nets_they_train_share_checkpoints(tmp_path, monkeypatch):
     """Seeds and the choice of networks name the checkpoint files; everything else keys the directory, which
     lies outside the work tree (LEAKLAB_CHECKPOINTS, else ~/.cache/leaklab/checkpoints)."""

@@ -128,7 +128,8 @@ def compute(p, log=print):
     train_full, test = data.load("cifar10", "train"), data.load("cifar10", "test")
     mean, std = training.channel_stats(train_full.images)  # per channel, from all 50,000 training images
     train = data.subset(train_full, p.n_train)
-    checkpoints = records.checkpoint_dir("cifar_mislabeled", p, [train.digest, test.digest])
+    checkpoints = records.checkpoint_dir("cifar_mislabeled", p, [train.digest, test.digest],
+                                         training.arithmetic(device))
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     clock = training.Clock(p.n_seeds * planned_images(p, len(train.labels)), log)
     if log:

@@ -192,7 +192,7 @@ def compute(p, log=print):
     train_full, test_full = data.load("cifar10", "train"), data.load("cifar10", "test")
     mean, std = training.channel_stats(train_full.images)  # per channel, from all 50,000 training images
     train, test = data.subset(train_full, p.n_train), data.subset(test_full, p.n_eval)
-    checkpoints = records.checkpoint_dir("fgsm_leak", p, [train.digest, test.digest])
+    checkpoints = records.checkpoint_dir("fgsm_leak", p, [train.digest, test.digest], training.arithmetic(device))
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     clock = training.Clock(p.n_seeds * len(experiments.picked(p.labels)) * p.epochs * len(train.labels), log)
     if log:

@@ -128,7 +128,8 @@ def run_cells(p, device=None, log=print):
     for name in experiments.picked(p.cells_datasets):
         train_set, test, probe, mean, std = prepared(name, p)
         width = p.cifar_width if name == "cifar10" else p.width
-        checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest])
+        checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest],
+                                              training.arithmetic(device))
         for eps in training_eps(p.cells_eps_max, p.cells_eps_points):
             seeds = []
             for k in range(p.cells_seeds):
@@ -213,8 +214,8 @@ def compute(p, log=print):
     if p.cells_seeds:
         used += [name for name in experiments.picked(p.cells_datasets) if name not in used]
     train_set, test, probe, mean, std = prepared(p.dataset, p) if used[:1] == [p.dataset] else (None,) * 5
-    checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest]) \
-        if train_set else None
+    checkpoints = None if train_set is None else records.checkpoint_dir(
+        "leak_conditions", p, [train_set.digest, test.digest, probe.digest], training.arithmetic(device))
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     seeds = []
     for n in numbers:

@@ -112,7 +112,8 @@ def compute(p, log=print):
                                           data.load("fashion_mnist", "train"))
     norms = {"mnist": training.channel_stats(mnist_all.images), "fashion": training.channel_stats(fashion_all.images)}
     mnist, fashion = data.subset(mnist_all, p.n_train), data.subset(fashion_all, p.n_train)
-    checkpoints = records.checkpoint_dir("mnist_from_fashion", p, [mnist.digest, mnist_test.digest, fashion.digest])
+    checkpoints = records.checkpoint_dir("mnist_from_fashion", p, [mnist.digest, mnist_test.digest, fashion.digest],
+                                         training.arithmetic("cpu"))
     seeds = run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints, log)
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]

@@ -253,22 +253,21 @@ def checkpoint_root():
     return Path(chosen).expanduser() if chosen else Path.home() / ".cache" / "leaklab" / "checkpoints"
 
 
-def checkpoint_dir(name, params, data=()):
+def checkpoint_dir(name, params, data=(), arithmetic=""):
     """Where a run of `name` with these parameters, on exactly this data, keeps its finished pieces, so
     that a killed run started again the same way resumes instead of starting over.
 
     The key covers the parameters (but the SELECTION_PARAMS), the data (`data`: the digests of the
-    datasets used, see data.Dataset), the library's source and a forced bf16 setting (LEAKLAB_BF16), so a
-    run never resumes from pieces computed from other data, by other code or in other arithmetic.
+    datasets used, see data.Dataset), the library's source and the arithmetic (`training.arithmetic`: the
+    device's type and bf16 autocast, which LEAKLAB_BF16 or the CPU's own bf16 units switch), so a run never
+    resumes from pieces computed from other data, by other code or in other arithmetic.
     """
     given = {k: v for k, v in dict(vars(params)).items() if k not in SELECTION_PARAMS}
     digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode())
     digest.update(json.dumps(list(data)).encode())
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
-    forced_bf16 = os.environ.get("LEAKLAB_BF16")  # bf16 changes the numbers: never resume across a change of it
-    if forced_bf16:
-        digest.update(f"LEAKLAB_BF16={forced_bf16}".encode())
+    digest.update(arithmetic.encode())
     key = digest.hexdigest()[:16]
     return checkpoint_root() / name / key
 

@@ -385,6 +385,13 @@ def resolve_device(choice):
     return choice
 
 
+def arithmetic(device):
+    """What a device trains in: its type and whether bf16 autocast runs. It changes the numbers, so checkpoint
+    keys cover it (a resume never mixes networks trained in other arithmetic: a CPU with bf16 units and one
+    without, or a GPU's pieces resumed on a CPU)."""
+    return f"{torch.device(device).type} {'bf16' if bf16_helps(device) else 'fp32'}"
+
+
 def describe_device(device):
     if str(device).startswith("cuda"):
         return (f"cuda ({torch.cuda.get_device_name(device)}; bf16 autocast {'on' if bf16_helps(device) else 'off'}, "
