@@ -191,8 +191,8 @@ def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_p
     checkpoint_dirs, reads = [], []
     real_dir, real_load = records.checkpoint_dir, training.load_checkpoint
 
-    def dir_in_tmp(name, params, data=()):  # the real key, under tmp_path instead of the checkpoint root
-        d = tmp_path / "checkpoints" / real_dir(name, params, data).relative_to(records.checkpoint_root())
+    def dir_in_tmp(name, params, data=(), arithmetic=""):  # the real key, under tmp_path, not the checkpoint root
+        d = tmp_path / "checkpoints" / real_dir(name, params, data, arithmetic).relative_to(records.checkpoint_root())
         checkpoint_dirs.append(d)
         return d
 
