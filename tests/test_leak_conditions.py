@@ -1,5 +1,6 @@
 """leak_conditions: the record a run writes, the page drawn from it, and the words that judge it."""
 import math
+import statistics
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -133,6 +134,15 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
         s["clean_acc"] = 0.48
     assert leak_conditions_page.map_summary(m)["left_out"] == 1
     assert "1 that stays near chance is left out" in leak_conditions_page.map_reading(m)
+    # a net that never learned beside its cell's other seed, which did: left out of that cell's mean alone (seen
+    # at paper scale: a width-2 net stuck at chance, its twin at 84% clean)
+    dead, live = m["cells"][3]["seeds"]
+    dead.update(clean_acc=0.1, gap=0.0)
+    assert leak_conditions_page.cell_estimate(m["cells"][3]).value == pytest.approx(live["gap"])
+    assert leak_conditions_page.cell_clean(m["cells"][3]) == pytest.approx(live["clean_acc"])
+    assert leak_conditions_page.map_summary(m)["nets_left_out"] == 1
+    assert "1 net that never learned, beside another seed's that did, is left out of its cell's mean" in \
+        leak_conditions_page.map_reading(m)
 
 
 def test_bad_parameters_are_refused_before_any_work():
@@ -284,6 +294,23 @@ def synthetic_label_record(dataset, width, eps, gaps, provenance=None):
               "train_eps": eps}
     return {"params": params, "profile": "full", "series": {"n_test": 10000, "label_table": table},
             "provenance": provenance}
+
+
+def test_a_difficulty_cell_leaves_out_a_seed_whose_either_net_never_learned():
+    cell = synthetic_cell("cifar10", 76.5, 0.45, 0.15, 0.0)
+    whole = leak_conditions_page.cell_numbers(cell, 10000)
+    stuck = cell["seeds"][4]["predicted"]  # the control of one seed stuck at chance: its gap of 0 says nothing
+    stuck.update(clean_acc=0.1, fgsm_acc=0.1, gap=0.0)
+    n = leak_conditions_page.cell_numbers(cell, 10000)
+    assert (n["learned"], n["left_out"], n["n_seeds"], n["leak"].n_seeds) == (True, 1, 5, 4)
+    assert n["leak"].value == pytest.approx(statistics.fmean(s["true"]["gap"] for s in cell["seeds"][:4]))
+    assert n["difference"].n_seeds == 4 and whole["difference"].n_seeds == 5
+    rec = {"params": experiments.get("leak_conditions").profiles["full"], "series": {"n_test": 10000, "cells": [cell]}}
+    assert "(1 of 5 seeds left out: a net never learned)" in leak_conditions_page.cells_table([rec])
+    for s in cell["seeds"]:  # no seed with both nets learned: the cell never learned, whatever its true nets did
+        s["predicted"].update(clean_acc=0.1, gap=0.0)
+    n = leak_conditions_page.cell_numbers(cell, 10000)
+    assert not n["learned"] and n["left_out"] == 0 and leak_conditions_page.cell_verdict(n) == "never learned"
 
 
 def test_the_label_table_judges_each_labels_own_leak():

@@ -259,3 +259,13 @@ def test_the_loss_rise_exists_only_for_a_curve_with_an_interior_peak():
     assert "peaks at ε = 1.00 (in 1 of 2 seeds" in fgsm_leak_page.loss_rise_words([climbing, peaked])
     record = {"per_seed": [climbing], "series": {"n_test": 1000}}
     assert paper_scale.verdict("fgsm_leak", "loss_rise", [record]) == "undefined in these runs"
+
+
+def test_a_combination_counts_seeds_per_part_among_the_parts_with_a_spread():
+    """A mean over cells where one cell kept a single seed (its twin never learned) still has a spread over seeds:
+    it is not 'one trained model'."""
+    two = stats.estimate([0.05, 0.07], 0.003)
+    one = stats.estimate([0.06], 0.003)
+    mixed = stats.combined([(0.5, two), (0.5, one)])
+    assert mixed.n_seeds == 2 and not mixed.one_model
+    assert stats.combined([(0.5, one), (-0.5, one)]).one_model

@@ -227,8 +227,11 @@ def combined(weighted):
     var = sum(v for v, _ in parts)
     spread = sum(v * v / df for v, df in parts if math.isfinite(df) and df > 0)
     df = var * var / spread if spread > 0 else math.inf
+    # seeds per part: the fewest among the parts with a spread over seeds (a part of one seed, a cell where the
+    # other seed's net never learned, has none); one only where every part is one trained model
+    spread_seeds = [e.n_seeds for _, e in weighted if e.n_seeds > 1]
     return Estimate(sum(w * e.value for w, e in weighted), math.sqrt(var), 0.0,
-                    min(e.n_seeds for _, e in weighted), None, df)
+                    min(spread_seeds) if spread_seeds else 1, None, df)
 
 
 def accuracy(rows, key, n_test, chance=0.1):

@@ -153,8 +153,10 @@ def map_figure(recs):
             label[i][j] = f"never learned\nclean {clean:.0%}"
             continue
         gap[i, j] = est.value
+        dropped = never_learned(c)
         label[i][j] = (f"{100 * est.value:+.1f}\n± {100 * est.se:.1f}" + ("" if est.is_effect else "\n(noise)")
-                       + f"\nclean {clean:.0%}")
+                       + f"\nclean {clean:.0%}"
+                       + (f"\n({dropped} of {len(c['seeds'])} nets\nnever learned)" if dropped else ""))
     fig, ax = plt.subplots(figsize=(11, 7), facecolor="white")
     points = 100 * gap
     lim = max(float(points.nan_to_num(0.0).abs().max()), 0.1)
@@ -171,14 +173,33 @@ def map_figure(recs):
     fig.colorbar(im, ax=ax, label="FGSM minus clean accuracy (points)")
     ax.set_title("Where the label leaks: FGSM minus clean accuracy, points ± standard error\n"
                  "(red: FGSM images easier than clean; '(noise)': within its critical line, Student's t for its "
-                 f"seeds;\ngrey: clean accuracy at most {LEARNS:.0%}, a net that never learned)", fontsize=10)
+                 f"seeds;\ngrey: clean accuracy at most {LEARNS:.0%}, nets that never learned, left out of every "
+                 "mean)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
+def learned_seeds(seeds, kinds=None):
+    """The seeds whose nets learned (clean accuracy above LEARNS), or all of them where none did (a cell that
+    never learned, shown as such). A map seed is one net; a difficulty cell's seed (kinds: its nets) leaves with
+    both of its nets when either never learned, since the leak and its control are compared seed by seed. A net
+    that never learned answers the same to any image, so its gap of zero says nothing about leaking."""
+    def ok(s):
+        return all(learned(s[k]["clean_acc"]) for k in kinds) if kinds else learned(s["clean_acc"])
+
+    return [s for s in seeds if ok(s)] or list(seeds)
+
+
 def cell_clean(cell):
-    """A map cell's clean accuracy, the mean over its seeds."""
-    return sum(s["clean_acc"] for s in cell["seeds"]) / len(cell["seeds"])
+    """A map cell's clean accuracy, the mean over its seeds whose nets learned (over all where none did)."""
+    seeds = learned_seeds(cell["seeds"])
+    return sum(s["clean_acc"] for s in seeds) / len(seeds)
+
+
+def never_learned(cell, kinds=None):
+    """How many of a cell's seeds were left out of its means because a net of theirs never learned (0 where
+    none learned: the whole cell is shown as never learned)."""
+    return len(cell["seeds"]) - len(learned_seeds(cell["seeds"], kinds))
 
 
 def gap_estimate(scores):
@@ -188,8 +209,8 @@ def gap_estimate(scores):
 
 
 def cell_estimate(cell):
-    """A map cell's gap over its seeds."""
-    return gap_estimate(cell["seeds"])
+    """A map cell's gap over its seeds whose nets learned."""
+    return gap_estimate(learned_seeds(cell["seeds"]))
 
 
 # The seeds the setting was chosen on (results/leak_conditions_trials.md): a record on others confirms it.
@@ -370,6 +391,7 @@ def map_summary(m):
             "critical": sorted({round(e.critical, 1) for e in est.values()}),
             "n_seeds": next(iter(est.values())).n_seeds, "smallest_leaking_eps": min((e for e, _ in leaks), default=None),
             "n_learned": len(learning), "left_out": len(est) - len(learning),
+            "nets_left_out": sum(never_learned(c) for c in m["cells"]),
             "by_eps": {e: means([k for k in est if k[0] == e]) for e in m["eps"]},
             "by_width": {w: means([k for k in est if k[1] == w]) for w in m["widths"]}}
 
@@ -395,7 +417,10 @@ def map_reading(m):
 
     text += (f". Over the cells whose nets learn (clean accuracy above {LEARNS:.0%}"
              + (f"; {v['left_out']} that {'stays' if v['left_out'] == 1 else 'stay'} near chance "
-                f"{'is' if v['left_out'] == 1 else 'are'} left out" if v["left_out"] else "") + "), by training "
+                f"{'is' if v['left_out'] == 1 else 'are'} left out" if v["left_out"] else "")
+             + (f"; {nets} {'net' if nets == 1 else 'nets'} that never learned, beside another seed's that did, "
+                f"{'is' if nets == 1 else 'are'} left out of {'its' if nets == 1 else 'their'} cell's mean"
+                if (nets := v["nets_left_out"]) else "") + "), by training "
              "eps: " + "; ".join(f"eps {e:g}: {summary(row)}" for e, row in v["by_eps"].items()))
     text += "; by width: " + "; ".join(f"width {w}: {summary(row)}" for w, row in v["by_width"].items()) + "."
     return text
@@ -489,8 +514,10 @@ DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": 
 def cell_numbers(cell, n_test):
     """A difficulty cell over its seeds, as Estimates: the true-label nets' clean accuracy (against chance), their
     leak gap, the predicted-label control's gap, and the two gaps' difference seed by seed (the seed fixes the
-    initial weights and the batch order of both)."""
-    seeds = cell["seeds"]
+    initial weights and the batch order of both), over the seeds both of whose nets learned (all seeds where no
+    seed's did: "learned" is then False); "left_out" counts the seeds left out."""
+    seeds = learned_seeds(cell["seeds"], ATTACKS)
+    learned_any = any(all(learned(s[kind]["clean_acc"]) for kind in ATTACKS) for s in seeds)
     leak, control = (gap_estimate([s[kind] for s in seeds]) for kind in ATTACKS)
     clean = [s["true"]["clean_acc"] for s in seeds]
     # the difference's test-image error: both gaps' mean errors (as words() combines the page's two models)
@@ -498,14 +525,15 @@ def cell_numbers(cell, n_test):
     return {"clean": stats.estimate(clean, stats.binomial_se(sum(clean) / len(clean), n_test), null=0.1),
             "leak": leak, "control": control,
             "difference": stats.estimate([s["true"]["gap"] - s["predicted"]["gap"] for s in seeds],
-                                         math.hypot(mean_se["true"], mean_se["predicted"]))}
+                                         math.hypot(mean_se["true"], mean_se["predicted"])),
+            "learned": learned_any, "left_out": never_learned(cell, ATTACKS), "n_seeds": len(cell["seeds"])}
 
 
 def cell_verdict(numbers):
     """A cell's verdict by the noise rule: never learned, leaks beyond its control, leaks with the control
     leaking as much, the attack wins, or within noise."""
     leak, difference = numbers["leak"], numbers["difference"]
-    if not learned(numbers["clean"].value):
+    if not numbers["learned"]:
         return "never learned"
     if leak.is_effect and leak.value > 0:
         return "leaks, beyond the control" if difference.is_effect and difference.value > 0 else \
@@ -533,7 +561,9 @@ def cells_table(recs):
     for c in rec["series"]["cells"]:
         n = cell_numbers(c, rec["series"]["n_test"])
         lines.append(f"| {DATASET_NAMES[c['dataset']]} | {c['eps']:g}/255 | {c['width']} | "
-                     f"{100 * n['clean'].value:.1f}% ± {100 * n['clean'].se:.1f} | {points(n['leak'])} | "
+                     f"{100 * n['clean'].value:.1f}% ± {100 * n['clean'].se:.1f}"
+                     + (f" ({n['left_out']} of {n['n_seeds']} seeds left out: a net never learned)" if n["left_out"]
+                        else "") + f" | {points(n['leak'])} | "
                      f"{points(n['control'])} | {points(n['difference'])} | {cell_verdict(n)} |")
     return figures.Table("\n".join(lines))
 
@@ -554,7 +584,7 @@ def cells_figure(recs):
     for c in rec["series"]["cells"]:
         n = cell_numbers(c, rec["series"]["n_test"])
         x, leak, control = 100 * n["clean"].value, n["leak"], n["control"]
-        if not learned(n["clean"].value):
+        if not n["learned"]:
             ax.plot(x, 100 * leak.value, "x", color="grey", ms=9,
                     label=None if "never" in shown else f"never learned (clean at most {LEARNS:.0%})")
             shown.add("never")
@@ -590,7 +620,7 @@ def cells_summary(rec):
         return {"case": "no_cells"}
     n_test = rec["series"]["n_test"]
     numbers = {(c["dataset"], c["eps"]): cell_numbers(c, n_test) for c in rec["series"]["cells"]}
-    learning = {k: v for k, v in numbers.items() if learned(v["clean"].value)}
+    learning = {k: v for k, v in numbers.items() if v["learned"]}
     datasets = list(dict.fromkeys(d for d, _ in numbers))
     per_dataset = {}
     for d in datasets:
