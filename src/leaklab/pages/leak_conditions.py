@@ -789,5 +789,5 @@ def cifar_label_words(variants, cells_rec):
                    "four-label table is not committed yet. On seeds the cells did not use, `leaklab compute "
                    f"leak_conditions --profile full -p dataset=cifar10 -p width={cell['width']} -p train_eps="
                    f"{cell['eps']:g} -p seed=2000 -p map_eps_points=0 -p cells_seeds=0` makes it (20 CIFAR-10 "
-                   "trainings, about two hours on a 2-core CPU).")
+                   "trainings: about 40 minutes on a 2-core CPU with bf16 units, two hours on one without).")
     return label_words(label_record(variants, "cifar10"), "cifar_", missing)
