@@ -262,7 +262,8 @@ def test_the_cells_answer_the_conjecture_from_the_nets_that_learned():
     assert v["eps"] == [51.0]  # CIFAR-10 at 76.5 never learned: no comparison there, and no mean counts it
     assert v["grows"] == "harder_leaks_more" and v["change"].value == pytest.approx(0.15)
     assert v["mnist"] == "no_leak" and v["per_dataset"]["cifar10"] == {
-        "n_cells": 2, "n_learned": 1, "clean": 0.45, "n_leaking": 1, "n_beyond_control": 1}
+        "n_cells": 2, "n_learned": 1, "clean": 0.45, "n_leaking": 1, "n_beyond_control": 1, "seeds_left_out": 0,
+        "seeds": 5}
     table = leak_conditions_page.cells_table([rec])
     assert table.count("never learned") == 1 and table.count("leaks, beyond the control") == 3
     ax = leak_conditions_page.cells_figure([rec]).axes[0]  # a filled and a hollow point for each cell that learned
@@ -307,6 +308,8 @@ def test_a_difficulty_cell_leaves_out_a_seed_whose_either_net_never_learned():
     assert n["difference"].n_seeds == 4 and whole["difference"].n_seeds == 5
     rec = {"params": experiments.get("leak_conditions").profiles["full"], "series": {"n_test": 10000, "cells": [cell]}}
     assert "(1 of 5 seeds left out: a net never learned)" in leak_conditions_page.cells_table([rec])
+    assert "(1 of their 5 seeds left out: a net of theirs never learned)" in \
+        leak_conditions_page.cells_words(rec)["cells_reading"]
     for s in cell["seeds"]:  # no seed with both nets learned: the cell never learned, whatever its true nets did
         s["predicted"].update(clean_acc=0.1, gap=0.0)
     n = leak_conditions_page.cell_numbers(cell, 10000)

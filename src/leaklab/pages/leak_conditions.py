@@ -628,7 +628,9 @@ def cells_summary(rec):
         per_dataset[d] = {"n_cells": sum(name == d for name, _ in numbers), "n_learned": len(cells),
                           "clean": sum(v["clean"].value for v in cells) / len(cells) if cells else None,
                           "n_leaking": sum(v["leak"].is_effect and v["leak"].value > 0 for v in cells),
-                          "n_beyond_control": sum(cell_verdict(v) == "leaks, beyond the control" for v in cells)}
+                          "n_beyond_control": sum(cell_verdict(v) == "leaks, beyond the control" for v in cells),
+                          "seeds_left_out": sum(v["left_out"] for v in cells),
+                          "seeds": sum(v["n_seeds"] for v in cells)}
     ranked = sorted((d for d in datasets if per_dataset[d]["clean"] is not None), key=lambda d: per_dataset[d]["clean"])
     out = {"case": "too_few", "per_dataset": per_dataset, "n_cells": len(numbers), "n_learned": len(learning)}
     if "mnist" in per_dataset:
@@ -665,9 +667,11 @@ def cells_words(rec):
         if not row["n_learned"]:
             return (f"{DATASET_NAMES[d]}: no net learned (clean accuracy at most {LEARNS:.0%}) in "
                     + ("its one cell" if row["n_cells"] == 1 else f"its {row['n_cells']} cells"))
+        left_out = row["seeds_left_out"]
         return (f"{DATASET_NAMES[d]}: clean {row['clean']:.1%} on average over the {row['n_learned']} of its "
                 f"{row['n_cells']} cells whose nets learn, {row['n_leaking']} leaking, {row['n_beyond_control']} "
-                "beyond the control")
+                "beyond the control" + (f" ({left_out} of their {row['seeds']} seeds left out: a net of theirs "
+                                        "never learned)" if left_out else ""))
 
     out["cells_reading"] = ("By the noise rule (Student's t for the seeds of each cell): "
                             + "; ".join(summary(d, row) for d, row in v["per_dataset"].items()) + ".")
