@@ -210,10 +210,11 @@ def compute(p, log=print):
     > 0; beside the record, the first seed's true-label model in fp16 (the slider). With n_seeds 0 the record
     holds only the other parts: on a CPU the full profile comes in pieces, one record each, which the page pools."""
     device = training.resolve_device(p.device)
-    used = [p.dataset] if p.n_seeds or p.map_eps_points or p.label_seeds else []
+    on_page_data = bool(p.n_seeds or p.map_eps_points or p.label_seeds)  # the parts trained on p.dataset
+    used = [p.dataset] if on_page_data else []
     if p.cells_seeds:
         used += [name for name in experiments.picked(p.cells_datasets) if name not in used]
-    train_set, test, probe, mean, std = prepared(p.dataset, p) if used[:1] == [p.dataset] else (None,) * 5
+    train_set, test, probe, mean, std = prepared(p.dataset, p) if on_page_data else (None,) * 5
     checkpoints = None if train_set is None else records.checkpoint_dir(
         "leak_conditions", p, [train_set.digest, test.digest, probe.digest], training.arithmetic(device))
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
