@@ -272,6 +272,7 @@ BRANCH_CASES = {
                         "paper_conjecture_case": {"label_read", "control_too", "unsettled", "no_record"},
                         "map_case": {"answered", "too_few", "no_map"},
                         "cells_grows_case": {"harder_leaks_more", "easier_leaks_more", "unclear", "not_answered"},
+                        "cells_steps_case": {"every_step", "reversed", "partly", "not_answered"},
                         "cells_mnist_case": {"beyond_control", "leaks_control_too", "no_leak", "never_learned",
                                              "not_run"},
                         "least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run", "true_quiet"},

@@ -282,6 +282,34 @@ def test_the_cells_answer_the_conjecture_from_the_nets_that_learned():
     assert leak_conditions_page.cells_summary(None)["case"] == "no_cells"
 
 
+def test_the_cells_read_the_conjecture_step_by_step_between_neighbours_in_difficulty():
+    def cells(fashion_gap):  # MNIST 0, CIFAR-10 +15 points at both eps; Fashion-MNIST between or below
+        return [synthetic_cell("mnist", e, 0.99, 0.0, 0.0) for e in (51.0, 76.5)] + [
+            synthetic_cell("fashion_mnist", e, 0.88, fashion_gap, 0.0) for e in (51.0, 76.5)] + [
+            synthetic_cell("cifar10", e, 0.6, 0.15, 0.0) for e in (51.0, 76.5)]
+
+    rising = leak_conditions_page.cells_summary({"series": {"n_test": 10000, "cells": cells(0.05)}})
+    assert rising["grows"] == "harder_leaks_more" and rising["steps_case"] == "every_step"
+    assert [(e, easier, harder) for e, easier, harder, _ in rising["steps"]] == [
+        (51.0, "mnist", "fashion_mnist"), (51.0, "fashion_mnist", "cifar10"),
+        (76.5, "mnist", "fashion_mnist"), (76.5, "fashion_mnist", "cifar10")]
+    assert rising["steps"][0][3].value == pytest.approx(0.05)
+    # Fashion-MNIST below MNIST: the ends still say "harder leaks more", the middle step goes the other way
+    dipping = cells(-0.05)
+    words = leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": dipping}})
+    assert words["cells_grows_case"] == "harder_leaks_more" and words["cells_steps_case"] == "reversed"
+    assert words["cells_steps_words"].startswith("at 51/255, Fashion-MNIST minus MNIST -5.00 ± ")
+    assert "CIFAR-10 minus Fashion-MNIST +20.00 ± " in words["cells_steps_words"]
+    # a step within noise and none reversed: partly
+    flat_middle = cells(0.0005)
+    assert leak_conditions_page.cells_summary({"series": {"n_test": 10000, "cells": flat_middle}})[
+        "steps_case"] == "partly"
+    # two datasets: only the ends, no steps
+    two = [c for c in cells(0.05) if c["dataset"] != "fashion_mnist"]
+    assert leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": two}})[
+        "cells_steps_case"] == "not_answered"
+
+
 def synthetic_label_record(dataset, width, eps, gaps, provenance=None):
     """A full record with a four-label table of five seeds: each label's model gaps `gaps[label]` under its own
     attack and none under the others (the test images' error: 0.3 points)."""

@@ -389,7 +389,8 @@ def map_summary(m):
     return {"n_cells": len(est), "n_leak": len(leaks), "n_harder": len(harder),
             "n_unclear": len(est) - len(leaks) - len(harder),
             "critical": sorted({round(e.critical, 1) for e in est.values()}),
-            "n_seeds": next(iter(est.values())).n_seeds, "smallest_leaking_eps": min((e for e, _ in leaks), default=None),
+            "n_seeds": next(iter(est.values())).n_seeds,
+            "smallest_leaking_eps": min((e for e, _ in leaks), default=None),
             "n_learned": len(learning), "left_out": len(est) - len(learning),
             "nets_left_out": sum(never_learned(c) for c in m["cells"]),
             "by_eps": {e: means([k for k in est if k[0] == e]) for e in m["eps"]},
@@ -614,8 +615,8 @@ def cells_summary(rec):
     """The blog's conjecture, asked of the cells, as a structured verdict. Difficulty is the clean accuracy each
     dataset's learning cells reach (lower: harder). "grows": the mean leak gap of the hardest dataset minus the
     easiest's, over the training eps where both learned (an Estimate, judged by the noise rule); "mnist": whether
-    any MNIST cell leaks, and beyond its control. Case "no_cells" without the cells, "too_few" where fewer than
-    two datasets learned at a common eps."""
+    any MNIST cell leaks, and beyond its control; with three datasets, each step between them (cells_steps). Case
+    "no_cells" without the cells, "too_few" where fewer than two datasets learned at a common eps."""
     if rec is None:
         return {"case": "no_cells"}
     n_test = rec["series"]["n_test"]
@@ -650,14 +651,36 @@ def cells_summary(rec):
     out.update({"case": "answered", "hard": hard, "easy": easy, "eps": common, "change": change,
                 "grows": ("harder_leaks_more" if change.is_effect and change.value > 0 else
                           "easier_leaks_more" if change.is_effect else "unclear")})
+    out.update(cells_steps(learning, ranked))
     return out
+
+
+def cells_steps(learning, ranked):
+    """The conjecture step by step, beyond its two ends: at each training eps where every dataset of `ranked`
+    (easiest last) learned, the leak gap of each dataset minus that of the next easier one, an Estimate each.
+    "steps_case": "every_step" where each step is a rise beyond noise, "reversed" where some harder dataset
+    leaks less than an easier one beyond noise, "partly" otherwise; "not_answered" with fewer than three
+    datasets or no eps where all of them learned."""
+    if len(ranked) < 3:
+        return {"steps_case": "not_answered"}
+    common = sorted(set.intersection(*({e for d, e in learning if d == name} for name in ranked)))
+    if not common:
+        return {"steps_case": "not_answered"}
+    steps = [(e, easier, harder, stats.combined([(1, learning[(harder, e)]["leak"]),
+                                                 (-1, learning[(easier, e)]["leak"])]))
+             for e in common for easier, harder in zip(ranked[::-1], ranked[-2::-1])]  # easiest first
+    rises = [est.is_effect and est.value > 0 for *_, est in steps]
+    case = ("every_step" if all(rises) else
+            "reversed" if any(est.is_effect and est.value < 0 for *_, est in steps) else "partly")
+    return {"steps_case": case, "steps": steps, "steps_eps": common}
 
 
 def cells_words(rec):
     """{glue name: value} for the notebook's paragraphs on the cells (their cases pick the paragraphs)."""
     v = cells_summary(rec)
     out = {"cells_case": v["case"], "cells_mnist_case": v.get("mnist", "not_run"), "cells_learns": LEARNS,
-           "cells_grows_case": v.get("grows", "not_answered")}
+           "cells_grows_case": v.get("grows", "not_answered"),
+           "cells_steps_case": v.get("steps_case", "not_answered")}
     if v["case"] == "no_cells":
         out["cells_reading"] = ("No record with the difficulty cells is committed yet; `leaklab compute "
                                 "leak_conditions --profile full` makes one.")
@@ -679,6 +702,16 @@ def cells_words(rec):
         out.update({"cells_hard": DATASET_NAMES[v["hard"]], "cells_easy": DATASET_NAMES[v["easy"]],
                     "cells_common_eps": ", ".join(f"{e:g}/255" for e in v["eps"]),
                     "cells_change_words": v["change"].words(more="seeds per cell")})
+    if v.get("steps"):
+        def step(est):
+            line = "twice" if est.critical == stats.Z else f"{est.critical:.1f} times"
+            verdict = "more" if est.is_effect else "not more"
+            return f"{est.text()} ({verdict} than {line} its standard error from zero)"
+
+        by_eps = [f"at {e:g}/255, " + ", ".join(f"{DATASET_NAMES[harder]} minus {DATASET_NAMES[easier]} "
+                                                 f"{step(est)}" for eps, easier, harder, est in v["steps"]
+                                                 if eps == e) for e in v["steps_eps"]]
+        out["cells_steps_words"] = "; ".join(by_eps)
     return out
 
 
