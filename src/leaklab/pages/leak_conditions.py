@@ -597,7 +597,10 @@ def cells_figure(recs):
             ax.errorbar(x, 100 * leak.value, yerr=100 * leak.se, fmt="o", color=colour, ms=7, capsize=3,
                         label=None if name in shown else f"{name}: true-label gap (hollow: its control)")
             shown.add(name)
-        ax.annotate(f"{c['eps']:g}", (x, 100 * leak.value), xytext=(7, 4), textcoords="offset points", fontsize=9)
+        # a dataset's cells sit close together: each eps's label one line above the last, so none hide another
+        k = sorted(d["eps"] for d in rec["series"]["cells"] if d["dataset"] == c["dataset"]).index(c["eps"])
+        ax.annotate(f"{c['eps']:g}", (x, 100 * leak.value), xytext=(7, -8 + 11 * k), textcoords="offset points",
+                    fontsize=9)
     ax.set_xlabel("clean test accuracy of the true-label nets, % (lower: a harder problem)")
     ax.set_ylabel("FGSM minus clean accuracy (points)")
     ax.grid(alpha=0.3)
