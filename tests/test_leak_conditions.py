@@ -279,6 +279,11 @@ def test_the_cells_answer_the_conjecture_from_the_nets_that_learned():
     assert v["grows"] == "unclear" and v["mnist"] == "beyond_control"
     words = leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": cells}})
     assert words["cells_grows_case"] == "harder_leaks_more" and words["cells_hard"] == "CIFAR-10"
+    assert "differ in width" not in words["cells_reading"]  # one width for all: nothing to say
+    wider = [{**c, "width": 16} if c["dataset"] == "cifar10" else c for c in cells]
+    assert leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": wider}})["cells_reading"].endswith(
+        "differ in width as well as in difficulty (MNIST 8, Fashion-MNIST 8, CIFAR-10 16), so a comparison across "
+        "them changes both.")
     assert leak_conditions_page.cells_summary(None)["case"] == "no_cells"
 
 

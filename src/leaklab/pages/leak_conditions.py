@@ -699,8 +699,16 @@ def cells_words(rec):
                 "beyond the control" + (f" ({left_out} of their {row['seeds']} seeds left out: a net of theirs "
                                         "never learned)" if left_out else ""))
 
+    widths = {}
+    for c in rec["series"]["cells"]:
+        widths.setdefault(c["dataset"], set()).add(c["width"])
+    # CIFAR-10 needs a wider net to learn: then a comparison across datasets changes the width too, and says so
+    width_note = ("" if len({w for ws in widths.values() for w in ws}) < 2 else
+                  " The datasets' nets differ in width as well as in difficulty (" + ", ".join(
+                      f"{DATASET_NAMES[d]} {' and '.join(str(w) for w in sorted(ws))}" for d, ws in widths.items())
+                  + "), so a comparison across them changes both.")
     out["cells_reading"] = ("By the noise rule (Student's t for the seeds of each cell): "
-                            + "; ".join(summary(d, row) for d, row in v["per_dataset"].items()) + ".")
+                            + "; ".join(summary(d, row) for d, row in v["per_dataset"].items()) + "." + width_note)
     if v["case"] == "answered":
         out.update({"cells_hard": DATASET_NAMES[v["hard"]], "cells_easy": DATASET_NAMES[v["easy"]],
                     "cells_common_eps": ", ".join(f"{e:g}/255" for e in v["eps"]),
