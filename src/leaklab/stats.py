@@ -144,6 +144,11 @@ class Estimate:
         return ratio > Z and t_cdf(ratio, self.df) > 0.975
 
     @property
+    def critical_line(self):
+        """The critical value in words, as a multiple of the standard error: "twice" or "2.8 times"."""
+        return "twice" if self.critical == Z else f"{self.critical:.1f} times"
+
+    @property
     def settle_factor(self):
         """How many times the test images and seeds it would take to find a difference this size 80% of the
         time (a standard error shrinks as one over the square root of the data, and with more seeds the critical
@@ -191,8 +196,7 @@ class Estimate:
                     "test images); one seed gives no spread over seeds, so it says nothing about the training "
                     "procedure")
         if self.is_effect:
-            line = "twice" if self.critical == Z else f"{self.critical:.1f} times"
-            return f"{size}, more than {line} its standard error from {null_name}"
+            return f"{size}, more than {self.critical_line} its standard error from {null_name}"
         if all_images:  # only seeds can be added
             seeds = seeds_to_tell(self, self.value - self.null)
             settle = (f"; the test set is already used whole, and about {seeds} seeds in all would tell a "

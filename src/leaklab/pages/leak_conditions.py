@@ -646,7 +646,7 @@ def cells_summary(rec):
     if len(ranked) < 2:
         return out
     hard, easy = ranked[0], ranked[-1]
-    common = sorted({e for d, e in learning if d == hard} & {e for d, e in learning if d == easy})
+    common = common_eps(learning, (hard, easy))
     if not common:
         return out
     change = stats.combined([(1 / len(common), learning[(hard, e)]["leak"]) for e in common]
@@ -658,6 +658,11 @@ def cells_summary(rec):
     return out
 
 
+def common_eps(learning, datasets):
+    """The training eps, in order, at which every one of `datasets` has a cell whose nets learned."""
+    return sorted(set.intersection(*({e for d, e in learning if d == name} for name in datasets)))
+
+
 def cells_steps(learning, ranked):
     """The conjecture step by step, beyond its two ends: at each training eps where every dataset of `ranked`
     (easiest last) learned, the leak gap of each dataset minus that of the next easier one, an Estimate each.
@@ -666,7 +671,7 @@ def cells_steps(learning, ranked):
     datasets or no eps where all of them learned."""
     if len(ranked) < 3:
         return {"steps_case": "not_answered"}
-    common = sorted(set.intersection(*({e for d, e in learning if d == name} for name in ranked)))
+    common = common_eps(learning, ranked)
     if not common:
         return {"steps_case": "not_answered"}
     steps = [(e, easier, harder, stats.combined([(1, learning[(harder, e)]["leak"]),
@@ -715,9 +720,8 @@ def cells_words(rec):
                     "cells_change_words": v["change"].words(more="seeds per cell")})
     if v.get("steps"):
         def step(est):
-            line = "twice" if est.critical == stats.Z else f"{est.critical:.1f} times"
             verdict = "more" if est.is_effect else "not more"
-            return f"{est.text()} ({verdict} than {line} its standard error from zero)"
+            return f"{est.text()} ({verdict} than {est.critical_line} its standard error from zero)"
 
         by_eps = [f"at {e:g}/255, " + ", ".join(f"{DATASET_NAMES[harder]} minus {DATASET_NAMES[easier]} "
                                                  f"{step(est)}" for eps, easier, harder, est in v["steps"]
