@@ -382,3 +382,21 @@ def test_a_run_trains_only_the_students_asked_for_and_pools_with_runs_of_the_oth
     assert cifar_mislabeled_page.accuracy_figure([paper]).axes and paper_scale.table("cifar_mislabeled", [paper])
     words = cifar_mislabeled_page.words(SimpleNamespace(**paper["params"]), paper)
     assert "not trained" not in words["student_words"] and "did not train both" in words["student_vs_random_words"]
+
+
+def test_the_wrong_set_size_stands_beside_the_papers_on_the_page_and_the_scorecard():
+    """Issue 19: the paper-scale table and the scorecard give the wrong set's size, each seed's and pooled,
+    beside the paper's 18,768 (the committed full records)."""
+    from leaklab import book
+    from leaklab.pages import paper_scale
+
+    recs = records.full_records("cifar_mislabeled")
+    sizes = [f"{row['n_wrong']:,.0f}" for r in recs for row in r["per_seed"]]
+    assert sizes, "the committed cifar_mislabeled full records are missing"
+    line = next(line for line in paper_scale.table("cifar_mislabeled", recs).splitlines()
+                if line.startswith("| training images the teacher gets wrong"))
+    _, measure, paper, ours, each, verdict, _ = line.split("|")
+    assert paper.strip() == "18,768" and each.strip() == ", ".join(sizes)
+    assert f"({len(sizes)} seeds)" in ours and verdict.strip() in ("matches the paper", "differs from the paper")
+    card = book.scorecard({}, records.RESULTS)
+    assert any("size of the wrong set" in row and "18,768" in row for row in card.splitlines())

@@ -109,10 +109,12 @@ class Metric:
         return self.kind in ("accuracy", "difference", "share")
 
     def plain(self, value):
-        """A number as a reader would write it: accuracies as percentages, differences in points, counts as
-        given."""
+        """A number as a reader would write it: accuracies as percentages, differences in points, counts with
+        thousands separators, other values as given."""
         if self.kind == "difference":
             return f"{round(value * 100, 6):+g} points"
+        if self.kind == "count":
+            return f"{value:,g}"
         return f"{round(value * 100, 6):g}%" if self.in_percent else f"{value:g}"
 
     def plain_diff(self, value):
@@ -383,7 +385,7 @@ EXPERIMENTS = {
         },
         headline="student_acc",
         spread="student_acc_sd",
-        also=("teacher_test_acc", "teacher_train_acc"),
+        also=("teacher_test_acc", "teacher_train_acc", "n_wrong"),
         needs_gpu=True,
         datasets=(("cifar10", "train"), ("cifar10", "test")),
     ),
