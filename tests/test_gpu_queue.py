@@ -107,3 +107,19 @@ def test_a_cut_items_checkpoints_travel_and_never_overwrite_newer_ones(tmp_path,
 def test_checkpoint_files_are_named_as_the_device_tool_returns_them(key, tmp_path):
     name = gpu_queue.checkpoint_tar(tmp_path, key).name
     assert all(c.isalnum() or c in "._-" for c in name)
+
+
+def test_the_carry_keeps_only_checkpoints_of_items_not_yet_recorded(tmp_path):
+    """benchmarks/gpu_carry.py takes a cut item's checkpoints to the next lent GPU until its record exists."""
+    spec = importlib.util.spec_from_file_location("gpu_carry", ROOT / "benchmarks" / "gpu_carry.py")
+    gpu_carry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_carry)
+    keep, results = tmp_path / "keep", tmp_path / "results"
+    keep.mkdir()
+    fgsm, cifar = (gpu_queue.checkpoint_tar(keep, gpu_queue.item_key(name, overrides)) for name, overrides in [
+        ("fgsm_leak", {"labels": "true", "seed": 0}), ("cifar_mislabeled", {"students": "all", "seed": 20})])
+    for path in [fgsm, cifar, keep / "ckpt-an_item_no_queue_has.tar"]:
+        path.write_bytes(b"checkpoints")
+    assert gpu_carry.unfinished_checkpoints(keep, results) == sorted([fgsm, cifar])
+    write_record(results, "cifar_mislabeled", 20, {"students": "all"})
+    assert gpu_carry.unfinished_checkpoints(keep, results) == [fgsm]
