@@ -114,8 +114,8 @@ def default_device():
 
 
 def bf16_helps(device):
-    """bf16 autocast pays off on CUDA and on CPUs with bf16 matrix units (AMX or AVX512-BF16); on other
-    CPUs it emulates bf16 and ran 1.8x slower here (benchmarks/bench_cifar.py). LEAKLAB_BF16=0 or 1
+    """bf16 autocast pays off on CUDA and on CPUs with bf16 matrix units (AMX or AVX512-BF16: 1.4-2.2x on the
+    full networks); on other CPUs it emulates bf16 and ran 12x slower (benchmarks/README.md). LEAKLAB_BF16=0 or 1
     overrides: on an H200 the launch-bound ResNet-110 trained 1.27x faster without it (benchmarks/README.md),
     and benchmarks/gpu_queue.py sets it from its own measurement. The record's device line says which ran."""
     forced = os.environ.get("LEAKLAB_BF16")
