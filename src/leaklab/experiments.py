@@ -99,6 +99,7 @@ class Metric:
     setup: bool = False  # describes the setup (a teacher's accuracy): judged "matches/differs", never "effect"
     read_off: float = 0.0  # uncertainty of the paper's number itself (a value read off a figure)
     paper_parts: tuple = ()  # for a difference: the paper's two accuracies, whose binomial errors its number carries
+    out_of: str = ""  # for a count: the parameter it is a count out of (the wrong set: of n_train training images)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -374,7 +375,7 @@ EXPERIMENTS = {
             "teacher_train_acc_sd": Metric("teacher training accuracy, standard deviation over seeds",
                                            kind="spread", fmt="{:.2%}"),
             "n_wrong": Metric("training images the teacher gets wrong (the wrong set)", paper=18768,
-                              kind="count", fmt="{:,.0f}", short="size of the wrong set", setup=True),
+                              kind="count", fmt="{:,.0f}", short="size of the wrong set", setup=True, out_of="n_train"),
             "n_wrong_sd": Metric("size of the wrong set, standard deviation over seeds", kind="spread", fmt="{:,.0f}"),
             "student_agreement": Metric("new net agrees with the teacher on the test set",
                                         kind="accuracy", fmt="{:.2%}"),
