@@ -330,14 +330,14 @@ EXPERIMENTS = {
         claim="a fresh ResNet-18 trained only on the training images a 2-epoch ResNet-18 gets wrong, with its "
         "wrong labels, classifies the real test set far above chance",
         source="Wallace (2019), CIFAR-10 section",
-        full_cost=("on one H100, roughly 5 minutes per seed, 15 for the profile's 3 seeds (an estimate from "
-                   "2.9 million ResNet-18 training images per seed at an assumed 10,000 images/s; not yet "
-                   "measured). On this project's 2-core AVX2 CPU (no bf16 units), about 12 hours of training per "
-                   "seed for the teacher and the paper's student (`-p students=teacher_labels`) and 33 hours with "
-                   "both controls (extrapolated from `benchmarks/bench_cifar.py`: 24 images/s); on a 2-core CPU "
-                   "with bf16 units, about 1.5 and 4 hours (190 images/s). A CPU run goes over several sittings, "
-                   "one seed per command, resuming from its checkpoints (the README's \"On a CPU, over several "
-                   "sittings\")"),
+        full_cost=("on one H200, 4.3 to 5.6 minutes per seed with both controls (measured: the three committed "
+                   "records). On this project's "
+                   "2-core AVX2 CPU (no bf16 units), about 12 hours of training per seed for the teacher and the "
+                   "paper's student (`-p students=teacher_labels`) and 33 hours with both controls (extrapolated "
+                   "from `benchmarks/bench_cifar.py`: 24 images/s); on 2-core CPUs with bf16 units, 1.5 to 2.8 "
+                   "hours and 4 to 8 (101 to 190 images/s, measured on two such machines). A CPU run goes over "
+                   "several sittings, one seed per command, resuming from its checkpoints (the README's \"On a "
+                   "CPU, over several sittings\")"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 10),
@@ -396,13 +396,14 @@ EXPERIMENTS = {
         claim="a ResNet-110 adversarially trained with true-label FGSM is more accurate on FGSM images "
         "(eps = 6) than on clean ones, and its loss along the FGSM direction rises, peaks and falls",
         source="Label Leaking in Adversarial Training (2017), CIFAR-10 experiment and loss figure",
-        full_cost=("on one H100, roughly 1 hour per seed, 3 hours for the profile's 3 seeds (an estimate "
-                   "from 12 million ResNet-110 training images per seed, half of each batch attacked, at an "
-                   "assumed 5,000 images/s; not yet measured). On this project's 2-core AVX2 CPU (no bf16 "
-                   "units), about 24 hours of training per attack label and seed (`-p labels=true`), 4 days for "
-                   "all four (extrapolated from `benchmarks/bench_cifar.py`: 34 images/s); on a 2-core CPU with "
-                   "bf16 units, about 4 hours per label (215-234 images/s). A CPU run goes over many sittings, "
-                   "resuming from its per-epoch checkpoints (the README's \"On a CPU, over several sittings\")"),
+        full_cost=("on one H200, about 30 minutes per attack label and seed (measured: 1,300 to 1,850 "
+                   "images/s, the ResNet-110's step bound by kernel launches rather than arithmetic; "
+                   "`benchmarks/README.md`), 2 hours for all four labels. On this project's 2-core AVX2 CPU (no "
+                   "bf16 units), about 24 hours of training per attack label and seed (`-p labels=true`), 4 days "
+                   "for all four (extrapolated from `benchmarks/bench_cifar.py`: 34 images/s); on 2-core CPUs "
+                   "with bf16 units, 4 to 9 hours per label (96 to 234 images/s, measured on two such machines). A "
+                   "CPU run goes over many sittings, resuming from its checkpoints (the README's \"On a CPU, over "
+                   "several sittings\")"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent trainings of each attack label", 1, 10),
