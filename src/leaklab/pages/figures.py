@@ -180,8 +180,12 @@ def accuracy_bars(names, per_seed, title, paper=None, paper_label="paper", chanc
     for yi, values in zip(y, per_seed):
         ax.plot(values, [yi] * len(values), "o", color="black", ms=3.5, alpha=0.7,
                 label="one seed" if yi == y[0] else None)
-    for yi, m in zip(y, means):
-        ax.text(m + 0.01, yi, f"{m:.1%}", va="center", fontsize=9)
+    papers = paper if isinstance(paper, (list, tuple)) else [None] * len(names)
+    for yi, m, sd, values, p in zip(y, means, sds, per_seed, papers):
+        # right of everything on its row (error bar, seeds, the paper's star), so none of them covers it
+        right = max([m + sd, *values] + ([p] if p is not None else []))
+        ax.text(right + 0.035, yi, f"{m:.1%}", va="center", fontsize=9,
+                bbox=dict(facecolor="white", edgecolor="none", pad=1))  # legible over the chance line
     if isinstance(paper, (list, tuple)):  # one paper number per bar, None where the paper gives none
         marked = [(p, yi) for p, yi in zip(paper, y) if p is not None]
         ax.plot([p for p, _ in marked], [yi for _, yi in marked], "*", color=PAPER_COLOR, ms=14,
@@ -190,7 +194,8 @@ def accuracy_bars(names, per_seed, title, paper=None, paper_label="paper", chanc
         ax.axvline(paper, color=PAPER_COLOR, lw=2, label=f"{paper_label}: {paper:.0%}")
     ax.axvline(chance, color="black", ls="--", lw=1.2, label=f"chance: {chance:.0%}")
     ax.set(yticks=y, yticklabels=names, xlim=(0, 1.12), xlabel=xlabel, title=title)
-    ax.legend(frameon=False, fontsize=9, loc="lower right")
+    # below the axes: inside, it covered the numbers of the bars that reach the right
+    ax.legend(frameon=False, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
     fig.tight_layout()
     return fig
 
