@@ -24,6 +24,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+from leaklab import files
+
 ROOT = Path(__file__).resolve().parents[1]
 KEEP = Path(os.environ.get("LEAKLAB_GPU_CARRY", Path.home() / ".cache" / "leaklab" / "gpu-carry"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -56,11 +58,10 @@ def unfinished_checkpoints(folder, results=ROOT / "results"):
 
 
 def copy_over(source, target):
-    """`source` to `target`, replaced whole: an interrupted copy never leaves half a checkpoint, and a
-    read-only file brought back by the device tool is replaced rather than written into."""
-    partial = target.with_name("." + target.name + ".partial")
-    shutil.copy2(source, partial)
-    os.replace(partial, target)
+    """`source` to `target`, replaced whole (`files.atomic`): an interrupted copy never leaves half a
+    checkpoint, and a read-only file brought back by the device tool is replaced rather than written into."""
+    with files.atomic(target) as partial:
+        shutil.copy2(source, partial)
 
 
 def prepare(pin):

@@ -99,11 +99,11 @@ def scorecard(build_records, results_dir):
             word, _, reason = verdict.partition(": ")
             notes.append(f"[^{note}]: {metric.label[0].upper()}{metric.label[1:]}."
                          + (f" Verdict: {word}, {reason}." if reason else ""))
-            total = (build and metric.out_of and build["metrics"].get(key) is not None
-                     and build.get("params", {}).get(metric.out_of))
+            value = build["metrics"].get(key) if build else None
             # a quick build's count is of fewer images than the paper's: say of how many
-            here = (f"{paper_scale.text(metric, build['metrics'].get(key))}{f' of {total:,}' if total else ''} "
-                    f"({build['profile']})" if build else "not run")
+            total = metric.out_of and value is not None and build.get("params", {}).get(metric.out_of)
+            here = (f"{paper_scale.text(metric, value)}{f' of {total:,}' if total else ''} ({build['profile']})"
+                    if build else "not run")
             ours = (f"{paper_scale.pooled_text(row)} ({paper_scale.seeds_count_text(row)}, {devices})" if full
                     else "none yet")
             claim = f"{{doc}}`{exp.name} <../notebooks/{exp.name}>`" if i == 0 else ""  # once per claim

@@ -187,7 +187,7 @@ def accuracy_bars(names, per_seed, title, paper=None, paper_label="paper", chanc
         ax.text(right + 0.035, yi, f"{m:.1%}", va="center", fontsize=9,
                 bbox=dict(facecolor="white", edgecolor="none", pad=1))  # legible over the chance line
     if isinstance(paper, (list, tuple)):  # one paper number per bar, None where the paper gives none
-        marked = [(p, yi) for p, yi in zip(paper, y) if p is not None]
+        marked = [(p, yi) for p, yi in zip(papers, y) if p is not None]
         ax.plot([p for p, _ in marked], [yi for _, yi in marked], "*", color=PAPER_COLOR, ms=14,
                 label=paper_label)
     elif paper is not None:
