@@ -140,8 +140,13 @@ def test_the_map_reading_counts_cells_by_the_noise_rule():
     dead.update(clean_acc=0.1, gap=0.0)
     assert leak_conditions_page.cell_estimate(m["cells"][3]).value == pytest.approx(live["gap"])
     assert leak_conditions_page.cell_clean(m["cells"][3]) == pytest.approx(live["clean_acc"])
-    assert leak_conditions_page.map_summary(m)["nets_left_out"] == 1
+    v = leak_conditions_page.map_summary(m)
+    assert v["nets_left_out"] == 1
     assert "1 net that never learned, beside another seed's that did, is left out of its cell's mean" in \
+        leak_conditions_page.map_reading(m)
+    # that cell now rests on one net: its leak beyond twice its error speaks for the net, not for the setting
+    assert (v["n_one_net"], v["one_net_leaks"], v["n_leak"]) == (1, 1, 1)
+    assert "The 1 one-net cell speaks for its single trained net, not for the setting: 1 leaks" in \
         leak_conditions_page.map_reading(m)
 
 

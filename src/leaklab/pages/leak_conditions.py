@@ -376,18 +376,24 @@ def map_summary(m):
     and by width (None where no net learned)."""
     est = {(c["eps"], c["width"]): cell_estimate(c) for c in m["cells"]}
     clean = {(c["eps"], c["width"]): cell_clean(c) for c in m["cells"]}
-    leaks = {k for k, e in est.items() if e.is_effect and e.value > 0}
-    harder = {k for k, e in est.items() if e.is_effect and e.value < 0}
+    # a cell whose other seeds never learned rests on one net: its verdict speaks for that net, not for the
+    # setting, so it is counted apart (unless every cell of the map has one seed: then each verdict is one net's)
+    several = max(e.n_seeds for e in est.values()) > 1
+    one_net = {k for k, e in est.items() if several and e.n_seeds == 1}
+    leaks = {k for k, e in est.items() if k not in one_net and e.is_effect and e.value > 0}
+    harder = {k for k, e in est.items() if k not in one_net and e.is_effect and e.value < 0}
     learning = {(c["eps"], c["width"]) for c in learning_cells(m)}
 
     def means(cells):
         cells = [k for k in cells if k in learning]
         return {"clean": sum(clean[k] for k in cells) / len(cells) if cells else None,
                 "gap": stats.combined([(1 / len(cells), est[k]) for k in cells]) if cells else None,
-                "n_leaking": len(set(cells) & leaks), "n_cells": len(cells)}
+                "n_leaking": len(set(cells) & leaks), "n_cells": len(cells), "n_one_net": len(set(cells) & one_net)}
 
-    return {"n_cells": len(est), "n_leak": len(leaks), "n_harder": len(harder),
-            "n_unclear": len(est) - len(leaks) - len(harder),
+    return {"n_cells": len(est), "n_leak": len(leaks), "n_harder": len(harder), "n_one_net": len(one_net),
+            "n_unclear": len(est) - len(leaks) - len(harder) - len(one_net),
+            "one_net_leaks": sum(est[k].is_effect and est[k].value > 0 for k in one_net),
+            "one_net_harder": sum(est[k].is_effect and est[k].value < 0 for k in one_net),
             "critical": sorted({round(e.critical, 1) for e in est.values()}),
             "n_seeds": next(iter(est.values())).n_seeds,
             "smallest_leaking_eps": min((e for e, _ in leaks), default=None),
@@ -402,19 +408,30 @@ def map_reading(m):
     v = map_summary(m)
     line = (f"{v['critical'][0]:g} times their standard error (Student's t for {v['n_seeds']} seeds)"
             if len(v["critical"]) == 1 else "their critical line (Student's t)")
-    text = (f"Of the map's {v['n_cells']} cells, {v['n_leak']} {'leaks' if v['n_leak'] == 1 else 'leak'} beyond "
+    judged = v["n_cells"] - v["n_one_net"]
+    text = (f"Of the map's {v['n_cells']} cells, {judged} rest on every seed"
+            + (f" ({v['n_one_net']} on one net, its twin never having learned)" if v["n_one_net"] else "")
+            + f". Of those {judged}, {v['n_leak']} {'leaks' if v['n_leak'] == 1 else 'leak'} beyond "
             f"{line}, {v['n_harder']} {'goes' if v['n_harder'] == 1 else 'go'} the other way beyond it (the attack "
             f"wins), and {v['n_unclear']} cannot be told apart from no gap")
     if v["smallest_leaking_eps"] is not None:
         text += f"; the smallest training eps that leaks is {v['smallest_leaking_eps']:g}/255"
+    if v["n_one_net"]:
+        one = v["n_one_net"]
+        text += (f". The {one} one-net {'cell speaks' if one == 1 else 'cells speak'} for "
+                 f"{'its' if one == 1 else 'their'} single trained {'net' if one == 1 else 'nets'}, not for the "
+                 f"setting: {v['one_net_leaks']} "
+                 f"{'leaks' if v['one_net_leaks'] == 1 else 'leak'} and {v['one_net_harder']} "
+                 f"{'goes' if v['one_net_harder'] == 1 else 'go'} the other way beyond twice that net's own error")
     if not v["n_learned"]:
         return text + f". None of its nets learned (clean accuracy above {LEARNS:.0%}), so it has no means to read."
 
     def summary(row):
         if not row["n_cells"]:
             return "no net learned"
+        one = f", {row['n_one_net']} of them on one net and not counted" if row["n_one_net"] else ""
         return (f"clean {row['clean']:.1%}, gap {100 * row['gap'].value:+.1f} ± {100 * row['gap'].se:.1f} points, "
-                f"{row['n_leaking']} of {row['n_cells']} cells leaking")
+                f"{row['n_leaking']} of {row['n_cells']} cells leaking{one}")
 
     text += (f". Over the cells whose nets learn (clean accuracy above {LEARNS:.0%}"
              + (f"; {v['left_out']} that {'stays' if v['left_out'] == 1 else 'stay'} near chance "
@@ -471,9 +488,16 @@ def map_words(m):
     if v["case"] != "answered":
         return out
     (eps_lo, eps_hi, eps_change), (w_lo, w_hi, w_change) = v["eps"], v["width"]
+
+    def change_words(est):  # a change many errors wide can still be noise: say how few degrees of freedom it has
+        line = (f" (its line is {est.critical_line} its standard error: Student's t for the {est.df:.1f} degrees "
+                "of freedom that the seeds of its cells give)" if est.critical > stats.Z else "")
+        words = est.words(more="seeds per cell")
+        return words.replace(" at this scale", " at this scale" + line, 1) if " at this scale" in words else words + line
+
     out.update({
-        "eps_range": f"{eps_lo:g}/255 to {eps_hi:g}/255", "eps_change_words": eps_change.words(more="seeds per cell"),
-        "width_range": f"{w_lo} to {w_hi}", "width_change_words": w_change.words(more="seeds per cell"),
+        "eps_range": f"{eps_lo:g}/255 to {eps_hi:g}/255", "eps_change_words": change_words(eps_change),
+        "width_range": f"{w_lo} to {w_hi}", "width_change_words": change_words(w_change),
         "map_decides": {"eps": "only the training eps moves the gap measurably",
                         "width": "only the width moves the gap measurably", "both": "both move it measurably",
                         "neither": "neither change can be told apart from zero with these cells and seeds"}[v["moves"]],
