@@ -398,10 +398,12 @@ EXPERIMENTS = {
         source="Label Leaking in Adversarial Training (2017), CIFAR-10 experiment and loss figure",
         full_cost=("on one H200, about 30 minutes per attack label and seed (measured: 1,300 to 1,850 "
                    "images/s, the ResNet-110's step bound by kernel launches rather than arithmetic; "
-                   "`benchmarks/README.md`), 2 hours for all four labels. On this project's 2-core AVX2 CPU (no "
-                   "bf16 units), about 24 hours of training per attack label and seed (`-p labels=true`), 4 days "
-                   "for all four (extrapolated from `benchmarks/bench_cifar.py`: 34 images/s); on 2-core CPUs "
-                   "with bf16 units, 4 to 9 hours per label (96 to 234 images/s, measured on two such machines). A "
+                   "`benchmarks/README.md`), 2 hours for the four labels of one seed and 6 hours for the full "
+                   "profile's three seeds. On this project's 2-core AVX2 CPU (no bf16 units), about 24 hours of "
+                   "training per attack label and seed (`-p labels=true`), 4 days for the four labels of one seed "
+                   "and 12 days for three (extrapolated from `benchmarks/bench_cifar.py`: 34 images/s); on 2-core "
+                   "CPUs with bf16 units, 4 to 9 hours per label and seed (96 to 234 images/s, measured on two "
+                   "such machines). A "
                    "CPU run goes over many sittings, resuming from its checkpoints (the README's \"On a CPU, over "
                    "several sittings\")"),
         params={
