@@ -9,7 +9,7 @@ labels (the wrong classes carry no information about the teacher) and with their
 
 import torch
 
-from . import data, experiments, models, records, training
+from . import data, experiments, models, records, stats, training
 
 STUDENTS = {
     "teacher_labels": "the teacher's wrong labels",
@@ -99,6 +99,10 @@ def seed_row(seed, s):
            "n_wrong": s["n_wrong"]}
     row.update({key: students[name]["acc"] if name in students else None for name, key in STUDENT_KEYS.items()})
     row["student_agreement"] = students["teacher_labels"]["agreement"] if "teacher_labels" in students else None
+    if "teacher_labels" in students and "random_wrong" in students:  # both scored on the same test images: paired
+        ours, control = students["teacher_labels"], students["random_wrong"]
+        row["student_vs_random"] = ours["acc"] - control["acc"]
+        row["student_vs_random_se"] = stats.paired_gap_se(ours["correct"], control["correct"])
     # how concentrated the teacher's wrong labels are: the top wrong label's share, mean over classes
     row["top_wrong_share"] = s["label_shares"].max(1).values.mean().item()
     return row

@@ -61,14 +61,28 @@ def shares_figure(recs):
                            "label given by the teacher", "true class")
 
 
-def words(p, record):
-    """{glue name: value or Markdown text} for the prose about this run."""
+def recovery_words(recs):
+    """How much of its teacher's test accuracy the paper's student recovers in the committed full records, seed
+    by seed (a sentence for "What it means"; the paper-scale table holds both accuracies)."""
+    shares = [r["student_acc"] / r["teacher_test_acc"] for rec in recs for r in rec["per_seed"]
+              if r.get("student_acc") is not None]
+    if not shares:
+        return "No paper-scale record of the paper's student is committed yet, so only this build's run speaks here."
+    mean, sd = records.mean_sd(shares)
+    each = ", ".join(f"{s:.0%}" for s in shares)
+    spread = f" ± {sd:.0%} (sd over seeds; each seed: {each})" if len(shares) > 1 else ""
+    return (f"At paper scale the committed records' students recover {mean:.0%}{spread} of their teachers' test "
+            f"accuracy, over {stats.seeds_text(len(shares))}.")
+
+
+def words(p, record, recs=()):
+    """{glue name: value or Markdown text} for the prose about this run (and the paper-scale records)."""
     exp = experiments.get("cifar_mislabeled")
     paper = {k: m.paper for k, m in exp.metrics.items() if m.paper is not None}
     metrics, rows, n_test = record["metrics"], record["per_seed"], record["series"]["n_test"]
     note = experiments.scale_note("cifar_mislabeled", p)
     student_rows = [r for r in rows if r["student_acc"] is not None]
-    paired_rows = [r for r in student_rows if r["random_wrong_acc"] is not None]
+    paired_rows = [r for r in student_rows if r.get("student_vs_random") is not None]
     student = metrics["student_acc"]
     return {
         "paper_student": paper["student_acc"], "paper_teacher_test": paper["teacher_test_acc"],
@@ -82,9 +96,10 @@ def words(p, record):
         "student_over_chance": math.nan if student is None else student / 0.1,
         "student_words": stats.accuracy(student_rows, "student_acc", n_test).words(
             "{:.2f}", "%", 100, "chance (10%)") if student_rows else "(not trained in this run)",
-        "student_vs_random_words": stats.accuracy_gap(paired_rows, "student_acc", "random_wrong_acc",
-                                                      n_test).words(all_images=n_test >= data.TEST_SET_SIZE)
-        if paired_rows else "(a margin this run cannot give: it did not train both)",
+        "student_vs_random_words": stats.stored(paired_rows, "student_vs_random").words(
+            all_images=n_test >= data.TEST_SET_SIZE) if paired_rows else
+        "(a margin this run cannot give: it did not train both)",
+        "full_recovery_words": recovery_words(recs),
         "student_of_teacher": math.nan if student is None else student / metrics["teacher_test_acc"],
         "paper_student_of_teacher": paper["student_acc"] / paper["teacher_test_acc"],
     }
