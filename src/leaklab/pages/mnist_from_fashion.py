@@ -85,6 +85,59 @@ def norm_gain(recs):
     return stats.accuracy_gap(rows, "student_mnistnorm_acc", "student_acc", recs[0]["series"]["n_test"])
 
 
+def control_verdict(rows, n_test):
+    """The sentence on what the random-digit control shows, by the noise rule against chance (10%)."""
+    control = stats.accuracy(rows, "control_acc", n_test)
+    scope = (" (one seed: this one trained control)" if control.one_model else
+             f" ({stats.seeds_text(control.n_seeds)})")
+    if not control.is_effect:
+        return (f"The control stays at chance{scope}: without the teacher's labels the clothes teach nothing about "
+                "digits that this run can detect.")
+    if control.value > control.null:
+        return (f"The control scores above chance, beyond its error{scope}: the clothes with random digits taught "
+                "it something about real digits, so not everything the students know need come from the "
+                "teacher's labels.")
+    return (f"The control scores below chance, beyond its error{scope}: random digits taught it nothing that "
+            "helps on real digits, and it guesses worse than a uniform guess would.")
+
+
+def shared_mistakes(rows):
+    """The sentence on the teacher's mistakes the students repeat. On the test digits, agreement with the teacher
+    is at most the student's accuracy plus the share where student and teacher give the same wrong digit (where
+    the student is right and agrees, the teacher is right too), so that share is at least agreement minus
+    accuracy: exact for each seed's models on these test digits, a lower bound (taken as zero where negative)."""
+    bounds = {net: sum(max(0.0, r[AGREE_KEY[net]] - r[ACC_KEY[net]]) for r in rows) / len(rows)
+              for net in ("own", "mnist")}
+    over = f"mean over {stats.seeds_text(len(rows))}" if len(rows) > 1 else "one seed: these students only"
+    copied = [net for net in bounds if bounds[net] > 0]
+    if not copied:
+        return ("Neither student's agreement with the teacher exceeds its accuracy, so the record cannot show that "
+                "they copied any of the teacher's mistakes.")
+    shares = [f"{bounds[net]:.2%} of the test digits ({NORM_OF[net]} normalization)" if not k else
+              f"{bounds[net]:.2%} ({NORM_OF[net]})" for k, net in enumerate(copied)]
+    rest = "".join(f" For the student with {NORM_OF[net]} normalization agreement does not exceed accuracy, so the "
+                   "record cannot show copied mistakes there." for net in bounds if net not in copied)
+    who = "the students" if len(copied) > 1 else "that student"
+    teacher_wrong = 1 - sum(r["teacher_acc"] for r in rows) / len(rows)
+    return ("Agreement exceeds accuracy, and where a student is right and agrees with the teacher, the teacher is "
+            f"right too; so on at least {' and '.join(shares)} student and teacher give the same wrong digit "
+            f"({over}; the teacher gets {teacher_wrong:.2%} wrong): {who} copied the teacher, some of its mistakes "
+            f"included.{rest}")
+
+
+def direction_scope(gain, recs, full_words):
+    """What this build's verdict on the normalization's direction speaks for: with one seed, one pair of students,
+    pointing to the paper-scale records' pooled gain (`full_words`); with several, the procedure over its seeds."""
+    if not gain.one_model:
+        return (f"The verdict pools this run's {stats.seeds_text(gain.n_seeds)}, so it speaks for the training "
+                "procedure with this run's parameters, not only for one pair of students.")
+    full = ("no paper-scale record is committed yet to speak for it" if not recs else
+            f"the paper-scale section above pools {stats.seeds_text(sum(len(r['per_seed']) for r in recs))} and "
+            f"finds a gain of {full_words}")
+    return ("This run has one seed, so this holds for this one pair of students, not for the training procedure, "
+            f"which one seed cannot speak for; for the procedure, {full}.")
+
+
 def words(p, record, recs=()):
     """{glue name: value or Markdown text} for the prose about this run (and the paper-scale records)."""
     exp = experiments.get("mnist_from_fashion")
@@ -101,6 +154,8 @@ def words(p, record, recs=()):
     out["student_words"] = stats.accuracy(rows, "student_acc", n_test).words(**ACC)
     out["student_mnistnorm_words"] = stats.accuracy(rows, "student_mnistnorm_acc", n_test).words(**ACC)
     out["control_words"] = stats.accuracy(rows, "control_acc", n_test).words(**ACC)
+    out["control_verdict"] = control_verdict(rows, n_test)
+    out["shared_mistakes"] = shared_mistakes(rows)
     gain = norm_gain([record])
     out["norm_gain_words"] = gain.words(all_images=n_test >= data.TEST_SET_SIZE)
     out["gain_versus_paper"] = ("consistent with" if stats.matches(gain, paper_gain) else
@@ -111,4 +166,5 @@ def words(p, record, recs=()):
     out["norm_gain_full_words"] = (norm_gain(recs).words(
         all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) if recs else
                                    "not measured yet: no paper-scale record is committed")
+    out["direction_scope"] = direction_scope(gain, recs, out["norm_gain_full_words"])
     return out
