@@ -71,6 +71,30 @@ def eps_slider(out, record, p):
                                                             key=lambda i: abs(sweep_eps[i] - p.eps))))
 
 
+def labels_verdict(fitted, control):
+    """Whether the information is in the labels, from this run's numbers: the new net and the control train on
+    the same flipped points and differ only in their labels, so their difference, seed by seed, is what the
+    labels teach; `control` (judged against chance) says whether the points alone teach anything."""
+    gap = stats.estimate([r["student_correct"] - r["control_correct"] for r in fitted])
+    size = gap.words("{:+.1f}", " original points", 1, more="seeds")
+    if gap.one_model:
+        return (f"With one seed, the new net minus the control is {size}; so this run cannot show that the "
+                "information is in the labels.")
+    if not gap.is_effect:
+        return (f"The new net minus the control is {size}; so this run cannot show that the information is in the "
+                "labels.")
+    if gap.value < 0:
+        return (f"The control beats the new net (new net minus control: {size}): in this run the net's wrong labels "
+                "teach less than random ones, so it does not show information in the labels.")
+    if control.is_effect and control.value > control.null:
+        return (f"The new net beats the control (new net minus control: {size}), though the points with random "
+                "labels score above chance too: the labels add information beyond what the points alone give, and "
+                "the labels come from the original net.")
+    points = "cannot be told apart from chance" if not control.is_effect else "score below chance"
+    return (f"The new net beats the control (new net minus control: {size}), and the points with random labels "
+            f"{points}: the information is in the labels, and the labels come from the original net.")
+
+
 def words(p, record):
     """{glue name: value or Markdown text} for the prose about this run, judged by the noise rule."""
     fitted = [row for row in record["per_seed"] if row["fits"]]
@@ -84,8 +108,10 @@ def words(p, record):
         control = stats.estimate([r["control_correct"] for r in fitted], null=chance)
         out["student_words"] = student.words(**count)
         out["control_words"] = control.words(**count)
+        out["labels_verdict"] = labels_verdict(fitted, control)
     else:
         out["student_words"] = out["control_words"] = "undefined: no seed's original net fitted its points"
+        out["labels_verdict"] = "With no fitted seed, this run cannot say whether the information is in the labels."
     matched = [r["student_correct_matched"] for r in fitted if r.get("student_correct_matched") is not None]
     if matched:  # the claim where the flip counts match the paper's figure (the scorecard's second row)
         est = stats.estimate(matched, null=chance)
