@@ -279,6 +279,7 @@ BRANCH_CASES = {
                         "cifar_least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run", "true_quiet"}},
     "fgsm_leak": {"scale_case": {"why_no_leak", "means"}, "open_question_case": {"answerable", "unanswerable"}},
     "mnist_from_fashion": {"direction_case": {"carries_over", "reversed", "unclear"}},
+    "gradient_leak": {"versus_paper_case": {"higher", "lower", "consistent"}},
 }
 
 
