@@ -428,7 +428,8 @@ def test_a_piece_without_the_pages_seeds_records_its_part_alone_and_the_page_poo
 
     (line,) = paper_scale.provenance_lines([{**record, "_path": "results/x/piece.json", "provenance": {
         "git_commit": "abc1234567", "torch": "2.13.0", "date": "2026-11-29T00:00:00", "wall_time_s": 60.0}}])
-    assert line.startswith("- `piece.json`: none of the headline's seeds; the mnist cells (training eps")
+    assert line.startswith(f"- `piece.json`: {record['profile']} profile, none of the headline's seeds; the mnist "
+                           "cells (training eps")
     # beside a record with the page's seeds, the piece adds its cells and nothing to the seeds' numbers
     page = {**record, "per_seed": [{"seed": 0, "leak_gap": 0.05, "leak_gap_se": 0.003, "leaking_seeds": 1.0,
                                     "control_gap": 0.0, "control_gap_se": 0.003}],

@@ -237,15 +237,13 @@ def test_a_run_on_other_data_does_not_resume_from_checkpoints_of_this_data(tmp_p
 
 
 def test_a_record_resumed_over_sittings_says_how_long_its_epochs_trained():
-    from leaklab.pages import paper_scale
-
     series = {"seeds": [{"teacher_history": [{"epoch": 1, "seconds": 3000.0}, {"epoch": 2, "seconds": 3000.0}],
                          "histories": {"teacher_labels": [{"epoch": 1, "seconds": 1200.0, "loss": 2.0}]}}]}
-    assert paper_scale.training_seconds(series) == 7200.0
+    assert records.training_seconds(series) == 7200.0
     resumed = {"provenance": {"wall_time_s": 1500.0}, "series": series}
-    assert "2.0 h of training over several sittings" in paper_scale.time_text(resumed)
+    assert "2.0 h of training over several sittings" in records.time_text(resumed)
     one_go = {"provenance": {"wall_time_s": 7500.0}, "series": series}
-    assert paper_scale.time_text(one_go) == "125.0 min"
+    assert records.time_text(one_go) == "125.0 min"
 
 
 def test_a_cpu_records_whether_bf16_autocast_ran():

@@ -22,6 +22,7 @@ import os
 import platform
 import statistics
 import subprocess
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +31,7 @@ from .files import atomic, write_atomic
 
 RECORD_GLUE_NAME = "leaklab_record"
 RESULTS = experiments.ROOT / "results"
+_STARTED = {}  # experiment name: when its notebook checked its parameters, the start of the page's run
 
 
 def plain(value):
@@ -81,6 +83,9 @@ def publish(name, params, out):
     wire = {**{k: v for k, v in body.items() if k != "_files"},
             "_files": {k: base64.b64encode(v).decode() for k, v in body["_files"].items()}}
     glue(RECORD_GLUE_NAME, json.dumps(wire, allow_nan=False), display=False)
+    # what made this run, for the page's "This build's run" (the record the runner writes adds the same provenance)
+    seconds = time.monotonic() - _STARTED.get(name, time.monotonic())
+    glue_words({"made_by": made_by({**body, "provenance": provenance(seconds, git_commit())})})
     return body
 
 
@@ -110,6 +115,7 @@ def notebook_params(name, namespace):
              if not k.startswith("_") and k not in ("In", "Out", "exit", "quit", "get_ipython")
              and not callable(v) and type(v).__name__ != "module"}
     profile = given.pop("profile", "quick")
+    _STARTED[name] = time.monotonic()
     p = SimpleNamespace(**experiments.resolve(name, profile, given))
     experiments.check_page(name, vars(p))
     width = max(map(len, vars(p)))
@@ -207,6 +213,42 @@ def provenance(wall_time_s, commit):
 def complete(payload, wall_time_s, commit):
     """The record: the payload plus provenance (`commit`: git_commit() taken before the run)."""
     return {**payload, "provenance": provenance(wall_time_s, commit)}
+
+
+def training_seconds(series):
+    """The seconds of every training epoch a record's series holds (any per-epoch history: a list of dicts with
+    "epoch" and "seconds"), however many sittings they were trained in."""
+    if isinstance(series, dict):
+        return sum(training_seconds(v) for v in series.values())
+    if isinstance(series, list):
+        if series and all(isinstance(h, dict) and "epoch" in h and "seconds" in h for h in series):
+            return sum(h["seconds"] for h in series)
+        return sum(training_seconds(v) for v in series)
+    return 0.0
+
+
+def time_text(record):
+    """The record's wall time; for a run resumed over several sittings (its epochs trained for longer than its
+    last process ran), also the training time of all its epochs."""
+    wall, trained = record["provenance"]["wall_time_s"], training_seconds(record.get("series", {}))
+    text = f"{wall / 60:.1f} min"
+    if trained > 1.1 * wall:
+        text = (f"{trained / 3600:.1f} h of training over several sittings (the last one {wall / 60:.0f} min, "
+                "evaluation included)")
+    return text
+
+
+def made_by(record):
+    """What made a record, in one line: profile, seeds, device, commit, torch, data copy, time and date."""
+    prov = record["provenance"]
+    commit = prov["git_commit"]
+    seeds = record["per_seed"]
+    held = (f"{len(seeds)} seed(s) ({', '.join(str(row['seed']) for row in seeds[:5])}"
+            f"{', …' if len(seeds) > 5 else ''})" if seeds else "none of the headline's seeds")
+    held += "".join(f"; {part}" for part in record.get("parts", []))
+    return (f"{record['profile']} profile, {held}; {record['device']}; commit `{commit[:10]}`"
+            f"{' (dirty tree)' if commit.endswith('-dirty') else ''}; torch {prov['torch']}; "
+            f"data: {'; '.join(record['data']['sources'])}; {time_text(record)}; {prov['date'][:10]}")
 
 
 def mean_sd(values):

@@ -64,43 +64,9 @@ def seeds_count_text(row):
     return stats.seeds_text(row["n_seeds"]) + (f", {scored} scored" if scored != row["n_seeds"] else "")
 
 
-def training_seconds(series):
-    """The seconds of every training epoch a record's series holds (any per-epoch history: a list of dicts with
-    "epoch" and "seconds"), however many sittings they were trained in."""
-    if isinstance(series, dict):
-        return sum(training_seconds(v) for v in series.values())
-    if isinstance(series, list):
-        if series and all(isinstance(h, dict) and "epoch" in h and "seconds" in h for h in series):
-            return sum(h["seconds"] for h in series)
-        return sum(training_seconds(v) for v in series)
-    return 0.0
-
-
-def time_text(record):
-    """The record's wall time; for a run resumed over several sittings (its epochs trained for longer than its
-    last process ran), also the training time of all its epochs."""
-    wall, trained = record["provenance"]["wall_time_s"], training_seconds(record.get("series", {}))
-    text = f"{wall / 60:.1f} min"
-    if trained > 1.1 * wall:
-        text = (f"{trained / 3600:.1f} h of training over several sittings (the last one {wall / 60:.0f} min, "
-                "evaluation included)")
-    return text
-
-
 def provenance_lines(recs):
-    """One line per record: profile, seeds, device, commit, data copy, time, date."""
-    lines = []
-    for r in recs:
-        prov = r["provenance"]
-        commit = prov["git_commit"]
-        held = (f"{len(r['per_seed'])} seed(s) ({', '.join(str(row['seed']) for row in r['per_seed'][:5])}"
-                f"{', …' if len(r['per_seed']) > 5 else ''})" if r["per_seed"] else "none of the headline's seeds")
-        held += "".join(f"; {part}" for part in r.get("parts", []))
-        lines.append(f"- `{r['_path'].rsplit('/', 1)[-1]}`: {held}; {r['device']}; commit `{commit[:10]}`"
-                     f"{' (dirty tree)' if commit.endswith('-dirty') else ''}; torch {prov['torch']}; "
-                     f"data: {'; '.join(r['data']['sources'])}; {time_text(r)}; "
-                     f"{prov['date'][:10]}.")
-    return lines
+    """One line per record: its file, then what made it (records.made_by)."""
+    return [f"- `{r['_path'].rsplit('/', 1)[-1]}`: {records.made_by(r)}." for r in recs]
 
 
 def table(name, recs):
