@@ -155,6 +155,12 @@ def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):
     assert cells[5] == "reproduced"
     empty = book.scorecard({}, tmp_path / "nothing")
     assert "| 23 | none yet | not run | not run |" in empty
+    # numbers measured on the JPEG copy of CIFAR-10 say so in their row's footnote; others do not
+    jpeg = {"data": {"sources": ["CIFAR-10 (JPEG-recompressed copy) test, not the official pixels"]}}
+    card = book.scorecard({"fgsm_leak": {**record("quick", [21]), **jpeg}}, tmp_path / "nothing")
+    (note,) = [line for line in card.splitlines() if line.startswith("[^fgsm-leak-leak-gap]:")]
+    assert note.endswith("Measured on the JPEG-recompressed copy of CIFAR-10, not the official pixels.")
+    assert "JPEG" not in next(line for line in card.splitlines() if line.startswith("[^toy2d-"))
 
 
 def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(built_book):

@@ -17,7 +17,7 @@ import time
 
 import yaml
 
-from . import experiments, records, runner
+from . import data, experiments, records, runner
 from .pages import paper_scale
 
 ROOT = experiments.ROOT
@@ -87,6 +87,11 @@ def scorecard(build_records, results_dir):
         build = build_records.get(name)
         full = records.full_records(name, results_dir)
         devices = ", ".join(dict.fromkeys(r["device"].split(" (")[0] for r in full))
+        # the data copy the numbers were measured on, named in each row's footnote (a piece of a record that holds
+        # no seed, such as other datasets' cells, does not count)
+        measured = [r for r in full if r["per_seed"]] + ([build] if build else [])
+        jpeg = (" Measured on the JPEG-recompressed copy of CIFAR-10, not the official pixels."
+                if data.jpeg_copy(s for r in measured for s in r.get("data", {}).get("sources", [])) else "")
         for i, row in enumerate(paper_scale.summary(name, full)):
             key, metric = row["key"], row["metric"]
             note = f"{name}-{key}".replace("_", "-")
@@ -98,7 +103,7 @@ def scorecard(build_records, results_dir):
             verdict = paper_scale.verdict(name, key, judged)
             word, _, reason = verdict.partition(": ")
             notes.append(f"[^{note}]: {metric.label[0].upper()}{metric.label[1:]}."
-                         + (f" Verdict: {word}, {reason}." if reason else ""))
+                         + (f" Verdict: {word}, {reason}." if reason else "") + jpeg)
             value = build["metrics"].get(key) if build else None
             # a quick build's count is of fewer images than the paper's: say of how many
             total = metric.out_of and value is not None and build.get("params", {}).get(metric.out_of)

@@ -353,9 +353,20 @@ def _parsed(name: str, split: str, files: list[Path], parse) -> tuple[np.ndarray
     return arrays
 
 
+def jpeg_copy(sources):
+    """Whether a record's data sources include the JPEG-recompressed CIFAR-10 copy: every number on it is labelled
+    so, in figures and tables too."""
+    return any("JPEG-recompressed" in s for s in sources)
+
+
+def cifar_name(sources):
+    """CIFAR-10's name as a figure or table gives it for a record with these data sources."""
+    return "CIFAR-10 (JPEG copy)" if jpeg_copy(sources) else "CIFAR-10"
+
+
 def describe(source):
     """A sentence for a chapter on where its data came from, flagging the JPEG copy of CIFAR-10."""
-    if "JPEG-recompressed" in source:
+    if jpeg_copy([source]):
         return ("CIFAR-10 (JPEG-recompressed copy): the official labels, classes and order, but every pixel "
                 "carries JPEG error (PSNR 29.9 dB against the official images), so our numbers are close to, "
                 "not the same as, numbers on the official CIFAR-10. Source: " + source + ".")

@@ -19,7 +19,8 @@ def accuracy_table(recs):
     if not recs:
         return None
     paper = recs[0]["paper"]
-    lines = ["| trained on | CIFAR-10 test accuracy (mean ± sd over seeds) | paper |", "|---|---|---|"]
+    cifar = data.cifar_name(recs[0]["data"]["sources"])
+    lines = [f"| trained on | {cifar} test accuracy (mean ± sd over seeds) | paper |", "|---|---|---|"]
     for k, name in NETS.items():
         values = records.seed_values(recs, k)
         ours = records.mean_sd_text(values) if values else "not trained in these runs"
@@ -32,10 +33,11 @@ def accuracy_figure(recs):
     if not recs:
         return None
     trained = [k for k in NETS if records.seed_values(recs, k)]
+    cifar = data.cifar_name(recs[0]["data"]["sources"])
     return figures.accuracy_bars([NETS[k] for k in trained], [records.seed_values(recs, k) for k in trained],
-                                 "ResNet-18s trained on a 2-epoch ResNet-18's mistakes, CIFAR-10 test",
+                                 f"ResNet-18s trained on a 2-epoch ResNet-18's mistakes, {cifar} test",
                                  paper=[recs[0]["paper"].get(k) for k in trained], paper_label="paper",
-                                 xlabel="CIFAR-10 test accuracy")
+                                 xlabel=f"{cifar} test accuracy")
 
 
 def examples_figure(record, train=None):

@@ -566,6 +566,12 @@ def cell_verdict(numbers):
     return "the attack wins" if leak.is_effect else "within noise"
 
 
+def dataset_names(recs):
+    """DATASET_NAMES, with CIFAR-10 named as the copy the records were measured on (the JPEG copy, labelled)."""
+    sources = [s for r in recs for s in r.get("data", {}).get("sources", [])]
+    return {**DATASET_NAMES, "cifar10": data.cifar_name(sources)}
+
+
 def cells_record(recs):
     """The difficulty cells of all `recs`, pooled (`pooled`), or None."""
     return pooled(recs, "cells")
@@ -583,13 +589,16 @@ def cells_table(recs):
         return None
     lines = ["| data | training eps | width | clean accuracy | leak gap | control's gap | leak minus control | "
              "verdict |", "|---|---|---|---|---|---|---|---|"]
+    names = dataset_names(recs)
     for c in rec["series"]["cells"]:
         n = cell_numbers(c, rec["series"]["n_test"])
-        lines.append(f"| {DATASET_NAMES[c['dataset']]} | {c['eps']:g}/255 | {c['width']} | "
+        lines.append(f"| {names[c['dataset']]} | {c['eps']:g}/255 | {c['width']} | "
                      f"{100 * n['clean'].value:.1f}% ± {100 * n['clean'].se:.1f}"
                      + (f" ({n['left_out']} of {n['n_seeds']} seeds left out: a net never learned)" if n["left_out"]
                         else "") + f" | {points(n['leak'])} | "
-                     f"{points(n['control'])} | {points(n['difference'])} | {cell_verdict(n)} |")
+                     f"{points(n['control'])} | {points(n['difference'])} | {cell_verdict(n)}"
+                     + (" (one net: it speaks for that net alone)" if n["n_seeds"] - n["left_out"] == 1 < n["n_seeds"]
+                        else "") + " |")
     return figures.Table("\n".join(lines))
 
 
@@ -605,7 +614,7 @@ def cells_figure(recs):
         return None
     fig, ax = plt.subplots(figsize=(11, 5.5), facecolor="white")
     ax.axhline(0.0, color="black", lw=0.8)
-    shown = set()
+    shown, names = set(), dataset_names(recs)
     for c in rec["series"]["cells"]:
         n = cell_numbers(c, rec["series"]["n_test"])
         x, leak, control = 100 * n["clean"].value, n["leak"], n["control"]
@@ -614,7 +623,7 @@ def cells_figure(recs):
                     label=None if "never" in shown else f"never learned (clean at most {LEARNS:.0%})")
             shown.add("never")
         else:
-            colour, name = DATASET_COLOURS[c["dataset"]], DATASET_NAMES[c["dataset"]]
+            colour, name = DATASET_COLOURS[c["dataset"]], names[c["dataset"]]
             ax.plot([x, x], [100 * control.value, 100 * leak.value], color=colour, lw=0.8, alpha=0.6)
             ax.errorbar(x, 100 * control.value, yerr=100 * control.se, fmt="o", mfc="white", color=colour, ms=7,
                         capsize=3)
