@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leaklab import attacks, data, gradient_leak, mnist_from_fashion, models, training
+from leaklab import attacks, data, experiments, gradient_leak, mnist_from_fashion, models, records, training
 
 needs_data = pytest.mark.skipif(not os.environ.get("LEAKLAB_DATA"), reason="LEAKLAB_DATA not set (make test sets it)")
 
@@ -124,10 +124,31 @@ def test_sign_features_are_the_clipped_gradient_sign():
     assert torch.equal(feats, (g.sign() + 1).clamp(0, 1).flatten(1).to(torch.uint8))
 
 
+def test_the_logit_scale_peaks_the_softmax_and_leaves_each_class_gradient_sign_alone():
+    norm = ([0.13], [0.31])
+    flat, peaked = gradient_leak.random_mlp(0, 32, norm), gradient_leak.random_mlp(0, 32, norm, logit_scale=30.0)
+    images = torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8)
+    flat_anatomy = gradient_leak.anatomy(flat, images, torch.zeros(50, dtype=torch.long))
+    peaked_anatomy = gradient_leak.anatomy(peaked, images, torch.zeros(50, dtype=torch.long))
+    assert peaked_anatomy["p_max"] > flat_anatomy["p_max"] + 0.2
+    x = (images.float() / 255).requires_grad_()
+    for k in range(10):  # every class's logit gradient keeps its sign, pixel by pixel
+        (g_flat,) = torch.autograd.grad(flat(x)[:, k].sum(), x)
+        (g_peaked,) = torch.autograd.grad(peaked(x)[:, k].sum(), x)
+        assert torch.equal(g_flat.sign(), g_peaked.sign())
+
+
+def test_a_record_from_before_a_setting_parameter_existed_is_not_a_variant():
+    exp = experiments.get("gradient_leak")
+    old = {"params": {k: v for k, v in exp.profiles["full"].items() if k != "logit_scale"}}
+    assert not records.is_variant("gradient_leak", old)
+    assert records.is_variant("gradient_leak", {"params": {**exp.profiles["full"], "logit_scale": 10.0}})
+
+
 @needs_data
 def test_true_label_gradients_leak_and_random_ones_do_not():
     train, test = _mnist(5000), _mnist(2000, "test")
-    p = SimpleNamespace(hidden=64, epochs=2, lr=0.01, batch_size=64)
+    p = SimpleNamespace(hidden=64, epochs=2, lr=0.01, batch_size=64, logit_scale=1.0)
     out = gradient_leak.run_seed(0, train, test, training.channel_stats(train.images), p)
     acc = out["acc"]
     assert acc["true"] > acc["raw pixels"] > acc["random"]

@@ -16,11 +16,17 @@ from . import attacks, data, models, records, training
 TARGETS = attacks.ATTACK_LABELS
 
 
-def random_mlp(seed, hidden, norm):
-    """The untrained 3-layer MLP (784 -> hidden -> hidden -> 10), PyTorch's default init, seeing pixels
-    in [0, 1] through `norm`."""
+def random_mlp(seed, hidden, norm, logit_scale=1.0):
+    """The untrained 3-layer MLP (784 -> hidden -> hidden -> 10), PyTorch's default init with its last layer
+    (weights and bias) times `logit_scale`, seeing pixels in [0, 1] through `norm`. Scaling the logits leaves the
+    sign of every class's logit gradient as it was and changes only how peaked the softmax is: the one thing the
+    page's argument says decides how much of the label the gradient's sign carries."""
     torch.manual_seed(seed)
-    return models.Normalized(models.mlp([784, hidden, hidden, 10]), *norm).eval()
+    net = models.mlp([784, hidden, hidden, 10])
+    with torch.no_grad():
+        net[-1].weight.mul_(logit_scale)
+        net[-1].bias.mul_(logit_scale)
+    return models.Normalized(net, *norm).eval()
 
 
 def sign_features(model, images, labels, target, seed=0, batch_size=2000):
@@ -57,12 +63,13 @@ def anatomy(model, images, labels, batch_size=2000):
     """Where the leak comes from, measured on `images`.
 
     p_true: the untrained net's mean softmax probability of the true class (so the
-    true class's weight in dCE/dz is -(1 - p_true)); follows_true_logit: the share
+    true class's weight in dCE/dz is -(1 - p_true)); p_max: its mean largest softmax probability, how peaked
+    it is whatever the class (its predicted class's weight); follows_true_logit: the share
     of pixels where sign(dCE/dx) equals sign(-dz_y/dx), the true class's logit
     gradient alone; class_template: the share of an image's feature bits equal to
     the majority bit of its class (0.5 would mean no class pattern).
     """
-    p_true, follows, bits = [], [], []
+    p_true, p_max, follows, bits = [], [], [], []
     for x_u8, y in zip(images.split(batch_size), labels.split(batch_size)):
         with torch.enable_grad():
             x = training.unit_pixels(x_u8).requires_grad_()
@@ -70,12 +77,14 @@ def anatomy(model, images, labels, batch_size=2000):
             (g_ce,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x, retain_graph=True)
             (g_true,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), x)
         p_true.append(logits.softmax(1).gather(1, y[:, None]).squeeze(1))
+        p_max.append(logits.softmax(1).max(1).values)
         follows.append((g_ce.sign() == -g_true.sign()).flatten(1).float().mean(1))
         bits.append((g_ce >= 0).flatten(1))
     bits = torch.cat(bits)
     majority = torch.stack([bits[labels == c].float().mean(0) >= 0.5 for c in range(10)])
     return {
         "p_true": torch.cat(p_true).mean().item(),
+        "p_max": torch.cat(p_max).mean().item(),
         "follows_true_logit": torch.cat(follows).mean().item(),
         "class_template": (bits == majority[labels]).float().mean().item(),
     }
@@ -90,7 +99,7 @@ def run_seed(seed, train, test, norm, p):
     """One untrained MLP: sign features for every target label, a linear classifier on each,
     and one on raw pixels; accuracies on the test set. Test features are computed with
     the *test* images' own labels (true, predicted, ...), as a leaking attack would."""
-    model = random_mlp(seed, p.hidden, norm)
+    model = random_mlp(seed, p.hidden, norm, p.logit_scale)
     out = {"acc": {}, "test_features": {}, "anatomy": anatomy(model, test.images, test.labels)}
     for target in TARGETS:
         f_train = sign_features(model, train.images, train.labels, target, seed=seed)

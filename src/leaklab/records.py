@@ -343,9 +343,11 @@ def load_all(directory):
 
 
 def is_variant(name, record):
-    """Whether a full record was made with another setting than the full profile's (experiments' `setting`)."""
+    """Whether a full record was made with another setting than the full profile's (experiments' `setting`). A
+    record from before a setting's parameter existed was made with its default, the full profile's value."""
     exp = experiments.get(name)
-    return any(record["params"].get(key) != exp.profiles["full"][key] for key in exp.setting)
+    full = exp.profiles["full"]
+    return any(record["params"].get(key, full[key]) != full[key] for key in exp.setting)
 
 
 def full_records(name, results_dir=None, variants=False):
