@@ -121,3 +121,130 @@ def words(p, record):
             "random_words": random.words("{:.2f}", "%", 100, "chance (10%)"),
             "only_true_words": only_true_words(gaps),
             "least_likely_reading": least_likely_reading(gaps, whole)}
+
+
+# ------------------------------------------------------------------ the hypothesis: a peakier softmax leaks less
+
+def by_scale(recs, variants):
+    """{logit scale: its records}: the paper-scale records (scale 1 unless a record says otherwise) and the
+    variants at other logit scales, in increasing scale."""
+    groups = {}
+    for r in [*recs, *variants]:
+        groups.setdefault(float(r["params"].get("logit_scale", 1.0)), []).append(r)
+    return dict(sorted(groups.items()))
+
+
+def scale_table(recs, variants):
+    """Per logit scale: how peaked the untrained net's softmax is, how often the gradient's sign follows the true
+    class's logit, and the linear models' accuracies (mean ± sd over seeds); None with no variant."""
+    groups = by_scale(recs, variants)
+    if len(groups) < 2:
+        return None
+    keys = ("true", "predicted", "raw pixels")
+    lines = ["| logit scale | seeds | largest softmax probability | sign follows the true logit | "
+             + " | ".join(f"{FEATURES[k]}" for k in keys) + " |", "|---" * (4 + len(keys)) + "|"]
+    for scale, rs in groups.items():
+        p_max = records.seed_values(rs, "p_max")
+        lines.append(f"| {scale:g} | {len(records.seed_values(rs, 'leak_true_acc'))} | "
+                     f"{records.mean_sd_text(p_max, '{:.3f}') if p_max else 'not recorded'} | "
+                     f"{records.mean_sd_text(records.seed_values(rs, 'follows_true_logit'), '{:.1%}')} | "
+                     + " | ".join(records.mean_sd_text(records.seed_values(rs, metric_key(k))) for k in keys) + " |")
+    return figures.Table("\n".join(lines))
+
+
+def scale_figure(recs, variants):
+    """The linear models' accuracy against the logit scale, one line per label (mean ± sd over seeds), with the
+    blog's number; None with no variant."""
+    import matplotlib.pyplot as plt
+
+    groups = by_scale(recs, variants)
+    if len(groups) < 2:
+        return None
+    scales = list(groups)
+    fig, ax = plt.subplots(figsize=(10, 5), facecolor="white")
+    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#7f7f7f"]  # no red: red is the blog's line
+    for (k, name), colour in zip(FEATURES.items(), colours):
+        stats_ = [records.mean_sd(records.seed_values(rs, metric_key(k))) for rs in groups.values()]
+        means = [100 * m for m, _ in stats_]
+        sds = [0.0 if sd != sd else 100 * sd for _, sd in stats_]  # one seed: no spread to draw
+        ax.errorbar(scales, means, yerr=sds, marker="o", capsize=3, color=colour, label=name)
+    ax.axhline(100 * recs[0]["paper"]["leak_true_acc"], color=figures.PAPER_COLOR, ls="--",
+               label="the blog, true label")
+    ax.set_xscale("log")
+    ax.set_xticks(scales, [f"{x:g}" for x in scales])
+    ax.minorticks_off()
+    ax.set_xlabel("logit scale of the untrained MLP (1: PyTorch's default; larger: a peakier softmax)")
+    ax.set_ylabel("MNIST test accuracy of the linear model (%)")
+    ax.set_title("Does a peakier softmax weaken the leak? Linear models on gradient-sign features, by logit scale\n"
+                 "(mean ± sd over seeds; the same seeds, so the same initial weights up to the scale)", fontsize=11)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def scale_words(recs, variants):
+    """{glue name: Markdown} on the hypothesis: from the default logit scale to the largest, seed by seed (the same
+    seeds: the same weights up to the scale), how much less the gradient's sign follows the true class's logit (the
+    mechanism) and how the true-label features' accuracy changes (the leak), each by the noise rule."""
+    groups = by_scale(recs, variants)
+    if len(groups) < 2 or 1.0 not in groups:
+        return {"scale_verdict": "No record at another logit scale is committed, so this page cannot test it yet: "
+                                 "`leaklab compute gradient_leak --profile full -p logit_scale=30` makes one."}
+    top = max(groups)
+    base = {row["seed"]: row for r in groups[1.0] for row in r["per_seed"]}
+    pairs = [(base[row["seed"]], row) for r in groups[top] for row in r["per_seed"] if row["seed"] in base]
+    if not pairs:
+        return {"scale_verdict": "The records at other logit scales share no seed with the default's, so no "
+                                 "paired comparison can be made."}
+    n_test = groups[top][0]["series"]["n_test"]
+    whole = n_test >= data.TEST_SET_SIZE
+    joined = [{"base": b["leak_true_acc"], "scaled": t["leak_true_acc"]} for b, t in pairs]
+    change = stats.accuracy_gap(joined, "scaled", "base", n_test)
+    # a share of pixels, averaged over all 10,000 test images: its spread over seeds is its error
+    follows = stats.estimate([t["follows_true_logit"] - b["follows_true_logit"] for b, t in pairs])
+    mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
+    bases, tops = [b for b, _ in pairs], [t for _, t in pairs]
+    peak = (f" (the largest softmax probability {mean(bases, 'p_max'):.3f} at the default, "
+            f"{mean(tops, 'p_max'):.3f} at {top:g})" if all("p_max" in r for r in bases + tops) else "")
+    mechanism = (f"the gradient's sign follows the true class's logit less, as the argument says (at "
+                 f"{mean(bases, 'follows_true_logit'):.1%} of the pixels at the default, "
+                 f"{mean(tops, 'follows_true_logit'):.1%} at {top:g}: {follows.words('{:+.1f}', ' points', 100)})"
+                 if follows.is_effect and follows.value < 0 else
+                 f"the share of pixels whose sign follows the true class's logit changes by "
+                 f"{follows.words('{:+.1f}', ' points', 100)}")
+    said = ("the leak weakens as the softmax peaks, as the hypothesis predicts" if change.is_effect and
+            change.value < 0 else "the leak grows as the softmax peaks, against the hypothesis" if change.is_effect
+            else "the leak does not weaken beyond noise, so these runs do not support the hypothesis")
+    blog = recs[0]["paper"]["leak_true_acc"]
+    means = {s: records.mean_sd(records.seed_values(rs, "leak_true_acc"))[0] for s, rs in groups.items()}
+    reach = [s for s, m in means.items() if m <= blog]
+    where = (f" The mean true-label accuracy comes down to the blog's {blog:.0%} or below at logit scale "
+             f"{min(reach):g}." if reach else f" At no scale tried does it come down to the blog's {blog:.0%}, so "
+             "the initialization's scale, at least over the scales tried, does not explain the difference from the "
+             "blog's number.")
+    return {"scale_verdict": (f"Over {stats.seeds_text(len(pairs))} paired by seed, from logit scale 1 to {top:g}"
+                              f"{peak}, {mechanism}. The true-label features' accuracy changes by "
+                              f"{change.words(all_images=whole)}: {said}.{where}")}
+
+
+def scale_slider(recs, variants):
+    """A static slider over the committed logit scales: the class templates of each scale's first MLP (the same
+    seed at every scale), for the HTML book; None with no variant."""
+    from IPython.display import display
+
+    from . import widgets
+
+    groups = by_scale(recs, variants)
+    if len(groups) < 2:
+        return None
+    frames = []
+    for scale, rs in groups.items():
+        fig = templates_figure(rs)
+        p_max = records.seed_values(rs, "p_max")
+        frames.append({"value": f"{scale:g}", "png": figures.png_bytes(fig),
+                       "caption": (f"Logit scale {scale:g}: true-label features read at "
+                                   f"{records.mean_sd(records.seed_values(rs, 'leak_true_acc'))[0]:.1%}"
+                                   + (f"; largest softmax probability {records.mean_sd(p_max)[0]:.3f}" if p_max
+                                      else "") + " (means over seeds).")})
+    display(widgets.frame_slider(frames, "logit scale", initial=list(groups).index(1.0) if 1.0 in groups else 0))
+    return None
