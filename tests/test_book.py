@@ -203,7 +203,7 @@ def test_cifar_pages_show_this_builds_numbers_figures_and_scale(built_book, name
             assert key == "loss_rise" and "no peak inside it" in page
             continue
         fmt = metrics[key].fmt
-        shown = ({f"{value:.2%}", f"{value:.1%}", f"{value:+.2%}"} if "%" in fmt
+        shown = ({f"{value:.2%}", f"{value:.1%}", f"{value:+.2%}", f"{100 * value:+.2f}"} if "%" in fmt
                  else {fmt.format(value), f"{value:.3f}", f"{value:+.3f}"})
         assert any(s in page for s in shown), f"{key} = {shown} is not on the {name} page"
     assert "{glue" not in page and "glue:text" not in page

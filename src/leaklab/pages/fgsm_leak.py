@@ -31,11 +31,11 @@ def table(recs):
                 for k, ms in trained.items()}
     clean = {k: records.mean_sd(m[k]["clean_acc"] for m in ms)[0] for k, ms in trained.items()}
     lines = ["| trained with | clean | " + " | ".join(f"attack: {NAMES[a]}" for a in ATTACKS)
-             + " | own attack minus clean |", "|---" * (len(ATTACKS) + 3) + "|"]
+             + " | own attack minus clean (points) |", "|---" * (len(ATTACKS) + 3) + "|"]
     for k in trained:
         lines.append(f"| {NAMES[k]} | {clean[k]:.2%} | " + " | ".join(
             (f"**{attacked[k][a]:.2%}**" if a == k else f"{attacked[k][a]:.2%}") for a in ATTACKS)
-            + f" | {attacked[k][k] - clean[k]:+.2%} |")
+            + f" | {100 * (attacked[k][k] - clean[k]):+.2f} |")
     return figures.Table("\n".join(lines))
 
 
