@@ -34,6 +34,9 @@ def test_committed_notebooks_have_no_outputs_and_a_parameters_cell():
         code = [c for c in cells if c["cell_type"] == "code"]
         assert not any(c["outputs"] or c["execution_count"] for c in code), f"{path.name} has outputs"
         assert any("parameters" in c["metadata"].get("tags", []) for c in code), f"{path.name}: no parameters cell"
+        # nbformat 4.5 gives every cell an id (a missing one is a warning now, an error in later nbformat)
+        ids = [c.get("id") for c in cells]
+        assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: a cell without an id, or two with one id"
 
 
 def test_either_readme_command_prepares_the_offline_cifar_copy(tmp_path):
