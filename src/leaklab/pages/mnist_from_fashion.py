@@ -155,6 +155,12 @@ def words(p, record, recs=()):
     out["student_mnistnorm_words"] = stats.accuracy(rows, "student_mnistnorm_acc", n_test).words(**ACC)
     out["control_words"] = stats.accuracy(rows, "control_acc", n_test).words(**ACC)
     out["control_verdict"] = control_verdict(rows, n_test)
+    student = stats.accuracy(rows, "student_acc", n_test)
+    out["recovery_words"] = (
+        f"here enough to read handwritten digits without ever seeing one (this build's student: {student.value:.1%}, "
+        "beyond chance, 10%, by the noise rule)" if student.is_effect and student.value > student.null else
+        "though this build's student cannot be told apart from chance (10%) on the digits, so this run shows no "
+        "such recovery")
     out["shared_mistakes"] = shared_mistakes(rows)
     gain = norm_gain([record])
     out["norm_gain_words"] = gain.words(all_images=n_test >= data.TEST_SET_SIZE)
