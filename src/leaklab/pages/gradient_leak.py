@@ -30,10 +30,12 @@ def templates_figure(recs):
         return None
     record = recs[0]
     means = records.arrays(record)["class_means"][0].astype("float32")
+    logit_scale = record["params"].get("logit_scale", 1.0)
+    scale = f", logit scale {logit_scale:g}" if logit_scale != 1.0 else ""
     return figures.image_grid([[means[r, c] for c in range(10)] for r in range(len(TEMPLATE_ROWS))],
                               [f"{t.replace('_', '-')} label" for t in TEMPLATE_ROWS],
                               f"Mean gradient-sign feature of each MNIST test class (MLP seed "
-                              f"{record['per_seed'][0]['seed']})",
+                              f"{record['per_seed'][0]['seed']}{scale})",
                               col_labels=[f"digit {c}" for c in range(10)], cmap="RdBu_r", vmin=0, vmax=1)
 
 
