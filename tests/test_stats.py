@@ -269,3 +269,15 @@ def test_a_combination_counts_seeds_per_part_among_the_parts_with_a_spread():
     mixed = stats.combined([(0.5, two), (0.5, one)])
     assert mixed.n_seeds == 2 and not mixed.one_model
     assert stats.combined([(0.5, one), (-0.5, one)]).one_model
+
+
+def test_words_spell_out_a_wide_line_when_told_where_its_degrees_of_freedom_come_from():
+    # 9 errors wide, yet with about one degree of freedom still noise: the clause says why, where the caller asks
+    est = stats.Estimate(value=0.1541, se=0.0172, null=0.0, n_seeds=2, seed_sd=None, df=1.15)
+    assert not est.is_effect
+    said = est.words(more="seeds per cell", df_source="that the seeds of its cells give")
+    assert "cannot be told apart from zero at this scale (its line is" in said
+    assert "Student's t for the 1.1 degrees of freedom that the seeds of its cells give); about" in said
+    assert "its line is" not in est.words(more="seeds per cell")
+    known = stats.Estimate(value=0.1541, se=0.0172, null=0.0, n_seeds=1, seed_sd=None, df=math.inf)
+    assert "its line is" not in known.words(df_source="that the seeds of its cells give")  # twice: nothing to spell

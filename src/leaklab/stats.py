@@ -179,12 +179,17 @@ class Estimate:
         value, se = num.format(self.value * scale), num.format(self.se * scale).lstrip("+")
         return f"{value} ± {se}{unit}" if unit.startswith(" ") else f"{value}{unit} ± {se}{unit}"
 
-    def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero", more=None, all_images=False):
+    def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero", more=None, all_images=False,
+              df_source=None):
         """The value ± its standard error and the verdict by the noise rule, as a clause; `more` names what
         it would take more of to settle a difference that cannot be told apart (test images, and seeds). With
         `all_images` the numbers were scored on the whole test set, so only seeds can be added: the clause says
-        how many would do (`seeds_to_tell`), or that the test images' own error is too large for seeds alone."""
+        how many would do (`seeds_to_tell`), or that the test images' own error is too large for seeds alone.
+        With `df_source` (what gives the error its degrees of freedom) a line above twice the error is spelt out:
+        a difference many errors wide can still be noise when the degrees of freedom are few."""
         size = self.text(num, unit, scale)
+        line = (f" (its line is {self.critical_line} its standard error: Student's t for the {self.df:.1f} degrees "
+                f"of freedom {df_source})" if df_source and self.critical > Z else "")
         if self.one_model:
             value = num.format(self.value * scale) + ("" if unit.startswith(" ") else unit)
             unit_words = unit if unit.startswith(" ") else ""
@@ -196,7 +201,7 @@ class Estimate:
                     "test images); one seed gives no spread over seeds, so it says nothing about the training "
                     "procedure")
         if self.is_effect:
-            return f"{size}, more than {self.critical_line} its standard error from {null_name}"
+            return f"{size}, more than {self.critical_line} its standard error from {null_name}{line}"
         if all_images:  # only seeds can be added
             seeds = seeds_to_tell(self, self.value - self.null)
             settle = (f"; the test set is already used whole, and about {seeds} seeds in all would tell a "
@@ -210,7 +215,7 @@ class Estimate:
                       f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% "
                       "of the time" if factor <= PRACTICAL_FACTOR else
                       f"; it is so small beside its error that no practical amount of {more} would tell it apart")
-        return f"{size}, which cannot be told apart from {null_name} at this scale{settle}"
+        return f"{size}, which cannot be told apart from {null_name} at this scale{line}{settle}"
 
 
 def estimate(values, sampling_se=0.0, null=0.0):

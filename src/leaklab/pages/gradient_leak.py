@@ -1,6 +1,9 @@
 """The gradient_leak page: its tables, figures, sliders and the words its notebook glues, drawn from records
 (this build's, or the committed paper-scale ones). The computation is `leaklab.gradient_leak`."""
 
+import math
+import statistics
+
 from .. import data, experiments, records, stats
 from ..gradient_leak import FEATURES, TEMPLATE_ROWS, metric_key
 from . import figures
@@ -168,7 +171,7 @@ def scale_figure(recs, variants):
     for (k, name), colour in zip(FEATURES.items(), colours):
         stats_ = [records.mean_sd(records.seed_values(rs, metric_key(k))) for rs in groups.values()]
         means = [100 * m for m, _ in stats_]
-        sds = [0.0 if sd != sd else 100 * sd for _, sd in stats_]  # one seed: no spread to draw
+        sds = [0.0 if math.isnan(sd) else 100 * sd for _, sd in stats_]  # one seed: no spread to draw
         ax.errorbar(scales, means, yerr=sds, marker="o", capsize=3, color=colour, label=name)
     ax.axhline(100 * recs[0]["paper"]["leak_true_acc"], color=figures.PAPER_COLOR, ls="--",
                label="the blog, true label")
@@ -204,7 +207,7 @@ def scale_words(recs, variants):
     change = stats.accuracy_gap(joined, "scaled", "base", n_test)
     # a share of pixels, averaged over all 10,000 test images: its spread over seeds is its error
     follows = stats.estimate([t["follows_true_logit"] - b["follows_true_logit"] for b, t in pairs])
-    mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
+    mean = lambda rows, key: statistics.fmean(r[key] for r in rows)  # noqa: E731
     bases, tops = [b for b, _ in pairs], [t for _, t in pairs]
     peak = (f" (the largest softmax probability {mean(bases, 'p_max'):.3f} at the default, "
             f"{mean(tops, 'p_max'):.3f} at {top:g})" if all("p_max" in r for r in bases + tops) else "")

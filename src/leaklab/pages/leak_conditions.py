@@ -489,11 +489,8 @@ def map_words(m):
         return out
     (eps_lo, eps_hi, eps_change), (w_lo, w_hi, w_change) = v["eps"], v["width"]
 
-    def change_words(est):  # a change many errors wide can still be noise: say how few degrees of freedom it has
-        line = (f" (its line is {est.critical_line} its standard error: Student's t for the {est.df:.1f} degrees "
-                "of freedom that the seeds of its cells give)" if est.critical > stats.Z else "")
-        words = est.words(more="seeds per cell")
-        return words.replace(" at this scale", " at this scale" + line, 1) if " at this scale" in words else words + line
+    def change_words(est):
+        return est.words(more="seeds per cell", df_source="that the seeds of its cells give")
 
     out.update({
         "eps_range": f"{eps_lo:g}/255 to {eps_hi:g}/255", "eps_change_words": change_words(eps_change),
