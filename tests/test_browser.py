@@ -354,8 +354,8 @@ def test_fgsm_eps_slider_moves_and_its_frames_differ(open_page):
 
 # ------------------------------------------------------------ pages that read like a paper
 
+# all six on every claim page, in this order
 SECTIONS = ["The claim", "The setup", "At paper scale", "This build's run", "Move it yourself", "What it means"]
-OPTIONAL = {"Move it yourself"}  # only where a slider fits
 MAX_CODE_LINES = 15  # visible, non-blank lines of code beyond the parameters cell
 
 PAGE_FACTS = """() => {
@@ -387,7 +387,7 @@ def test_claim_pages_read_like_a_paper(open_page):
         if sum(f["code"]) > MAX_CODE_LINES:
             problems.append(f"{name}: {sum(f['code'])} visible lines of code beyond the parameters cell "
                             f"(cells: {f['code']}; at most {MAX_CODE_LINES})")
-        expected = [s for s in SECTIONS if s not in OPTIONAL or s in f["h2"]]
+        expected = SECTIONS
         if f["h2"] != expected:
             problems.append(f"{name}: sections {f['h2']}, expected {expected}")
         if not f["images"] or f["uncaptioned"]:

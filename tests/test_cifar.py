@@ -324,10 +324,16 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
 def test_a_cifar_mislabeled_record_holds_the_wrong_set_and_the_histories(tmp_path):
     from leaklab import records, runner
 
-    overrides = {**TINY, "teacher_epochs": 1, "epochs": 1}
+    overrides = {**TINY, "teacher_epochs": 1, "epochs": 1, "sweep_points": 3}
     path, _ = runner.compute("cifar_mislabeled", "quick", overrides, results_dir=tmp_path, log=lambda m: None)
     loaded = records.load(path)
     row, seed = loaded["per_seed"][0], loaded["series"]["seeds"][0]
+    # the sample sweep: the paper's student itself, then refitted on the first half and quarter of the wrong set
+    sweep = seed["sweep"]
+    assert sweep["n_images"] == [row["n_wrong"], row["n_wrong"] // 2, row["n_wrong"] // 4]
+    assert sweep["acc"][0] == row["student_acc"] and sweep["minus_all_se"][0] == 0
+    for acc, confusion in zip(sweep["acc"], sweep["confusion"]):
+        assert torch.tensor(confusion).trace() / loaded["series"]["n_test"] == pytest.approx(acc)
     assert sum(seed["given_counts"]) == sum(seed["true_counts"]) == row["n_wrong"]
     shares = torch.tensor(seed["label_shares"])
     assert all(shares[c, c] == 0 for c in range(10))  # a wrong label is never the true class
@@ -351,7 +357,7 @@ def test_a_run_trains_only_the_students_asked_for_and_pools_with_runs_of_the_oth
     from leaklab import records, runner
     from leaklab.pages import paper_scale
 
-    tiny = {**TINY, "teacher_epochs": 1, "epochs": 1}
+    tiny = {**TINY, "teacher_epochs": 1, "epochs": 1, "sweep_points": 2}
     quiet = lambda m: None  # noqa: E731
     paper_path, _ = runner.compute("cifar_mislabeled", "quick", {**tiny, "students": "teacher_labels"},
                                    results_dir=tmp_path, log=quiet)
@@ -364,6 +370,8 @@ def test_a_run_trains_only_the_students_asked_for_and_pools_with_runs_of_the_oth
     assert set(paper["series"]["seeds"][0]["histories"]) == {"teacher_labels"}
     assert controls["per_seed"][0]["student_acc"] is None and controls["params"]["students"] == \
         "random_wrong,true_labels"
+    assert controls["series"]["seeds"][0]["sweep"] is None  # the sweep refits the paper's student, not trained here
+    assert len(paper["series"]["seeds"][0]["sweep"]["n_images"]) == 2
     n = paper["series"]["n_test"]
     bits = records.arrays(paper)
     assert set(bits) == {"seed0_teacher_correct", "seed0_teacher_labels_correct"}

@@ -75,9 +75,17 @@ def test_mnist_from_fashion_seed_on_a_small_slice():
     mnist, test = _mnist(2000), _mnist(1000, "test")
     fashion = data.subset(data.load("fashion_mnist", "train"), 2000)
     norms = {"mnist": training.channel_stats(mnist.images), "fashion": training.channel_stats(fashion.images)}
-    p = SimpleNamespace(teacher_epochs=1, epochs=1, control_epochs=1, batch_size=64, lr=2e-3)
+    p = SimpleNamespace(teacher_epochs=1, epochs=1, control_epochs=1, batch_size=64, lr=2e-3, sweep_points=3)
     out = mnist_from_fashion.run_seed(0, mnist, test, fashion, norms, p, log=None)
     assert out["teacher_acc"] > 0.8
+    # the sample sweep: the whole set's entry is the student itself, refits on the first half and quarter
+    sweep = out["sweep"]
+    assert sweep["n_images"] == [2000, 1000, 500]
+    assert sweep["acc"][0] == out["student"]["own"]["acc"] and sweep["minus_all_se"][0] == 0
+    assert all(se > 0 for se in sweep["minus_all_se"][1:])
+    for acc, cm in zip(sweep["acc"], sweep["confusion"]):
+        cm = torch.tensor(cm)
+        assert cm.sum() == len(test.labels) and acc == pytest.approx(cm.trace().item() / cm.sum().item())
     assert set(out["labels"]) == {"own", "mnist"} and out["labels"]["own"].shape == (2000,)
     for k in ("own", "mnist", "teacher", "control"):
         # the accuracies and the confusion matrices come from the same predictions: the diagonal's share
@@ -166,7 +174,8 @@ def test_finished_seeds_are_checkpointed_and_a_rerun_resumes(tmp_path, monkeypat
     mnist, test = _mnist(500), _mnist(200, "test")
     fashion = data.subset(data.load("fashion_mnist", "train"), 500)
     norms = {"mnist": ([0.13], [0.31]), "fashion": ([0.29], [0.35])}
-    p = SimpleNamespace(seed=0, n_seeds=2, teacher_epochs=1, epochs=1, control_epochs=1, batch_size=128, lr=2e-3)
+    p = SimpleNamespace(seed=0, n_seeds=2, teacher_epochs=1, epochs=1, control_epochs=1, batch_size=128, lr=2e-3,
+                        sweep_points=1)
     first = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["seed0.pt", "seed10.pt"]  # no temporary files left
 

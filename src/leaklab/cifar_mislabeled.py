@@ -42,10 +42,16 @@ def random_wrong_labels(labels, seed):
 EXPECTED_WRONG_SHARE = 0.375
 
 
+def student_runs(p):
+    """How many students one seed trains: those `p.students` picks, and the sample sweep's refits of the paper's
+    student (each as long as one student)."""
+    chosen = experiments.picked(p.students)
+    return len(chosen) + (p.sweep_points - 1 if "teacher_labels" in chosen else 0)
+
+
 def planned_images(p, n_train):
     """Training images of one seed, every epoch of every network, before the wrong set's size is known."""
-    students = len(experiments.picked(p.students))
-    return p.teacher_epochs * n_train + students * p.epochs * round(EXPECTED_WRONG_SHARE * n_train)
+    return p.teacher_epochs * n_train + student_runs(p) * p.epochs * round(EXPECTED_WRONG_SHARE * n_train)
 
 
 def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, progress=True, clock=None,
@@ -72,19 +78,40 @@ def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, pro
         log(f"seed {seed}: teacher {out['teacher_train_acc']:.2%} on the training images, "
             f"{out['teacher_test_acc']:.2%} on the test set; {len(wrong):,} training images wrong")
     if clock is not None:
-        clock.resize(len(chosen) * p.epochs * (len(wrong) - round(EXPECTED_WRONG_SHARE * len(train.labels))))
+        clock.resize(student_runs(p) * p.epochs * (len(wrong) - round(EXPECTED_WRONG_SHARE * len(train.labels))))
     labelings = {"teacher_labels": given[wrong], "random_wrong": random_wrong_labels(true, seed),
                  "true_labels": true}
     for name in chosen:
         student, history = train_net(p, images, labelings[name], mean, std, seed + 1, p.epochs, p.lr, True,
                                      ckpt(name), device, progress, f"student ({STUDENTS[name]})", clock)
         predicted = training.logits_of(student, test.images).argmax(1)
-        out["students"][name] = {"acc": training.accuracy(predicted, test.labels),
+        out["students"][name] = {"acc": training.accuracy(predicted, test.labels), "predicted": predicted,
                                  "correct": predicted == test.labels,
                                  "agreement": training.accuracy(predicted, teacher_test), "history": history,
                                  "confusion": training.confusion(test.labels, predicted)}
+    if "teacher_labels" in out["students"]:
+        out["sweep"] = sample_sweep(images, given[wrong], mean, std, out["students"]["teacher_labels"]["predicted"],
+                                    teacher_test, test, seed, p, ckpt, device, progress, clock, log)
     out["label_shares"] = training.label_shares(true, given[wrong])
     return out
+
+
+def sample_sweep(images, given, mean, std, student_test, teacher_test, test, seed, p, ckpt, device, progress, clock,
+                 log=print):
+    """The paper's student refitted on the first half, quarter, ... of the wrong set with the teacher's labels
+    (`p.sweep_points` sizes, the whole set first), each for the student's own number of steps from the student's
+    own initial weights: how much of the wrong set the student needs. `student_test` holds the student's own
+    answers on the test images."""
+    def refit(size, idx):
+        student, _ = train_net(p, images[idx], given[idx], mean, std, seed + 1, p.epochs, p.lr, True,
+                               ckpt(f"teacher_labels-first{size}"), device, progress, f"student on the first {size:,}",
+                               clock)
+        return training.logits_of(student, test.images).argmax(1)
+
+    tests = [student_test] + training.sweep_refits(len(given), p.sweep_points, refit, log,
+                                                   f"seed {seed}: the paper's student")
+    sizes = training.sweep_sizes(len(given), p.sweep_points)
+    return training.sweep_summary(sizes, tests, test.labels, teacher_test)
 
 
 # A student's accuracy in a seed's row, under the name the metrics use.
@@ -149,6 +176,7 @@ def compute(p, log=print):
         "true_counts": torch.bincount(train.labels[s["wrong_index"]], minlength=10).tolist(),
         "label_shares": s["label_shares"].tolist(),
         "examples": {"index": s["wrong_index"][:24].tolist(), "given": s["given"][:24].tolist()},
+        "sweep": s.get("sweep"),
     } for n, s in zip(numbers, seeds)]}
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,
             "files": {".npz": records.to_npz(**correctness(numbers, seeds))},

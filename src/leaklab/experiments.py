@@ -233,8 +233,10 @@ EXPERIMENTS = {
         claim="a CNN trained only on Fashion-MNIST images labelled with an MNIST CNN's digits classifies real "
         "MNIST digits",
         source="Wallace (2019), out-of-domain section",
-        full_cost=("under an hour on a 2-core CPU for the 3 seeds (47 minutes for an earlier record; the "
-                   "committed one took 64, sharing the CPU with other work)"),
+        full_cost=("under an hour on a 2-core CPU for the 3 seeds without the page's sample sweep (47 minutes for "
+                   "an earlier record; the committed one took 64, sharing the CPU with other work); the sweep's 7 "
+                   "refitted students per seed add about two hours (extrapolated from those records' pace; "
+                   "`-p sweep_points=1` leaves the sweep out)"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 20),
@@ -244,12 +246,15 @@ EXPERIMENTS = {
             "control_epochs": Param(int, "epochs of the random-digit control student", 1, 100),
             "batch_size": Param(int, "minibatch size", 8, 4096),
             "lr": Param(float, "peak Adam learning rate (decayed linearly to zero)", 1e-5, 0.1),
+            "sweep_points": Param(int, "sizes of the page's sample sweep: the own-normalization student refitted "
+                                  "on the first n_train, n_train/2, n_train/4, ... teacher-labelled Fashion images, "
+                                  "each for as many steps as the student itself (1: no sweep)", 1, 10),
         },
         profiles={
             "quick": dict(seed=0, n_seeds=1, n_train=10000, teacher_epochs=2, epochs=2, control_epochs=1,
-                          batch_size=128, lr=2e-3),
+                          batch_size=128, lr=2e-3, sweep_points=6),
             "full": dict(seed=0, n_seeds=3, n_train=60000, teacher_epochs=3, epochs=6, control_epochs=2,
-                         batch_size=128, lr=2e-3),
+                         batch_size=128, lr=2e-3, sweep_points=8),
         },
         metrics={
             "teacher_acc": Metric("MNIST teacher, MNIST test accuracy", paper=0.991, kind="accuracy", fmt="{:.2%}",
@@ -345,7 +350,9 @@ EXPERIMENTS = {
                    "from `benchmarks/bench_cifar.py`: 24 images/s); on 2-core CPUs with bf16 units, 1.5 to 2.8 "
                    "hours and 4 to 8 (101 to 190 images/s, measured on two such machines). A CPU run goes over "
                    "several sittings, one seed per command, resuming from its checkpoints (the README's \"On a "
-                   "CPU, over several sittings\")"),
+                   "CPU, over several sittings\"). The committed records were made before the page's sample sweep "
+                   "existed: its 4 refitted students per seed (`-p sweep_points=1` leaves them out) take about "
+                   "twice the two controls' time again"),
         params={
             "seed": Param(int, "first seed; seed k of the run is seed + 10 k", 0, 2**31 - 1 - 1000),
             "n_seeds": Param(int, "independent teacher-and-students runs", 1, 10),
@@ -360,13 +367,16 @@ EXPERIMENTS = {
                                 "results/cifar_mislabeled_teacher_trials.md)", 1e-4, 2.0),
             "students": Param(str, "which students to train on the wrong set: the paper's (teacher_labels) and "
                               "the controls", subset_of=("teacher_labels", "random_wrong", "true_labels")),
+            "sweep_points": Param(int, "sizes of the page's sample sweep: the paper's student refitted on the first "
+                                  "half, quarter, ... of the wrong set, each for as many steps as the student itself "
+                                  "(1: no sweep)", 1, 10),
             "device": DEVICE,
         },
         profiles={
             "quick": dict(seed=0, n_seeds=1, n_train=10000, width=8, teacher_epochs=2, epochs=3,
-                          batch_size=128, lr=0.1, teacher_lr=0.1, students="all", device="auto"),
+                          batch_size=128, lr=0.1, teacher_lr=0.1, students="all", sweep_points=5, device="auto"),
             "full": dict(seed=0, n_seeds=3, n_train=50000, width=64, teacher_epochs=2, epochs=50,
-                         batch_size=128, lr=0.1, teacher_lr=0.05, students="all", device="auto"),
+                         batch_size=128, lr=0.1, teacher_lr=0.05, students="all", sweep_points=5, device="auto"),
         },
         metrics={
             "student_acc": Metric("new ResNet-18 trained only on the wrong set, CIFAR-10 test accuracy",

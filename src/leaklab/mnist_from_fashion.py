@@ -27,6 +27,20 @@ def classify(model, images, norm):
     return training.logits_of(models.Normalized(model.net, *norm), images).argmax(1)
 
 
+def sample_sweep(images, given, norm, student_test, teacher_test, mnist_test, test_norm, seed, p, log=print):
+    """The own-normalization student refitted on the first n_train / 2^k teacher-labelled Fashion images
+    (k < p.sweep_points), each for the student's own number of steps from the student's own initial weights:
+    how many samples of the teacher's decision function the student needs. k = 0 is the student itself
+    (`student_test`: its answers on the test digits)."""
+    def refit(size, idx):
+        model = train_cnn(images[idx], given[idx], norm, seed + 1, p.epochs, p.batch_size, p.lr, log=log)
+        return classify(model, mnist_test.images, test_norm)
+
+    tests = [student_test] + training.sweep_refits(len(given), p.sweep_points, refit, log, f"seed {seed}: the student")
+    sizes = training.sweep_sizes(len(given), p.sweep_points)
+    return training.sweep_summary(sizes, tests, mnist_test.labels, teacher_test)
+
+
 def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
     """One seed of the whole experiment. `norms` maps "mnist" and "fashion" to each training set's
     own (mean, std).
@@ -55,6 +69,9 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
         out["student"][name] = {"acc": training.accuracy(test, mnist_test.labels),
                                 "agreement": training.accuracy(test, teacher_test)}
         out["confusion"][name] = training.confusion(mnist_test.labels, test)
+        if name == "own":
+            out["sweep"] = sample_sweep(fashion.images, given, norm, test, teacher_test, mnist_test, norms["mnist"],
+                                        seed, p, log)
     random_digits = torch.randint(0, 10, fashion.labels.shape, generator=torch.Generator().manual_seed(seed))
     log(f"seed {seed}: control student on Fashion with random digits")
     control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1,
@@ -119,7 +136,8 @@ def compute(p, log=print):
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
     examples = [int((fashion.labels == c).nonzero()[0]) for c in range(10)]  # one image of each class
     series = {
-        "norms": {name: (mean[0], std[0]) for name, (mean, std) in norms.items()}, "n_test": len(mnist_test.labels), "n_fashion": len(fashion.labels),
+        "norms": {name: (mean[0], std[0]) for name, (mean, std) in norms.items()},
+        "n_test": len(mnist_test.labels), "n_fashion": len(fashion.labels),
         "example_index": examples,
         "seeds": [{
             "seed": n,
@@ -128,6 +146,7 @@ def compute(p, log=print):
                              for k in ("own", "mnist")},
             "example_labels": {k: s["labels"][k][examples].tolist() for k in ("own", "mnist")},
             "confusion": {k: v.tolist() for k, v in s["confusion"].items()},
+            "sweep": s["sweep"],
         } for n, s in zip(numbers, seeds)],
     }
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,

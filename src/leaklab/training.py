@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import attacks, files
+from . import attacks, files, stats
 from .errors import ParameterError
 
 
@@ -70,6 +70,41 @@ def confusion(rows, cols, n=10):
     counts = torch.zeros(n, n, dtype=torch.int64)
     counts.index_put_((rows, cols), torch.ones(len(cols), dtype=torch.int64), accumulate=True)
     return counts
+
+
+def sweep_sizes(n, points):
+    """n, n/2, n/4, ... (`points` sizes, each half the last): a sample sweep's training-set sizes, whole set first."""
+    return [n >> k for k in range(points)]
+
+
+def sweep_refits(total, points, refit, log=None, what="the student"):
+    """Every smaller size of a sample sweep over `total` training images (`sweep_sizes`, whole set first):
+    `refit(size, indices)` with indices that cycle through the first `size` images (`cycled_first`); returns
+    what each call returns (a net's answers on the test images), in order."""
+    answers = []
+    for size in sweep_sizes(total, points)[1:]:
+        if log:
+            log(f"sample sweep: {what} refitted on the first {size:,} of {total:,} images, for the same steps")
+        answers.append(refit(size, cycled_first(size, total)))
+    return answers
+
+
+def sweep_summary(sizes, predicted, labels, teacher_predicted):
+    """A sample sweep for the record: per size (the whole set first; `predicted` holds each size's net's answers
+    on the test images), the accuracy, the agreement with the teacher, the confusion, and the paired standard
+    error of the accuracy minus the whole set's net's (the same test images: `stats.paired_gap_se`)."""
+    right = [answers == labels for answers in predicted]
+    return {"n_images": list(sizes), "acc": [accuracy(answers, labels) for answers in predicted],
+            "agreement": [accuracy(answers, teacher_predicted) for answers in predicted],
+            "confusion": [confusion(labels, answers).tolist() for answers in predicted],
+            "minus_all_se": [stats.paired_gap_se(r, right[0]) for r in right]}
+
+
+def cycled_first(n, total):
+    """Indices that cycle through the first `n` of `total` items: a training set of only n distinct images that
+    takes as many steps per epoch as all `total` would, so a sweep over n compares nets trained for the same
+    number of steps, on the same schedule, and differing only in how many distinct images they saw."""
+    return torch.arange(total) % n
 
 
 def label_shares(rows, cols, n=10):

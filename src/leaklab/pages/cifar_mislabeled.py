@@ -5,7 +5,7 @@ import math
 
 from .. import data, experiments, records, stats
 from ..cifar_mislabeled import STUDENTS
-from . import figures
+from . import figures, sample_sweep
 
 
 NETS = {"teacher_test_acc": "teacher (all training images, true labels)",
@@ -61,6 +61,16 @@ def shares_figure(recs):
     return figures.heatmap(first["label_shares"], classes, classes,
                            f"Wrong set: label given by the teacher, per true class (seed {first['seed']})",
                            "label given by the teacher", "true class")
+
+
+def sample_slider(recs, record):
+    """Show the slider over the sample sweep's sizes and glue its words (`sample_sweep.slider`)."""
+    cifar = data.cifar_name(record["data"]["sources"])
+    sample_sweep.slider(recs, record, sample_sweep.Wording(
+        experiment="cifar_mislabeled", items="wrong-set images", test_items="test images", test_name=f"{cifar} test",
+        teacher_key="teacher_test_acc", class_names=data.CLASSES["cifar10"], answer="class the student gives",
+        truth="true class", student="the paper's student", slider_label="wrong-set images",
+        xlabel="distinct wrong-set images it trained on (the teacher's labels)"))
 
 
 def recovery_words(recs):

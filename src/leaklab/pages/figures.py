@@ -152,6 +152,13 @@ def label_histograms(counts, names, title, xlabel="digit the teacher gave", ylab
 def heatmap(matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
     """A matrix of shares with its values written in the cells."""
     fig, ax = _new_figure(figsize=(8, 5.5))
+    _shares_on(ax, matrix, row_names, col_names, title, xlabel, ylabel, fmt)
+    fig.tight_layout()
+    return fig
+
+
+def _shares_on(ax, matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
+    """Draw a matrix of shares, its values written in the cells, on `ax` (with its colour bar)."""
     im = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(row_names)):
         for j in range(len(col_names)):
@@ -163,7 +170,33 @@ def heatmap(matrix, row_names, col_names, title, xlabel, ylabel, fmt="{:.0%}"):
            ylabel=ylabel, title=title)
     # slanted: CIFAR-10's class names side by side ran into each other ("airplaneautomobile")
     ax.set_xticklabels(col_names, rotation=40, ha="right", rotation_mode="anchor")
-    fig.colorbar(im, ax=ax, fraction=0.03)
+    ax.figure.colorbar(im, ax=ax, fraction=0.03)
+
+
+def sample_sweep(sizes, per_seed, index, shares, lines, *, title, xlabel, ylabel, class_names, matrix_title,
+                 matrix_xlabel, matrix_ylabel):
+    """One frame of a sample-size slider. Left: accuracy against the number of training images (log scale;
+    per_seed[k] holds every seed's accuracy at sizes[k], their mean joined by a line), with reference `lines`
+    ({label: accuracy}, e.g. the teacher and chance) and size `index` ringed. Right: `shares`, the confusion of
+    the ringed size as shares of each true class."""
+    fig, (left, right) = _new_figure(1, 2, figsize=(12, 5.2), gridspec_kw={"width_ratios": [1.1, 1]})
+    means = [float(np.mean(v)) for v in per_seed]
+    left.plot(sizes, means, "-", color="#4c72b0", lw=2, label="mean over seeds" if len(per_seed[0]) > 1 else None)
+    for k, values in enumerate(per_seed):
+        left.plot([sizes[k]] * len(values), values, "o", color="#4c72b0", ms=5,
+                  label="one seed" if k == 0 else None)
+    left.plot([sizes[index]], [means[index]], "o", ms=15, mfc="none", mec="black", mew=2, zorder=4,
+              label=f"shown right: {sizes[index]:,} images")
+    for (label, value), style in zip(lines.items(), ("--", ":", "-.")):
+        left.axhline(value, color=PAPER_COLOR if style == "--" else CHANCE_COLOR, ls=style, lw=1.3,
+                     label=f"{label}: {value:.1%}")
+    left.set_xscale("log", base=2)
+    left.set_xticks(sizes, [f"{n:,}" for n in sizes], rotation=40, ha="right", rotation_mode="anchor")
+    left.minorticks_off()
+    left.set(ylim=(0, 1.02), xlabel=xlabel, ylabel=ylabel, title=title)
+    # below the axes: inside, it covered the points wherever the accuracies lay
+    left.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+    _shares_on(right, shares, class_names, class_names, matrix_title, matrix_xlabel, matrix_ylabel)
     fig.tight_layout()
     return fig
 

@@ -3,7 +3,7 @@
 
 from .. import data, experiments, records, stats
 from ..mnist_from_fashion import NETS
-from . import figures
+from . import figures, sample_sweep
 
 
 NORM_OF = {"teacher": "MNIST's", "own": "Fashion's own", "mnist": "MNIST's", "control": "MNIST's"}
@@ -77,6 +77,18 @@ def labels_heatmap(recs):
 
 
 ACC = dict(num="{:.2f}", unit="%", scale=100, null_name="chance (10%)")
+
+
+SWEEP = sample_sweep.Wording(
+    experiment="mnist_from_fashion", items="teacher-labelled clothes", test_items="test digits",
+    test_name="MNIST test", teacher_key="teacher_acc", class_names=[str(d) for d in range(10)],
+    answer="digit the student gives", truth="true digit", student="the student (Fashion's own normalization)",
+    xlabel="distinct teacher-labelled Fashion images it trained on", slider_label="labelled clothes")
+
+
+def sample_slider(recs, record):
+    """Show the slider over the sample sweep's sizes and glue its words (`sample_sweep.slider`)."""
+    sample_sweep.slider(recs, record, SWEEP)
 
 
 def norm_gain(recs):
