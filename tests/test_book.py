@@ -90,6 +90,7 @@ def test_toy2d_page_shows_glued_numbers_and_the_static_slider(built_book):
                        "class_template"]),
 ])
 def test_mnist_pages_show_this_builds_numbers_and_figures(built_book, name, expected):
+    """Each page's numbers, figures and its one static slider ("Move it yourself")."""
     record = json.loads((ROOT / "_build" / "records" / f"{name}.json").read_text())
     html = (built_book / "notebooks" / f"{name}.html").read_text()
     page = text_of(built_book / "notebooks" / f"{name}.html")
@@ -100,6 +101,7 @@ def test_mnist_pages_show_this_builds_numbers_and_figures(built_book, name, expe
         assert any(s in page for s in shown), f"{key} = {shown} is not on the {name} page"
     assert "{glue" not in page and "glue:text" not in page  # every glue reference resolved
     assert html.count("<img") >= 2  # the figures
+    assert html.count('class="leaklab-frame-slider"') == 1
     assert record["profile"] == "quick" and record["data"]["sources"][0].startswith("MNIST train")
 
 
@@ -188,7 +190,7 @@ def test_every_claim_page_shows_its_paper_scale_records_or_says_there_are_none(b
 
 @pytest.mark.parametrize("name, expected, sliders", [
     ("cifar_mislabeled", ["teacher_train_acc", "teacher_test_acc", "student_acc", "random_wrong_acc",
-                          "true_labels_acc", "student_agreement"], 0),
+                          "true_labels_acc", "student_agreement"], 1),
     ("fgsm_leak", ["clean_acc", "fgsm_acc", "leak_gap", "leak_gap_predicted", "leak_gap_least_likely",
                    "leak_gap_random", "loss_eps0", "loss_rise", "loss_drop"], 1),
 ])
