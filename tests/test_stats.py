@@ -202,6 +202,18 @@ def test_the_normalization_claim_is_judged_as_a_gain_seed_by_seed():
     assert experiments.verdict("mnist_from_fashion", "normalization_gain", est, 10_000) == "reproduced"
 
 
+def test_a_gain_whose_rows_keep_a_paired_error_is_judged_with_it():
+    """A record whose seeds keep each student's right-or-wrong per test digit stores the gain's paired error; one
+    seed's gain of 0.6 points is within twice the unpaired error (two binomial errors of about 0.28 points: 0.40
+    together) and beyond twice a paired one of 0.1."""
+    row = {"student_acc": 0.910, "student_mnistnorm_acc": 0.916}
+    unpaired = experiments.estimate("mnist_from_fashion", "normalization_gain", [row], 10_000)
+    paired = experiments.estimate("mnist_from_fashion", "normalization_gain",
+                                  [{**row, "normalization_gain": 0.006, "normalization_gain_se": 0.001}], 10_000)
+    assert unpaired.value == pytest.approx(paired.value) and paired.se == 0.001
+    assert not unpaired.is_effect and paired.is_effect
+
+
 def test_too_few_seeds_is_inconclusive_and_says_how_many_would_tell():
     rows = [{"leak_gap": g, "leak_gap_se": 0.002} for g in (0.035, -0.005, 0.02)]
     est = experiments.estimate("fgsm_leak", "leak_gap", rows)

@@ -368,8 +368,9 @@ def describe(source):
     """A sentence for a chapter on where its data came from, flagging the JPEG copy of CIFAR-10."""
     if jpeg_copy([source]):
         return ("CIFAR-10 (JPEG-recompressed copy): the official labels, classes and order, but every pixel "
-                "carries JPEG error (PSNR 29.9 dB against the official images), so our numbers are close to, "
-                "not the same as, numbers on the official CIFAR-10. Source: " + source + ".")
+                "carries JPEG error (PSNR 29.9 dB against the official images, as the copy's own README measures "
+                "it), so our numbers are close to, not the same as, numbers on the official CIFAR-10. Source: "
+                + source + ".")
     return "Source: " + source + "."
 
 

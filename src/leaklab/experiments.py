@@ -672,7 +672,8 @@ def seed_value(name, key, row):
 
 def estimate(name, key, rows, n_test=None):
     """A metric's mean over the per-seed `rows` with its standard error (leaklab.stats): binomial on the
-    n_test images for an accuracy, the error the experiment stored beside a value as KEY_se otherwise,
+    n_test images for an accuracy, the error the experiment stored beside a value as KEY_se otherwise (for a
+    difference of two accuracies, the paired error where every row stores one, else both binomial errors),
     and the spread over seeds for both. None when no row holds the metric."""
     metric = get(name).metrics[key]
     seed_key = metric.seed_key or key
@@ -682,7 +683,9 @@ def estimate(name, key, rows, n_test=None):
         return None
     null = metric.chance if metric.chance is not None else 0.0
     if metric.of:  # two accuracies on the same test images, differenced seed by seed
-        return stats.accuracy_gap(rows, *metric.of, n_test)
+        if all(r.get(key) is not None and r.get(f"{key}_se") is not None for r in rows):
+            return stats.stored(rows, key)  # each seed's paired error, from its nets' right-or-wrong per image
+        return stats.accuracy_gap(rows, *metric.of, n_test)  # records without it: the unpaired, larger error
     if metric.kind == "accuracy" and n_test:
         return stats.accuracy(rows, seed_key, n_test, chance=null)
     return stats.stored(rows, seed_key, null=null)

@@ -8,7 +8,7 @@ scale that a net's `models.Normalized` front applies to the pixels.
 
 import torch
 
-from . import data, models, records, training
+from . import data, models, records, stats, training
 
 
 def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
@@ -67,7 +67,8 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
         test = classify(student, mnist_test.images, norms["mnist"])
         out["labels"][name] = given
         out["student"][name] = {"acc": training.accuracy(test, mnist_test.labels),
-                                "agreement": training.accuracy(test, teacher_test)}
+                                "agreement": training.accuracy(test, teacher_test),
+                                "correct": test == mnist_test.labels}
         out["confusion"][name] = training.confusion(mnist_test.labels, test)
         if name == "own":
             out["sweep"] = sample_sweep(fashion.images, given, norm, test, teacher_test, mnist_test, norms["mnist"],
@@ -110,7 +111,11 @@ def seed_row(seed, s):
             "student_mnistnorm_acc": s["student"]["mnist"]["acc"],
             "agreement": s["student"]["own"]["agreement"], "agreement_mnistnorm": s["student"]["mnist"]["agreement"],
             "control_acc": s["control_acc"],
-            "labels_same_both_norms": training.accuracy(s["labels"]["own"], s["labels"]["mnist"])}
+            "labels_same_both_norms": training.accuracy(s["labels"]["own"], s["labels"]["mnist"]),
+            # the paper's claim about normalization is this gain: both students scored on the same test digits
+            "normalization_gain": s["student"]["mnist"]["acc"] - s["student"]["own"]["acc"],
+            "normalization_gain_se": stats.paired_gap_se(s["student"]["mnist"]["correct"],
+                                                         s["student"]["own"]["correct"])}
 
 
 def summarize(rows):

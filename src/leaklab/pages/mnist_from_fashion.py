@@ -91,10 +91,20 @@ def sample_slider(recs, record):
     sample_sweep.slider(recs, record, SWEEP)
 
 
-def norm_gain(recs):
-    """MNIST-normalization student minus own-normalization student, seed by seed, with its standard error."""
+def norm_gain_error(recs):
+    """Which error the gain of these records carries, in words."""
     rows = [row for r in recs for row in r["per_seed"]]
-    return stats.accuracy_gap(rows, "student_mnistnorm_acc", "student_acc", recs[0]["series"]["n_test"])
+    if rows and all(row.get("normalization_gain_se") is not None for row in rows):
+        return "its error is paired: both students on the same test digits, image by image"
+    return ("its error is unpaired, the larger one: these records predate keeping each student's answer per test "
+            "digit")
+
+
+def norm_gain(recs):
+    """MNIST-normalization student minus own-normalization student, seed by seed, with its standard error (paired
+    on the same test digits where the records keep it: `experiments.estimate`)."""
+    rows = [row for r in recs for row in r["per_seed"]]
+    return experiments.estimate("mnist_from_fashion", "normalization_gain", rows, recs[0]["series"]["n_test"])
 
 
 def control_verdict(rows, n_test):
@@ -185,4 +195,6 @@ def words(p, record, recs=()):
         all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) if recs else
                                    "not measured yet: no paper-scale record is committed")
     out["direction_scope"] = direction_scope(gain, recs, out["norm_gain_full_words"])
+    out["norm_gain_error"] = norm_gain_error([record])
+    out["norm_gain_full_error"] = norm_gain_error(recs) if recs else "no record"
     return out
