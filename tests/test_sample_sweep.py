@@ -19,6 +19,7 @@ def test_a_smaller_set_is_cycled_to_the_whole_sets_length():
     assert len(idx) == 1000 and set(idx.tolist()) == set(range(250))
     assert torch.bincount(idx).tolist() == [4] * 250
     assert training.sweep_sizes(10000, 4) == [10000, 5000, 2500, 1250]
+    assert training.sweep_sizes(5, 10) == [5, 2, 1]  # a small wrong set runs out of halvings: no empty set
 
 
 def test_the_summary_pairs_each_size_with_the_whole_sets_net():

@@ -73,8 +73,9 @@ def confusion(rows, cols, n=10):
 
 
 def sweep_sizes(n, points):
-    """n, n/2, n/4, ... (`points` sizes, each half the last): a sample sweep's training-set sizes, whole set first."""
-    return [n >> k for k in range(points)]
+    """n, n/2, n/4, ... (`points` sizes, each half the last, none below one image): a sample sweep's training-set
+    sizes, whole set first (a teacher's wrong set can be small enough to run out of halvings)."""
+    return [n >> k for k in range(points) if n >> k >= 1]
 
 
 def sweep_refits(total, points, refit, log=None, what="the student"):
