@@ -61,7 +61,14 @@ def training_images(name, params):
     if name == "fgsm_leak":
         return params["epochs"] * params["n_train"]
     # the wrong set's size is unknown before the teacher: 40%, a little over the paper's 37.5%
-    return params["teacher_epochs"] * params["n_train"] + 3 * params["epochs"] * round(0.4 * params["n_train"])
+    return params["teacher_epochs"] * params["n_train"] + students(params) * params["epochs"] * round(
+        0.4 * params["n_train"])
+
+
+def students(params):
+    """cifar_mislabeled's students per seed: the paper's, the two controls, and the sample sweep's refits of the
+    paper's student on parts of the wrong set (each as long as a student: the same steps)."""
+    return 3 + params.get("sweep_points", 1) - 1
 
 
 def evaluation_images(name, params):
@@ -97,7 +104,7 @@ def projected_seconds(name, params, bench, way):
     rate, start_up_s, env = measured_ways(name, params, bench)[way]
     row = bench["nets"][BENCH_NETS[(name, params["profile"])]]
     evaluation = row.get("variants", {}).get("eval, batch 1000", rate * 3)
-    networks = 1 if name == "fgsm_leak" else 4
+    networks = 1 if name == "fgsm_leak" else 1 + students(params)
     start_up = networks * max(start_up_s, 0) * (2 if env.get("LEAKLAB_COMPILE") == "1" else 1)
     return MARGIN * (training_images(name, params) / rate + start_up
                      + evaluation_images(name, params) / evaluation)
