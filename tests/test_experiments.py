@@ -56,7 +56,8 @@ def test_notebook_params_sees_what_papermill_injected():
     namespace = {"profile": "quick", "eps": 0.3, "seed": None, "math": math, "print": print, "_x": 1,
                  "In": [], "Out": {}}
     p = notebook_params("toy2d", namespace)
-    assert p.eps == 0.3 and p.seed == 0 and p.profile == "quick"
+    assert p.eps == 0.3 and p.seed == experiments.EXPERIMENTS["toy2d"].profiles["quick"]["seed"]  # None: the profile's
+    assert p.profile == "quick"
     with pytest.raises(ParameterError, match="unknown parameter 'n_pionts'"):
         notebook_params("toy2d", {**namespace, "n_pionts": 32})
 

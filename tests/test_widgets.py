@@ -15,8 +15,8 @@ from leaklab.experiments import resolve  # noqa: E402
 def small_params(**kw):
     from types import SimpleNamespace
 
-    return SimpleNamespace(**resolve("toy2d", "quick", {"steps": 300, "student_steps": 200, "n_points": 16,
-                                                        "sweep_eps_max": 0.2, **kw}))
+    return SimpleNamespace(**resolve("toy2d", "quick", {"seed": 0, "steps": 300, "student_steps": 200,
+                                                        "n_points": 16, "sweep_eps_max": 0.2, **kw}))
 
 
 def _scores(seed, p, grid):
