@@ -108,10 +108,8 @@ def sample_sweep(images, given, mean, std, student_test, teacher_test, test, see
                                clock)
         return training.logits_of(student, test.images).argmax(1)
 
-    tests = [student_test] + training.sweep_refits(len(given), p.sweep_points, refit, log,
-                                                   f"seed {seed}: the paper's student")
-    sizes = training.sweep_sizes(len(given), p.sweep_points)
-    return training.sweep_summary(sizes, tests, test.labels, teacher_test)
+    return training.sample_sweep(len(given), p.sweep_points, refit, student_test, test.labels, teacher_test, log,
+                                 f"seed {seed}: the paper's student")
 
 
 # A student's accuracy in a seed's row, under the name the metrics use.

@@ -671,6 +671,12 @@ def seed_value(name, key, row):
     return row.get(metric.seed_key or key)
 
 
+def stores_paired_error(key, rows):
+    """Whether every row keeps a difference `key` with its paired error (KEY_se), from its two nets' right-or-wrong
+    on the same test images."""
+    return bool(rows) and all(r.get(key) is not None and r.get(f"{key}_se") is not None for r in rows)
+
+
 def estimate(name, key, rows, n_test=None):
     """A metric's mean over the per-seed `rows` with its standard error (leaklab.stats): binomial on the
     n_test images for an accuracy, the error the experiment stored beside a value as KEY_se otherwise (for a
@@ -684,7 +690,7 @@ def estimate(name, key, rows, n_test=None):
         return None
     null = metric.chance if metric.chance is not None else 0.0
     if metric.of:  # two accuracies on the same test images, differenced seed by seed
-        if all(r.get(key) is not None and r.get(f"{key}_se") is not None for r in rows):
+        if stores_paired_error(key, rows):
             return stats.stored(rows, key)  # each seed's paired error, from its nets' right-or-wrong per image
         return stats.accuracy_gap(rows, *metric.of, n_test)  # records without it: the unpaired, larger error
     if metric.kind == "accuracy" and n_test:

@@ -36,9 +36,8 @@ def sample_sweep(images, given, norm, student_test, teacher_test, mnist_test, te
         model = train_cnn(images[idx], given[idx], norm, seed + 1, p.epochs, p.batch_size, p.lr, log=log)
         return classify(model, mnist_test.images, test_norm)
 
-    tests = [student_test] + training.sweep_refits(len(given), p.sweep_points, refit, log, f"seed {seed}: the student")
-    sizes = training.sweep_sizes(len(given), p.sweep_points)
-    return training.sweep_summary(sizes, tests, mnist_test.labels, teacher_test)
+    return training.sample_sweep(len(given), p.sweep_points, refit, student_test, mnist_test.labels, teacher_test,
+                                 log, f"seed {seed}: the student")
 
 
 def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):

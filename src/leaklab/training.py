@@ -78,16 +78,18 @@ def sweep_sizes(n, points):
     return [n >> k for k in range(points) if n >> k >= 1]
 
 
-def sweep_refits(total, points, refit, log=None, what="the student"):
-    """Every smaller size of a sample sweep over `total` training images (`sweep_sizes`, whole set first):
-    `refit(size, indices)` with indices that cycle through the first `size` images (`cycled_first`); returns
-    what each call returns (a net's answers on the test images), in order."""
-    answers = []
-    for size in sweep_sizes(total, points)[1:]:
+def sample_sweep(total, points, refit, whole_answers, labels, teacher_answers, log=None, what="the student"):
+    """A sample sweep over `total` training images (`sweep_sizes`, whole set first), summarized for the record
+    (`sweep_summary`). The whole set's net is the student itself (`whole_answers`: its answers on the test
+    images); every smaller size calls `refit(size, indices)`, with indices that cycle through the first `size`
+    images (`cycled_first`), for that size's net's answers."""
+    sizes = sweep_sizes(total, points)
+    answers = [whole_answers]
+    for size in sizes[1:]:
         if log:
             log(f"sample sweep: {what} refitted on the first {size:,} of {total:,} images, for the same steps")
         answers.append(refit(size, cycled_first(size, total)))
-    return answers
+    return sweep_summary(sizes, answers, labels, teacher_answers)
 
 
 def sweep_summary(sizes, predicted, labels, teacher_predicted):

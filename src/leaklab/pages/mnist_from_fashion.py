@@ -93,8 +93,7 @@ def sample_slider(recs, record):
 
 def norm_gain_error(recs):
     """Which error the gain of these records carries, in words."""
-    rows = [row for r in recs for row in r["per_seed"]]
-    if rows and all(row.get("normalization_gain_se") is not None for row in rows):
+    if experiments.stores_paired_error("normalization_gain", [row for r in recs for row in r["per_seed"]]):
         return "its error is paired: both students on the same test digits, image by image"
     return ("its error is unpaired, the larger one: these records predate keeping each student's answer per test "
             "digit")

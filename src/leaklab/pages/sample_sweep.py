@@ -86,21 +86,23 @@ def slider(recs, record, wording):
     from IPython.display import display
 
     use = [r for r in recs if sweeps([r])] or [record]
-    seeds, sizes = sweeps(use), estimates(use)[::-1]  # fewest images first, as the slider runs
+    seeds = sweeps(use)
     if not seeds:  # e.g. a run without the student the sweep refits
         records.glue_words({"sweep_source": "This run has no sample sweep, so there is nothing to move.",
                             "sweep_verdict": ""})
         return
-    whole = sizes[-1][0]
+    per_size = estimates(use)  # the whole set first
+    order = range(len(per_size) - 1, -1, -1)  # fewest images first, as the slider runs
+    sizes, whole = [per_size[i][0] for i in order], per_size[0][0]
     teacher = records.mean_sd(records.seed_values(use, wording.teacher_key))[0]
-    per_seed = [[s["acc"][len(sizes) - 1 - k] for s in seeds] for k in range(len(sizes))]
+    per_seed = [[s["acc"][i] for s in seeds] for i in order]
     first_seed = next(s["seed"] for r in use for s in r["series"]["seeds"] if s.get("sweep"))
     source = "the paper-scale records" if use[0] is not record else "this build's run"
     frames = []
-    for k, (size, acc, minus) in enumerate(sizes):
-        confusion = seeds[0]["confusion"][len(sizes) - 1 - k]
+    for k, i in enumerate(order):
+        size, acc, minus = per_size[i]
         fig = figures.sample_sweep(
-            [n for n, _, _ in sizes], per_seed, k, [[c / max(1, sum(row)) for c in row] for row in confusion],
+            sizes, per_seed, k, [[c / max(1, sum(row)) for c in row] for row in seeds[0]["confusion"][i]],
             {"teacher": teacher, "chance": 0.1}, title=f"The student refitted on fewer images, same steps ({source})",
             xlabel=wording.xlabel, ylabel=f"{wording.test_name} accuracy", class_names=wording.class_names,
             matrix_xlabel=wording.answer, matrix_ylabel=wording.truth,
