@@ -139,6 +139,14 @@ def test_records_name_no_directory_of_this_machine(tmp_path, monkeypatch):
 
 # --- checkpoints never cross data -------------------------------------------------------------------
 
+def test_log_lines_show_the_home_directory_as_a_tilde():
+    """A log line lands in the executed page: it names a checkpoint under ~, not this machine's home."""
+    from leaklab import files
+
+    assert files.shown(Path.home() / ".cache" / "leaklab" / "x.pt") == "~/.cache/leaklab/x.pt"
+    assert files.shown("/tmp/elsewhere/x.pt") == "/tmp/elsewhere/x.pt"
+
+
 def test_checkpoint_dir_depends_on_the_data():
     p = SimpleNamespace(**experiments.resolve("cifar_mislabeled", "quick"))
     one = records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64, "b" * 64])
@@ -241,9 +249,18 @@ def test_a_record_resumed_over_sittings_says_how_long_its_epochs_trained():
                          "histories": {"teacher_labels": [{"epoch": 1, "seconds": 1200.0, "loss": 2.0}]}}]}
     assert records.training_seconds(series) == 7200.0
     resumed = {"provenance": {"wall_time_s": 1500.0}, "series": series}
-    assert "2.0 h of training over several sittings" in records.time_text(resumed)
+    assert records.time_text(resumed) == ("2 h 00 min of training, partly in earlier runs it resumed from (this one "
+                                          "25 min, evaluation included)")
     one_go = {"provenance": {"wall_time_s": 7500.0}, "series": series}
-    assert records.time_text(one_go) == "125.0 min"
+    assert records.time_text(one_go) == "2 h 05 min"
+    # a quick run resumed from checkpoints: its minutes, not "0.0 h"
+    quick = {"provenance": {"wall_time_s": 20.0}, "series": {"h": [{"epoch": 1, "seconds": 150.0}]}}
+    assert records.time_text(quick) == ("2 min of training, partly in earlier runs it resumed from (this one 20 s, "
+                                        "evaluation included)")
+    # a seed checkpointed whole keeps its training time (mnist_from_fashion); one from before it was kept, none
+    seeds = [{"train_seconds": 80.0}, {"train_seconds": None}]
+    whole = {"provenance": {"wall_time_s": 6.0}, "series": {"seeds": seeds}}
+    assert records.time_text(whole).startswith("1 min of training, partly in earlier runs")
 
 
 def test_a_cpu_records_whether_bf16_autocast_ran():

@@ -156,8 +156,8 @@ def keep_holding_branches(nb, where):
     """The notebook's argument branches where an outcome decides it. A Markdown cell that opens with
     `<!-- when NAME is VALUE -->` (or `VALUE or VALUE`) is what the page says when the verdict the notebook
     glued as NAME is one of those; every other branch is left out of the page (the notebook keeps all, so a
-    reader of its source sees what each outcome would say; the comment itself shows in no rendering). A verdict no branch names is an error, never a
-    page with the paragraph silently missing."""
+    reader of its source sees what each outcome would say; the comment itself shows in no rendering). A verdict
+    no branch names is an error, never a page with the paragraph silently missing."""
     values, named, kept = glued_values(nb), {}, []
     for cell in nb["cells"]:
         match = BRANCH.match("".join(cell["source"])) if cell["cell_type"] == "markdown" else None

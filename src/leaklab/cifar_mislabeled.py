@@ -9,7 +9,7 @@ labels (the wrong classes carry no information about the teacher) and with their
 
 import torch
 
-from . import data, experiments, models, records, stats, training
+from . import data, experiments, files, models, records, stats, training
 
 STUDENTS = {
     "teacher_labels": "the teacher's wrong labels",
@@ -162,7 +162,8 @@ def compute(p, log=print):
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     clock = training.Clock(p.n_seeds * planned_images(p, len(train.labels)), log)
     if log:
-        log(f"cifar_mislabeled: {p.n_seeds} seed(s), students: {p.students}; checkpoints in {checkpoints}")
+        log(f"cifar_mislabeled: {p.n_seeds} seed(s), students: {p.students}; "
+            f"checkpoints in {files.shown(checkpoints)}")
     seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device, clock=clock, log=log) for n in numbers]
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
     series = {"n_train": len(train.labels), "n_test": len(test.labels), "seeds": [{

@@ -17,7 +17,7 @@ import types
 import torch
 import torch.nn.functional as F
 
-from . import attacks, data, experiments, models, records, stats, training
+from . import attacks, data, experiments, files, models, records, stats, training
 
 ATTACKS = attacks.ATTACK_LABELS
 def build_model(p, mean, std):
@@ -196,7 +196,8 @@ def compute(p, log=print):
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     clock = training.Clock(p.n_seeds * len(experiments.picked(p.labels)) * p.epochs * len(train.labels), log)
     if log:
-        log(f"fgsm_leak: {p.n_seeds} seed(s), attack labels: {p.labels}; checkpoints in {checkpoints}")
+        log(f"fgsm_leak: {p.n_seeds} seed(s), attack labels: {p.labels}; "
+            f"checkpoints in {files.shown(checkpoints)}")
     seeds = [run_seed(n, train, test, mean, std, p, checkpoints, device, clock=clock) for n in numbers]
     rows = [seed_row(n, s) for n, s in zip(numbers, seeds)]
     series = {"eps": seeds[0]["eps"], "n_eval": len(test.labels), "n_test": len(test.labels),
@@ -205,12 +206,12 @@ def compute(p, log=print):
                                   # the per-image bits go to the .npz, not into the JSON
                                   "curve": {c: v for c, v in m["curve"].items() if c != "correct"}}
                               for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
-    files = {".npz": records.to_npz(**correctness(numbers, seeds))}
+    attached = {".npz": records.to_npz(**correctness(numbers, seeds))}
     live = {}
     if "model" in seeds[0]:  # the first seed's true-label model, which the slider attacks
-        files[".pt"] = model_bytes(seeds[0]["model"])
+        attached[".pt"] = model_bytes(seeds[0]["model"])
         live["model"] = seeds[0]["model"]
-    return {"metrics": summarize(rows), "per_seed": rows, "series": series, "files": files,
+    return {"metrics": summarize(rows), "per_seed": rows, "series": series, "files": attached,
             "device": training.describe_device(device), "data": records.describe_data(train_full, test_full),
             "live": live}
 

@@ -28,3 +28,10 @@ def atomic(path):
 def write_atomic(path, text):
     with atomic(path) as tmp:
         Path(tmp).write_text(text)
+
+
+def shown(path):
+    """A path as a log line shows it: the home directory as ~, so that an executed page published from this
+    machine does not print the user's home."""
+    path, home = Path(path), Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)

@@ -5,8 +5,9 @@ images at one training eps, made with the true label; a control is trained the s
 predicted label, which carries nothing the image does not. Each model is scored on clean test images and on
 true-label FGSM test images at the evaluation eps; its leak gap is FGSM minus clean accuracy, judged by the
 noise rule (leaklab.stats). After every epoch both models are probed on a validation split held out from
-the training images, so the page can show when the leak appears. With `map_eps_points` > 0 (the full profile) the true-label training runs
-again over a grid of training eps and model widths: the map of where the label leaks.
+the training images, so the page can show when the leak appears. With `map_eps_points` > 0 (the full profile)
+the true-label training runs again over a grid of training eps and model widths: the map of where the label
+leaks.
 """
 
 

@@ -6,9 +6,11 @@ numbers, so it is explicit everywhere: a `norm` is the (mean, std) on the [0, 1]
 scale that a net's `models.Normalized` front applies to the pixels.
 """
 
+import time
+
 import torch
 
-from . import data, models, records, stats, training
+from . import data, files, models, records, stats, training
 
 
 def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
@@ -91,10 +93,14 @@ def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print)
         path = checkpoints / f"seed{seed}.pt" if checkpoints else None
         if path and path.exists():
             if log:
-                log(f"seed {seed}: finished by an earlier run with the same parameters; read from {path}")
+                log(f"seed {seed}: finished by an earlier run with the same parameters; "
+                    f"read from {files.shown(path)}")
             results.append(training.load_checkpoint(path))
             continue
+        start = time.perf_counter()
         results.append(run_seed(seed, mnist, mnist_test, fashion, norms, p, log))
+        # kept with the seed, so a record that reads it back still says how long it trained
+        results[-1]["train_seconds"] = time.perf_counter() - start
         if path:
             training.save_checkpoint(results[-1], path)
     return results
@@ -151,6 +157,7 @@ def compute(p, log=print):
             "example_labels": {k: s["labels"][k][examples].tolist() for k in ("own", "mnist")},
             "confusion": {k: v.tolist() for k, v in s["confusion"].items()},
             "sweep": s["sweep"],
+            "train_seconds": s.get("train_seconds"),  # None for a seed checkpointed before it was kept
         } for n, s in zip(numbers, seeds)],
     }
     return {"metrics": summarize(rows), "per_seed": rows, "series": series,

@@ -217,9 +217,10 @@ def complete(payload, wall_time_s, commit):
 
 def training_seconds(series):
     """The seconds of every training epoch a record's series holds (any per-epoch history: a list of dicts with
-    "epoch" and "seconds"), however many sittings they were trained in."""
+    "epoch" and "seconds"; or a seed's whole `train_seconds`), however many sittings they were trained in."""
     if isinstance(series, dict):
-        return sum(training_seconds(v) for v in series.values())
+        return sum(v if k == "train_seconds" and isinstance(v, (int, float)) else training_seconds(v)
+                   for k, v in series.items())
     if isinstance(series, list):
         if series and all(isinstance(h, dict) and "epoch" in h and "seconds" in h for h in series):
             return sum(h["seconds"] for h in series)
@@ -230,12 +231,13 @@ def training_seconds(series):
 def time_text(record):
     """The record's wall time; for a run resumed over several sittings (its epochs trained for longer than its
     last process ran), also the training time of all its epochs."""
+    from .training import duration  # imports torch, which this module leaves out until it is needed
+
     wall, trained = record["provenance"]["wall_time_s"], training_seconds(record.get("series", {}))
-    text = f"{wall / 60:.1f} min"
     if trained > 1.1 * wall:
-        text = (f"{trained / 3600:.1f} h of training over several sittings (the last one {wall / 60:.0f} min, "
-                "evaluation included)")
-    return text
+        return (f"{duration(trained)} of training, partly in earlier runs it resumed from (this one "
+                f"{duration(wall)}, evaluation included)")
+    return duration(wall)
 
 
 def made_by(record):

@@ -31,9 +31,10 @@ def summary(name, recs):
     out = []
     for key, spread in experiments.scorecard_rows(name):
         per_seed = [v for v in (experiments.seed_value(name, key, row) for row in scored) if v is not None]
+        measured = sum(experiments.seed_value(name, key, row) is not None for row in seeds)
         out.append({"key": key, "metric": exp.metrics[key], "paper": exp.metrics[key].paper,
                     "value": pooled.get(key), "sd": pooled.get(spread) if spread else None,
-                    "per_seed": per_seed, "n_seeds": len(seeds)})
+                    "per_seed": per_seed, "n_seeds": len(seeds), "n_measured": measured})
     return out
 
 
@@ -58,10 +59,13 @@ def pooled_text(row):
 
 
 def seeds_count_text(row):
-    """'3 seeds', or '3000 seeds, 576 scored' where fewer seeds measured the row's number (the toy scores only
-    nets that fit their points; its second row only the sweep's seeds)."""
-    scored = len(row["per_seed"])
-    return stats.seeds_text(row["n_seeds"]) + (f", {scored} scored" if scored != row["n_seeds"] else "")
+    """'3 seeds'; '3000 seeds, 2866 scored' where only some seeds' nets are scored (the toy scores only nets that
+    fit their points); '600 of 3000 seeds measure it, 576 scored' where only some seeds measured the row's number
+    (the toy's second row: only the sweep's seeds)."""
+    scored, measured, n_seeds = len(row["per_seed"]), row.get("n_measured", row["n_seeds"]), row["n_seeds"]
+    seeds = (stats.seeds_text(n_seeds) if measured == n_seeds else
+             f"{measured} of {n_seeds} seeds measure it")
+    return seeds + (f", {scored} scored" if scored != measured else "")
 
 
 def provenance_lines(recs):

@@ -116,7 +116,9 @@ def words(p, record):
     if matched:  # the claim where the flip counts match the paper's figure (the scorecard's second row)
         est = stats.estimate(matched, null=chance)
         out["matched_words"] = est.words("{:.1f}", f"/{p.n_points}", 1, f"chance ({chance:g})", more="seeds")
-        out["matched_versus_paper"] = ("consistent with" if len(matched) > 1 and stats.matches(est, paper) else
+        # the paper's number is one seed: it is judged against the spread of one seed of ours (stats.matches)
+        out["matched_versus_paper"] = (f"as one seed of ours could be (their sd is {est.seed_sd:.1f}), consistent with"
+                                       if len(matched) > 1 and stats.matches(est, paper) else
                                        "a single seed beside" if len(matched) == 1 else
                                        "below" if est.value < paper else "above")
     else:
