@@ -274,7 +274,7 @@ def test_a_verdict_no_branch_names_or_a_branch_on_no_verdict_stops_the_build():
 
 
 # every outcome the words functions can glue (pages.leak_conditions.words, pages.fgsm_leak.words,
-# pages.mnist_from_fashion.words)
+# pages.mnist_from_fashion.words, pages.cifar_mislabeled.words)
 BRANCH_CASES = {
     "leak_conditions": {"conjecture_case": {"label_read", "control_too", "unsettled"},
                         "paper_conjecture_case": {"label_read", "control_too", "unsettled", "no_record"},
@@ -286,8 +286,10 @@ BRANCH_CASES = {
                         "least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run", "true_quiet"},
                         "cifar_least_likely_case": {"leaks", "no_leak", "attack_wins", "not_run", "true_quiet"}},
     "fgsm_leak": {"scale_case": {"why_no_leak", "means"}, "open_question_case": {"answerable", "unanswerable"}},
-    "mnist_from_fashion": {"direction_case": {"carries_over", "reversed", "unclear"}},
+    "mnist_from_fashion": {"direction_case": {"carries_over", "reversed", "unclear"},
+                           "gain_versus_paper_case": {"one_seed", "consistent", "smaller", "larger"}},
     "gradient_leak": {"versus_paper_case": {"higher", "lower", "consistent"}},
+    "cifar_mislabeled": {"random_control_case": {"below_chance", "at_chance", "above_chance", "not_trained"}},
 }
 
 

@@ -87,6 +87,18 @@ def recovery_words(recs):
             f"accuracy, over {stats.seeds_text(len(shares))}.")
 
 
+def random_control(rows, n_test):
+    """The random-wrong control against chance: the case that picks the notebook's paragraph
+    (book.keep_holding_branches) and its words. Its labels always avoid the true class, so it may land below
+    chance, and then it is no measure of what images with uninformative labels teach."""
+    trained = [r for r in rows if r.get("random_wrong_acc") is not None]
+    if not trained:
+        return "not_trained", "(not trained in this run)"
+    est = stats.accuracy(trained, "random_wrong_acc", n_test)
+    case = ("at_chance" if not est.is_effect else "below_chance" if est.value < est.null else "above_chance")
+    return case, est.words("{:.2f}", "%", 100, "chance (10%)")
+
+
 def words(p, record, recs=()):
     """{glue name: value or Markdown text} for the prose about this run (and the paper-scale records)."""
     exp = experiments.get("cifar_mislabeled")
@@ -96,7 +108,9 @@ def words(p, record, recs=()):
     student_rows = [r for r in rows if r["student_acc"] is not None]
     paired_rows = [r for r in student_rows if r.get("student_vs_random") is not None]
     student = metrics["student_acc"]
+    random_case, random_words = random_control(rows, n_test)
     return {
+        "random_control_case": random_case, "random_wrong_words": random_words,
         "paper_student": paper["student_acc"], "paper_teacher_test": paper["teacher_test_acc"],
         "paper_teacher_train": paper["teacher_train_acc"], "paper_n_wrong": paper["n_wrong"],
         "full_teacher_lr": exp.profiles["full"]["teacher_lr"],

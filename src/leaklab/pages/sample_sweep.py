@@ -70,13 +70,20 @@ def verdict(recs, wording):
         parts.append(f"With {sizes_text(short)} distinct {wording.items} it falls short of the whole set's beyond "
                      "noise.")
     if better:
-        parts.append(f"With {sizes_text(better)} it does better than the whole set's, beyond noise.")
+        parts.append(f"With {sizes_text(better)} it does better than the whole set's, beyond noise. Why fewer "
+                     "distinct images would do better, this run cannot tell: with the steps fixed, a smaller set is "
+                     "seen more times over, which may suit a short training; more seeds and longer training (the "
+                     "full profile) would test it.")
     if same:
         parts.append(f"With {sizes_text(same)} the difference from the whole set's cannot be told apart from zero "
                      "at this scale.")
     n_seeds = len(sweeps(recs))
     over = "" if n_seeds == 1 else f", over {stats.seeds_text(n_seeds)}"
     parts.append(f"(Differences paired on the same {recs[0]['series']['n_test']:,} {wording.test_items}{over}.)")
+    if n_seeds == 1:
+        parts.append("One seed: each size is one trained student, and its noise line counts the test images only, "
+                     "so this speaks for these nets, not for the training procedure; more seeds (`n_seeds`) would "
+                     "tell whether the pattern holds.")
     return " ".join(parts)
 
 
