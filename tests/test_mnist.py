@@ -153,6 +153,49 @@ def test_a_record_from_before_a_setting_parameter_existed_is_not_a_variant():
     assert records.is_variant("gradient_leak", {"params": {**exp.profiles["full"], "logit_scale": 10.0}})
 
 
+def _gradient_leak_record(scale, rows):
+    """A committed record's shape, as the gradient_leak page reads it: one row per seed."""
+    return {"params": {"logit_scale": scale}, "series": {"n_test": 10_000}, "paper": {"leak_true_acc": 0.96},
+            "per_seed": [{"seed": k, **row} for k, row in enumerate(rows)]}
+
+
+def _gradient_leak_scales(base_acc, top_acc, shares=((0.90, 0.74), (0.76, 0.71))):
+    """Records at logit scales 1 and 100, each seed's true-label accuracy as given and its (follows_true_logit,
+    class_template) shares near `shares` (one pair per scale)."""
+    row = lambda acc, f, t, jitter: {"leak_true_acc": acc, "follows_true_logit": f + jitter,  # noqa: E731
+                                     "class_template": t + jitter, "p_max": 0.12}
+    jitters = (0.0, 0.004, -0.003, 0.002, -0.001)
+    return ([_gradient_leak_record(1.0, [row(base_acc, *shares[0], j) for j in jitters])],
+            [_gradient_leak_record(100.0, [row(top_acc, *shares[1], 2 * j) for j in jitters])])
+
+
+def test_gradient_leak_scale_verdict_says_an_accuracy_at_its_ceiling_cannot_test_the_hypothesis():
+    from leaklab.pages import gradient_leak as page
+
+    said = page.scale_words(*_gradient_leak_scales(1.0, 0.9999))["scale_verdict"]
+    assert "cannot test the hypothesis" in said and "do not support" not in said
+    assert "follows the true class's logit less" in said and "mechanism weakening beyond noise" in said
+    assert "test loss or its margin" in said and "its error unpaired" in said
+    below = page.scale_words(*_gradient_leak_scales(0.95, 0.9499))["scale_verdict"]  # room to fall: a test
+    assert "do not support the hypothesis" in below and "ceiling" not in below
+    fell = page.scale_words(*_gradient_leak_scales(1.0, 0.90))["scale_verdict"]  # a fall shows even from 100%
+    assert "weakens as the softmax peaks" in fell and "ceiling" not in fell
+    flat = page.scale_words(*_gradient_leak_scales(1.0, 1.0, shares=((0.9, 0.74),) * 2))["scale_verdict"]
+    assert "Nor does the mechanism weaken beyond noise" in flat and "cannot test the hypothesis" in flat
+
+
+def test_gradient_leak_random_label_words_follow_each_model_when_the_seeds_cannot_tell():
+    from leaklab.pages import gradient_leak as page
+
+    two = [{"leak_random_acc": 0.1449}, {"leak_random_acc": 0.1571}]  # this build's quick run
+    said = page.random_words(two, 10_000)
+    assert said.startswith("15.10% ± 0.71%, which cannot be told apart from chance")
+    assert "the test set is already used whole" in said and "Each of the 2 models alone is beyond" in said
+    five = [{"leak_random_acc": v} for v in (0.2746, 0.3139, 0.2906, 0.288, 0.2715)]  # the paper-scale records
+    assert "more than 2.8 times its standard error from chance" in page.random_words(five, 10_000)
+    assert "for this one trained model" in page.random_words(two[:1], 10_000)
+
+
 @needs_data
 def test_true_label_gradients_leak_and_random_ones_do_not():
     train, test = _mnist(5000), _mnist(2000, "test")

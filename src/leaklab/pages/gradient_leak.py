@@ -106,6 +106,32 @@ def least_likely_reading(gaps, whole):
             f"{gaps['least_likely'].text()}).")
 
 
+# the differences of two accuracies below are on the same test images, but the records keep no linear model's
+# answer per image (the computation would have to store it, bit-packed, as other chapters' records do)
+UNPAIRED = ("Its error, like that of every difference of two accuracies on this page, is unpaired: the sum of both "
+            "accuracies' binomial variances, with the spread over seeds. Both are scored on the same test images, so "
+            "the paired error would be smaller, but the records do not keep each linear model's answer per test image; "
+            "the unpaired error leans towards \"cannot be told apart\".")
+
+
+def random_words(rows, n_test):
+    """The random label's accuracy against chance (10%), by the noise rule; where the seeds together cannot tell it
+    apart, also whether each seed's model alone is beyond its test images' error (one seed: one trained model)."""
+    est = stats.accuracy(rows, "leak_random_acc", n_test)
+    said = est.words("{:.2f}", "%", 100, "chance (10%)", all_images=n_test >= data.TEST_SET_SIZE)
+    if est.one_model or est.is_effect:
+        return said
+    alone = [stats.accuracy([row], "leak_random_acc", n_test).is_effect for row in rows]
+    if all(alone):
+        return (f"{said}. Each of the {len(rows)} models alone is beyond {stats.Z:g} standard errors of chance on "
+                f"these test images, so each of them reads something of the digit; {stats.seeds_text(len(rows))} "
+                "cannot say so of the procedure")
+    if any(alone):
+        return (f"{said}. Of the {len(rows)} models, {sum(alone)} alone {'is' if sum(alone) == 1 else 'are'} "
+                f"beyond {stats.Z:g} standard errors of chance on these test images")
+    return said
+
+
 def words(p, record):
     """{glue name: value or Markdown text} for the prose about this run."""
     rows, n_test = record["per_seed"], record["series"]["n_test"]
@@ -115,7 +141,6 @@ def words(p, record):
     close = stats.matches(leak, paper, stats.binomial_se(paper, n_test))
     case = "consistent" if close else "higher" if leak.value > paper else "lower"
     gaps = {k: stats.accuracy_gap(rows, metric_key(k), "raw_pixels_acc", n_test) for k in ("true", *LABELS)}
-    random = stats.accuracy(rows, "leak_random_acc", n_test)
     return {"paper_acc": paper,
             "versus_paper": {"consistent": "consistent with", "higher": "higher than", "lower": "lower than"}[case],
             "versus_paper_case": case,
@@ -123,7 +148,8 @@ def words(p, record):
             "over_pixels_words": gaps["true"].words(all_images=whole),
             "over_pixels_reading": over_pixels_reading(gaps),
             "own_label_words": own_label_words(gaps, whole),
-            "random_words": random.words("{:.2f}", "%", 100, "chance (10%)"),
+            "random_words": random_words(rows, n_test),
+            "gap_error": UNPAIRED,
             "only_true_words": only_true_words(gaps),
             "least_likely_reading": least_likely_reading(gaps, whole)}
 
@@ -190,7 +216,10 @@ def scale_figure(recs, variants):
 def scale_words(recs, variants):
     """{glue name: Markdown} on the hypothesis: from the default logit scale to the largest, seed by seed (the same
     seeds: the same weights up to the scale), how much less the gradient's sign follows the true class's logit (the
-    mechanism) and how the true-label features' accuracy changes (the leak), each by the noise rule."""
+    mechanism, and how far images keep to their class's template) and how the true-label features' accuracy changes
+    (the leak), each by the noise rule. An accuracy that cannot be told apart from 100% at the default can show a
+    fall but not its absence (a weaker leak may still read perfectly): then the verdict says it cannot test the
+    hypothesis, and what would."""
     groups = by_scale(recs, variants)
     if len(groups) < 2 or 1.0 not in groups:
         return {"scale_verdict": "No record at another logit scale is committed, so this page cannot test it yet: "
@@ -204,32 +233,64 @@ def scale_words(recs, variants):
     n_test = groups[top][0]["series"]["n_test"]
     whole = n_test >= data.TEST_SET_SIZE
     joined = [{"base": b["leak_true_acc"], "scaled": t["leak_true_acc"]} for b, t in pairs]
-    change = stats.accuracy_gap(joined, "scaled", "base", n_test)
-    # a share of pixels, averaged over all 10,000 test images: its spread over seeds is its error
-    follows = stats.estimate([t["follows_true_logit"] - b["follows_true_logit"] for b, t in pairs])
+    change = stats.accuracy_gap(joined, "scaled", "base", n_test)  # unpaired: no answers per image are recorded
+    # the default's accuracy within noise of 100%: a weaker leak can leave it there, so it cannot show one
+    ceiling = not stats.accuracy([b for b, _ in pairs], "leak_true_acc", n_test, chance=1.0).is_effect
     mean = lambda rows, key: statistics.fmean(r[key] for r in rows)  # noqa: E731
     bases, tops = [b for b, _ in pairs], [t for _, t in pairs]
     peak = (f" (the largest softmax probability {mean(bases, 'p_max'):.3f} at the default, "
             f"{mean(tops, 'p_max'):.3f} at {top:g})" if all("p_max" in r for r in bases + tops) else "")
-    mechanism = (f"the gradient's sign follows the true class's logit less, as the argument says (at "
-                 f"{mean(bases, 'follows_true_logit'):.1%} of the pixels at the default, "
-                 f"{mean(tops, 'follows_true_logit'):.1%} at {top:g}: {follows.words('{:+.1f}', ' points', 100)})"
-                 if follows.is_effect and follows.value < 0 else
-                 f"the share of pixels whose sign follows the true class's logit changes by "
-                 f"{follows.words('{:+.1f}', ' points', 100)}")
-    said = ("the leak weakens as the softmax peaks, as the hypothesis predicts" if change.is_effect and
-            change.value < 0 else "the leak grows as the softmax peaks, against the hypothesis" if change.is_effect
-            else "the leak does not weaken beyond noise, so these runs do not support the hypothesis")
+    measures = [(key, what, falls) for key, what, falls in MECHANISM if all(key in r for r in bases + tops)]
+    mechanism = [mechanism_words(pairs, key, what, top, falls) for key, what, falls in measures]
+    n_fall = sum(verdict == "falls" for verdict, _ in mechanism)
+    accuracy = ("The true-label features' accuracy (its error unpaired: the records keep no linear model's answer "
+                f"per test image) changes by {change.words(all_images=whole)}")
+    if change.is_effect:
+        said = ("the leak a linear model reads weakens as the softmax peaks, as the hypothesis predicts"
+                if change.value < 0 else "the leak a linear model reads grows as the softmax peaks, against the "
+                "hypothesis")
+    elif ceiling:
+        shown = ("What these runs do show is the mechanism weakening beyond noise, as the hypothesis predicts"
+                 if mechanism and n_fall == len(mechanism) else
+                 "What these runs show of the mechanism is mixed (above)" if n_fall else
+                 "Nor does the mechanism weaken beyond noise here")
+        said = ("but at logit scale 1 it cannot be told apart from 100%, its ceiling, and a weaker leak could "
+                "leave it there too, so the accuracy cannot test the hypothesis. " + shown + "; whether the leak a "
+                "linear model reads weakens needs a measure without a ceiling, the linear model's test loss or "
+                "its margin on the true label, which the records do not keep (`leaklab.gradient_leak` would have "
+                "to record them, and these runs be made again)")
+    else:
+        said = "the leak does not weaken beyond noise, so these runs do not support the hypothesis"
     blog = recs[0]["paper"]["leak_true_acc"]
     means = {s: records.mean_sd(records.seed_values(rs, "leak_true_acc"))[0] for s, rs in groups.items()}
     reach = [s for s, m in means.items() if m <= blog]
     where = (f" The mean true-label accuracy comes down to the blog's {blog:.0%} or below at logit scale "
-             f"{min(reach):g}." if reach else f" At no scale tried does it come down to the blog's {blog:.0%}, so "
-             "the initialization's scale, at least over the scales tried, does not explain the difference from the "
-             "blog's number.")
+             f"{min(reach):g}." if reach else " At no scale tried does the mean true-label accuracy come down to the "
+             f"blog's {blog:.0%}, so the initialization's scale, at least over the scales tried, does not explain the "
+             "difference from the blog's number.")
+    shares = ", and ".join(words for _, words in mechanism) or "the records keep no share of pixels to compare"
     return {"scale_verdict": (f"Over {stats.seeds_text(len(pairs))} paired by seed, from logit scale 1 to {top:g}"
-                              f"{peak}, {mechanism}. The true-label features' accuracy changes by "
-                              f"{change.words(all_images=whole)}: {said}.{where}")}
+                              f"{peak}: {shares}. {accuracy}: {said}.{where}")}
+
+
+# the mechanism's measures a record keeps (gradient_leak.anatomy): key, what it measures, and what a fall means
+MECHANISM = (("follows_true_logit", "the gradient's sign follows the true class's logit", "as the argument says"),
+             ("class_template", "an image's feature bits agree with its class's majority bit",
+              "so the class templates fade"))
+
+
+def mechanism_words(pairs, key, what, top, falls):
+    """(verdict, words) for a per-image share the records keep at both scales (`key`), from the default logit scale
+    to `top`, seed by seed, by the noise rule: verdict 'falls', 'rises' or 'unclear'. The share is averaged over all
+    the test images, the same at both scales, so its spread over seeds is its error."""
+    est = stats.estimate([t[key] - b[key] for b, t in pairs])
+    verdict = ("falls" if est.value < 0 else "rises") if est.is_effect else "unclear"
+    mean = lambda rows: statistics.fmean(r[key] for r in rows)  # noqa: E731
+    level = (f"at {mean([b for b, _ in pairs]):.1%} of the pixels at the default, "
+             f"{mean([t for _, t in pairs]):.1%} at {top:g}: {est.words('{:+.1f}', ' points', 100)}")
+    return verdict, {"falls": f"{what} less, {falls} ({level})",
+                     "rises": f"{what} more, against the argument ({level})",
+                     "unclear": f"the share of pixels where {what} changes ({level})"}[verdict]
 
 
 def scale_slider(recs, variants):
