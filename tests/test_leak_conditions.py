@@ -65,6 +65,10 @@ def test_the_page_draws_from_the_record(tiny):
         assert draw([record]) is not None and draw([]) is None
     words = leak_conditions_page.words(p, record, [record])
     assert words["dataset_name"] == "Fashion-MNIST"
+    # the committed record's probes in a sentence of their own (the setup said them twice, nested, before)
+    assert words["paper_probe_words"] == "The committed paper-scale record's models were probed on the same images."
+    assert leak_conditions_page.words(p, record)["paper_probe_words"] == "No paper-scale record is committed yet."
+    assert table.count("yes: FGSM") + table.count("| no |") == 4  # the verdict column says which way
     assert "cells" in words["map_reading"] and "±" in words["leak_words"]
 
 
@@ -173,6 +177,14 @@ def test_the_map_answers_the_conjecture_only_as_far_as_the_noise_allows():
     assert (lo, hi) == (4, 8) and abs(width.value) < 1e-12 and not width.is_effect
     assert verdict["moves"] == "eps"
     assert verdict["correlation"] == "unclear"  # six cells cannot settle a correlation
+    # the conjecture predicts a negative r (a larger gap where the clean accuracy is lower): the words say which
+    # sign was seen, and whether it is beyond noise
+    assert verdict["r"] > 0 and leak_conditions_page.map_words(m)["correlation_words"].startswith(
+        "positive, a sign opposite to the prediction, but one that cannot be told apart")
+    for case, r, start in (("unclear", -0.3, "negative, the sign the prediction expects, but"),
+                           ("opposite", 0.9, "positive, the opposite"), ("as_predicted", -0.9, "negative, as it"),
+                           ("unclear", 0.0, "which cannot be told apart")):
+        assert leak_conditions_page.correlation_words({"correlation": case, "r": r}).startswith(start)
     words = leak_conditions_page.map_words(m)
     assert words["map_decides"] == "only the training eps moves the gap measurably"
     assert "no practical amount of seeds per cell" in words["width_change_words"]  # no count of seeds would tell
@@ -345,13 +357,73 @@ def test_a_difficulty_cell_leaves_out_a_seed_whose_either_net_never_learned():
     assert n["leak"].value == pytest.approx(statistics.fmean(s["true"]["gap"] for s in cell["seeds"][:4]))
     assert n["difference"].n_seeds == 4 and whole["difference"].n_seeds == 5
     rec = {"params": experiments.get("leak_conditions").profiles["full"], "series": {"n_test": 10000, "cells": [cell]}}
-    assert "(1 of 5 seeds left out: a net never learned)" in leak_conditions_page.cells_table([rec])
-    assert "(1 of their 5 seeds left out: a net of theirs never learned)" in \
-        leak_conditions_page.cells_words(rec)["cells_reading"]
+    assert "(1 of 5 seeds left out: no true-label net and 1 control never learned)" in \
+        leak_conditions_page.cells_table([rec])
+    reading = leak_conditions_page.cells_words(rec)["cells_reading"]
+    assert "(1 of their 5 seeds left out: at 76.5/255 no true-label net and 1 control never learned)" in reading
+    # the gaps condition on learning, and the reading says so, with each arm's count over all cells
+    assert "In all, no true-label net and 1 control never learned beside their seed's other net." in reading
+    assert "conditioned on learning" in reading
     for s in cell["seeds"]:  # no seed with both nets learned: the cell never learned, whatever its true nets did
         s["predicted"].update(clean_acc=0.1, gap=0.0)
     n = leak_conditions_page.cell_numbers(cell, 10000)
     assert not n["learned"] and n["left_out"] == 0 and leak_conditions_page.cell_verdict(n) == "never learned"
+
+
+def test_the_reading_counts_each_arms_nets_that_never_learned_eps_by_eps():
+    """A true-label net that collapses where its control learns is a difference between the arms: the seed leaves
+    the cell's gaps, and the reading says which arm lost how many nets at which eps (seen at paper scale: MNIST at
+    25.5/255, four true-label nets at chance, every control learning)."""
+    cells = [synthetic_cell("mnist", 25.5, 0.99, -0.02, -0.02), synthetic_cell("mnist", 51.0, 0.99, 0.0, 0.0)]
+    for s in cells[0]["seeds"][:4]:
+        s["true"].update(clean_acc=0.1135, fgsm_acc=0.1135, gap=0.0)
+    cells[1]["seeds"][3]["true"].update(clean_acc=0.1135, gap=0.0)
+    cells[1]["seeds"][4]["predicted"].update(clean_acc=0.1135, gap=0.0)
+    rec = {"series": {"n_test": 10000, "cells": cells}}
+    reading = leak_conditions_page.cells_words(rec)["cells_reading"]
+    assert ("(6 of their 10 seeds left out: at 25.5/255 4 true-label nets and no control, at 51/255 1 true-label "
+            "net and 1 control never learned)") in reading
+    assert "In all, 5 true-label nets and 1 control never learned" in reading
+    # the computation is unchanged: the gaps are over the seeds where both nets learned
+    n = leak_conditions_page.cell_numbers(cells[0], 10000)
+    assert (n["leak"].n_seeds, n["left_out"]) == (1, 4)
+    # a cell where no net was lost says nothing of it
+    whole = leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": [synthetic_cell(
+        "mnist", 25.5, 0.99, 0.0, 0.0)]}})["cells_reading"]
+    assert "never learned" not in whole and "conditioned on learning" not in whole
+
+
+def test_a_control_whose_fgsm_images_get_easier_is_said_so():
+    """The predicted-label control carries no label in its attack: where its own gap is above zero beyond noise,
+    part of a true-label gap need not be the label, and the page says so (seed by seed and cell by cell)."""
+    rows = [{"control_gap": g, "control_gap_se": 0.003} for g in (0.027, -0.01, 0.007, 0.005)]
+    assert leak_conditions_page.control_easier_words(rows).startswith("In 2 of 4 seeds the predicted-label control's")
+    assert leak_conditions_page.control_easier_words(rows[1:2]).startswith("In no seed")
+    # the seed table says which way a gap beyond twice its error goes
+    assert leak_conditions_page.beyond_words(0.027, 0.003) == "yes: FGSM easier"
+    assert leak_conditions_page.beyond_words(-0.027, 0.003) == "yes: FGSM harder"
+    assert leak_conditions_page.beyond_words(0.005, 0.003) == "no"
+    cells = [synthetic_cell("cifar10", 51.0, 0.65, 0.25, 0.06), synthetic_cell("cifar10", 76.5, 0.65, 0.27, 0.0)]
+    reading = leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": cells}})["cells_reading"]
+    assert "control's own gap is above zero beyond noise in CIFAR-10 at 51/255 (+6.0 ± " in reading
+    assert "76.5/255 (" not in reading and "not all of the true-label gap need be the label" in reading
+
+
+def test_the_steps_name_cells_that_do_not_leak_or_rest_on_one_net():
+    """A step between two cells is a difference of FGSM-minus-clean gaps: where neither cell leaks, a lower gap is
+    the attack doing better, not less leaking, and a cell of one net speaks for that net alone."""
+    cells = [synthetic_cell("mnist", 25.5, 0.99, -0.018, -0.018), synthetic_cell("fashion_mnist", 25.5, 0.87, -0.09,
+                                                                                 -0.13),
+             synthetic_cell("cifar10", 25.5, 0.65, 0.24, -0.23)]
+    for k, s in enumerate(cells[0]["seeds"]):  # MNIST's true-label nets collapse but for the middle seed's
+        if k != 2:
+            s["true"].update(clean_acc=0.1135, gap=0.0)
+    words = leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": cells}})
+    assert words["cells_steps_case"] == "reversed"
+    assert ("Fashion-MNIST minus MNIST -7.20 ± " in words["cells_steps_words"]
+            and "from zero; neither cell leaks; the MNIST cell rests on one net)" in words["cells_steps_words"])
+    assert "CIFAR-10 minus Fashion-MNIST +33.00 ± " in words["cells_steps_words"]
+    assert words["cells_steps_words"].endswith("its standard error from zero)")  # CIFAR-10 leaks: no note
 
 
 def test_the_label_table_judges_each_labels_own_leak():

@@ -75,7 +75,7 @@ def table(recs):
     recs = with_seeds(recs)
     if not recs:
         return None
-    lines = ["| seed | model trained with | clean | FGSM at eval eps | gap (FGSM minus clean) | beyond 2 SE? |",
+    lines = ["| seed | model trained with | clean | FGSM at eval eps | gap (FGSM minus clean) | beyond 2 SE of zero? |",
              "|---|---|---|---|---|---|"]
     for r in recs:
         for s in r["series"]["seeds"]:
@@ -83,8 +83,15 @@ def table(recs):
                 m = s["models"][kind]
                 lines.append(f"| {s['seed']} | {kind} label | {m['clean_acc']:.2%} | {m['fgsm_acc']:.2%} | "
                              f"{100 * m['gap']:+.2f} ± {100 * m['gap_se']:.2f} points | "
-                             f"{'yes' if abs(m['gap']) > stats.Z * m['gap_se'] else 'no'} |")
+                             f"{beyond_words(m['gap'], m['gap_se'])} |")
     return figures.Table("\n".join(lines))
+
+
+def beyond_words(gap, se):
+    """Whether a gap is beyond twice its standard error, and which way: FGSM images easier or harder."""
+    if abs(gap) <= stats.Z * se:
+        return "no"
+    return "yes: FGSM easier" if gap > 0 else "yes: FGSM harder"
 
 
 def epochs_figure(recs):
@@ -133,7 +140,8 @@ def loss_figure(recs):
     blog.set_xlabel("eps (0-255 scale)")
     blog.set_ylabel("mean test cross-entropy")
     blog.grid(alpha=0.3)
-    fig.suptitle("The loss along the FGSM direction: a rise, then a fall below the start, is the leak's mark")
+    fig.suptitle("The loss along the FGSM direction: the blog reads the fall after its peak as gradient masking,\n"
+                 "and a loss at the attack's eps below the one at eps 0 as consistent with the leak")
     fig.tight_layout()
     return fig
 
@@ -229,11 +237,26 @@ def leak_judged(rows, whole, prefix=""):
     # the notebook's "What it means" says what each case means (book.keep_holding_branches shows the one that holds)
     reliable = n_leaking >= 0.8 * len(rows) and leak.value > 0
     beyond_control = difference.is_effect and difference.value > 0
-    return {f"{prefix}leak_words": leak.words(all_images=whole), f"{prefix}control_words":
+    return {f"{prefix}control_easier_words": control_easier_words(rows),
+            f"{prefix}leak_words": leak.words(all_images=whole), f"{prefix}control_words":
             control.words(all_images=whole), f"{prefix}difference_words": difference.words(all_images=whole),
             f"{prefix}n_leaking": n_leaking, f"{prefix}n_seeds_run": len(rows),
             f"{prefix}conjecture_case": "unsettled" if not reliable else "label_read" if beyond_control else
             "control_too"}
+
+
+def control_easier_words(rows):
+    """In how many seeds the predicted-label control's own gap is above zero beyond twice its standard error, and
+    what that means: FGSM images easier without the label in the attack, so not all of a true-label gap need be
+    the label being read."""
+    n = sum(r["control_gap"] > stats.Z * r["control_gap_se"] for r in rows)
+    if not n:
+        return ("In no seed is the predicted-label control's own gap above zero beyond twice its standard error: "
+                "without the label in its attack, FGSM images did not become easier for it.")
+    return (f"In {n} of {len(rows)} seeds the predicted-label control's own gap is above zero beyond twice its "
+            "standard error: FGSM images became easier for the control too, though its attack carries no label. "
+            "So not all of the true-label gap need be the label being read; what the true label adds is the "
+            "true-label gap minus the control's.")
 
 
 def paper_seeds_words(recs):
@@ -263,7 +286,12 @@ def words(p, record, recs=(), variants=()):
         out["paper_conjecture_case"] = "no_record"
     out["blog_clean_acc"] = experiments.get("fgsm_leak").metrics["clean_acc"].paper
     out["probe_words"] = probe_images(record)
-    out["paper_probe_words"] = probe_images(seeded[0]) if seeded else "no committed record"
+    out["paper_probe_words"] = (
+        "No paper-scale record is committed yet." if not seeded else
+        "The committed paper-scale record's models were probed on the same images."
+        if probe_images(seeded[0]) == probe_images(record)
+        and seeded[0].get("params", {}).get("dataset", p.dataset) == p.dataset else
+        f"The committed paper-scale record's models were probed on {probe_images(seeded[0])} instead.")
     out["onset_words"] = onset_words(record)
     out["paper_onset_words"] = onset_words(seeded[0] if seeded else None)
     mapped = pooled(recs, "map")
@@ -499,10 +527,21 @@ def map_words(m):
                         "width": "only the width moves the gap measurably", "both": "both move it measurably",
                         "neither": "neither change can be told apart from zero with these cells and seeds"}[v["moves"]],
         "map_r": v["r"], "map_z": v["z"], "map_z_se": v["z_se"],
-        "correlation_words": {"opposite": "the opposite of that prediction", "as_predicted": "as it predicts",
-                              "unclear": "which cannot be told apart from no relation with this few cells"}[
-                                  v["correlation"]]})
+        "correlation_words": correlation_words(v)})
     return out
+
+
+def correlation_words(v):
+    """map_verdict's correlation in words: the conjecture predicts a negative r (a larger gap where the clean
+    accuracy is lower), and the words say whether the observed sign agrees with it, beyond noise or not."""
+    if v["correlation"] == "opposite":
+        return "positive, the opposite of that prediction"
+    if v["correlation"] == "as_predicted":
+        return "negative, as it predicts"
+    sign = ("positive, a sign opposite to the prediction" if v["r"] > 0 else
+            "negative, the sign the prediction expects" if v["r"] < 0 else None)
+    unclear = "cannot be told apart from no relation with this few cells"
+    return f"{sign}, but one that {unclear}" if sign else f"which {unclear}"
 
 
 def statistics_correlation(x, y):
@@ -591,8 +630,8 @@ def cells_table(recs):
         n = cell_numbers(c, rec["series"]["n_test"])
         lines.append(f"| {names[c['dataset']]} | {c['eps']:g}/255 | {c['width']} | "
                      f"{100 * n['clean'].value:.1f}% ± {100 * n['clean'].se:.1f}"
-                     + (f" ({n['left_out']} of {n['n_seeds']} seeds left out: a net never learned)" if n["left_out"]
-                        else "") + f" | {points(n['leak'])} | "
+                     + (f" ({n['left_out']} of {n['n_seeds']} seeds left out: {nets_words(arms_never_learned(c))} "
+                        "never learned)" if n["left_out"] else "") + f" | {points(n['leak'])} | "
                      f"{points(n['control'])} | {points(n['difference'])} | {cell_verdict(n)}"
                      + (" (one net: it speaks for that net alone)" if n["n_seeds"] - n["left_out"] == 1 < n["n_seeds"]
                         else "") + " |")
@@ -666,7 +705,8 @@ def cells_summary(rec):
                           "seeds_left_out": sum(v["left_out"] for v in cells),
                           "seeds": sum(v["n_seeds"] for v in cells)}
     ranked = sorted((d for d in datasets if per_dataset[d]["clean"] is not None), key=lambda d: per_dataset[d]["clean"])
-    out = {"case": "too_few", "per_dataset": per_dataset, "n_cells": len(numbers), "n_learned": len(learning)}
+    out = {"case": "too_few", "per_dataset": per_dataset, "n_cells": len(numbers), "n_learned": len(learning),
+           "learning": learning}  # each learning cell's numbers, which the words name
     if "mnist" in per_dataset:
         m = per_dataset["mnist"]
         out["mnist"] = ("never_learned" if not m["n_learned"] else "beyond_control" if m["n_beyond_control"] else
@@ -695,10 +735,11 @@ def common_eps(learning, datasets):
 
 def cells_steps(learning, ranked):
     """The conjecture step by step, beyond its two ends: at each training eps where every dataset of `ranked`
-    (easiest last) learned, the leak gap of each dataset minus that of the next easier one, an Estimate each.
-    "steps_case": "every_step" where each step is a rise beyond noise, "reversed" where some harder dataset
-    leaks less than an easier one beyond noise, "partly" otherwise; "not_answered" with fewer than three
-    datasets or no eps where all of them learned."""
+    (easiest last) learned, the leak gap (FGSM minus clean accuracy) of each dataset minus that of the next easier
+    one, an Estimate each. "steps_case": "every_step" where each step is a rise beyond noise, "reversed" where
+    some harder dataset's gap is lower than an easier one's beyond noise (which need not mean it leaks less: where
+    neither leaks, the attack wins by more), "partly" otherwise; "not_answered" with fewer than three datasets or
+    no eps where all of them learned."""
     if len(ranked) < 3:
         return {"steps_case": "not_answered"}
     common = common_eps(learning, ranked)
@@ -711,6 +752,19 @@ def cells_steps(learning, ranked):
     case = ("every_step" if all(rises) else
             "reversed" if any(est.is_effect and est.value < 0 for *_, est in steps) else "partly")
     return {"steps_case": case, "steps": steps, "steps_eps": common}
+
+
+def arms_never_learned(cell):
+    """How many of a difficulty cell's nets never learned, arm by arm: {"true": count, "predicted": count}."""
+    return {kind: sum(not learned(s[kind]["clean_acc"]) for s in cell["seeds"]) for kind in ATTACKS}
+
+
+def nets_words(counts):
+    """'4 true-label nets and no control', from arms_never_learned's counts."""
+    def n(k, name):
+        return f"no {name}" if not k else f"{k} {name}{'s' if k > 1 else ''}"
+
+    return f"{n(counts['true'], 'true-label net')} and {n(counts['predicted'], 'control')}"
 
 
 def cells_words(rec):
@@ -729,10 +783,31 @@ def cells_words(rec):
             return (f"{DATASET_NAMES[d]}: no net learned (clean accuracy at most {LEARNS:.0%}) in "
                     + ("its one cell" if row["n_cells"] == 1 else f"its {row['n_cells']} cells"))
         left_out = row["seeds_left_out"]
+        # which arm's nets never learned, eps by eps: the seeds left out are chosen by it
+        where = [f"at {e:g}/255 {nets_words(arms[(name, e)])}" for name, e in arms if name == d]
         return (f"{DATASET_NAMES[d]}: clean {row['clean']:.1%} on average over the {row['n_learned']} of its "
                 f"{row['n_cells']} cells whose nets learn, {row['n_leaking']} leaking, {row['n_beyond_control']} "
-                "beyond the control" + (f" ({left_out} of their {row['seeds']} seeds left out: a net of theirs "
-                                        "never learned)" if left_out else ""))
+                "beyond the control" + (f" ({left_out} of their {row['seeds']} seeds left out: "
+                                        + ", ".join(where) + " never learned)" if left_out else ""))
+
+    # the nets that never learned beside their seed's other net, in the cells that learned, arm by arm
+    arms = {(c["dataset"], c["eps"]): arms_never_learned(c) for c in rec["series"]["cells"]
+            if (c["dataset"], c["eps"]) in v["learning"] and v["learning"][(c["dataset"], c["eps"])]["left_out"]}
+    total = {kind: sum(a[kind] for a in arms.values()) for kind in ATTACKS}
+    arms_note = ("" if not arms else
+                 f" In all, {nets_words(total)} never learned beside their seed's other net. Each cell's gaps are "
+                 "over its seeds where both nets learned, so they are conditioned on learning: where one arm's nets "
+                 "fail more often than the other's, that is a difference between the arms which the gaps leave "
+                 "out.")
+    # the control's own gap above zero beyond noise: FGSM images easier without the label in the attack
+    easier = [f"{DATASET_NAMES[d]} at {e:g}/255 ({points(n['control'])} points)" for (d, e), n in v["learning"].items()
+              if n["control"].is_effect and n["control"].value > 0]
+    control_note = ("" if not easier else
+                    " The predicted-label control's own gap is above zero beyond noise in "
+                    + (" and ".join(easier) if len(easier) < 3 else ", ".join(easier[:-1]) + " and " + easier[-1])
+                    + ": there FGSM images became easier for the control too, though its attack carries no label, "
+                    "so not all of the true-label gap need be the label being read; the leak gap minus the "
+                    "control's is what the label adds.")
 
     widths = {}
     for c in rec["series"]["cells"]:
@@ -743,18 +818,26 @@ def cells_words(rec):
                       f"{DATASET_NAMES[d]} {' and '.join(str(w) for w in sorted(ws))}" for d, ws in widths.items())
                   + "), so a comparison across them changes both.")
     out["cells_reading"] = ("By the noise rule (Student's t for the seeds of each cell): "
-                            + "; ".join(summary(d, row) for d, row in v["per_dataset"].items()) + "." + width_note)
+                            + "; ".join(summary(d, row) for d, row in v["per_dataset"].items()) + "." + arms_note
+                            + control_note + width_note)
     if v["case"] == "answered":
         out.update({"cells_hard": DATASET_NAMES[v["hard"]], "cells_easy": DATASET_NAMES[v["easy"]],
                     "cells_common_eps": ", ".join(f"{e:g}/255" for e in v["eps"]),
                     "cells_change_words": v["change"].words(more="seeds per cell")})
     if v.get("steps"):
-        def step(est):
+        def step(eps, easier, harder, est):
             verdict = "more" if est.is_effect else "not more"
-            return f"{est.text()} ({verdict} than {est.critical_line} its standard error from zero)"
+            cells = [v["learning"][(d, eps)] for d in (harder, easier)]
+            leaking = [c["leak"].is_effect and c["leak"].value > 0 for c in cells]
+            notes = ["neither cell leaks" if not any(leaking) else ""] + [
+                f"the {DATASET_NAMES[d]} cell rests on one net" for d, c in zip((harder, easier), cells)
+                if c["leak"].n_seeds == 1 < c["n_seeds"]]
+            return (f"{est.text()} ({verdict} than {est.critical_line} its standard error from zero"
+                    + "".join(f"; {n}" for n in notes if n) + ")")
 
         by_eps = [f"at {e:g}/255, " + ", ".join(f"{DATASET_NAMES[harder]} minus {DATASET_NAMES[easier]} "
-                                                 f"{step(est)}" for eps, easier, harder, est in v["steps"]
+                                                 f"{step(eps, easier, harder, est)}"
+                                                 for eps, easier, harder, est in v["steps"]
                                                  if eps == e) for e in v["steps_eps"]]
         out["cells_steps_words"] = "; ".join(by_eps)
     return out
