@@ -4,12 +4,13 @@ import math
 import os
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leaklab import attacks, data, experiments, gradient_leak, mnist_from_fashion, models, records, training
+from leaklab import attacks, data, experiments, gradient_leak, mnist_from_fashion, models, records, stats, training
 
 needs_data = pytest.mark.skipif(not os.environ.get("LEAKLAB_DATA"), reason="LEAKLAB_DATA not set (make test sets it)")
 
@@ -184,6 +185,27 @@ def test_gradient_leak_scale_verdict_says_an_accuracy_at_its_ceiling_cannot_test
     assert "Nor does the mechanism weaken beyond noise" in flat and "cannot test the hypothesis" in flat
 
 
+def test_gradient_leak_scale_verdict_reads_the_test_loss_and_pairs_the_images_when_the_records_keep_them():
+    """Records that keep the linear model's test loss answer at the ceiling; records that keep each classifier's
+    answer per image pair the accuracy's change on the same test images."""
+    from leaklab.pages import gradient_leak as page
+
+    base, top = _gradient_leak_scales(1.0, 1.0)
+    for rec, loss in ((base[0], 0.010), (top[0], 0.030)):
+        for k, row in enumerate(rec["per_seed"]):
+            row["leak_true_loss"] = loss + 0.001 * k
+        right = np.ones(10_000, dtype=bool)
+        rec["_files"] = {".npz": records.to_npz(**{gradient_leak.right_key(row["seed"], "true"):
+                                                   records.packed_bits(right) for row in rec["per_seed"]})}
+    said = page.scale_words(base, top)["scale_verdict"]
+    assert "its error paired on the same test images" in said and "ceiling" in said
+    assert "cross-entropy, which has no ceiling, goes from 0.0120 to 0.0320" in said
+    assert "reads the label less surely as the softmax peaks, as the hypothesis predicts" in said
+    for k, row in enumerate(top[0]["per_seed"]):
+        row["leak_true_loss"] = 0.010 + 0.001 * k + 0.0003 * (-1) ** k  # no change beyond the seeds' noise
+    assert "find no weakening" in page.scale_words(base, top)["scale_verdict"]
+
+
 def test_gradient_leak_random_label_words_follow_each_model_when_the_seeds_cannot_tell():
     from leaklab.pages import gradient_leak as page
 
@@ -201,14 +223,21 @@ def test_true_label_gradients_leak_and_random_ones_do_not():
     train, test = _mnist(5000), _mnist(2000, "test")
     p = SimpleNamespace(hidden=64, epochs=2, lr=0.01, batch_size=64, logit_scale=1.0)
     out = gradient_leak.run_seed(0, train, test, training.channel_stats(train.images), p)
-    acc = out["acc"]
+    acc = {k: probe["acc"] for k, probe in out["probes"].items()}
     assert acc["true"] > acc["raw pixels"] > acc["random"]
     assert acc["true"] > 0.95 and acc["random"] < 0.5
     assert 0.08 < out["anatomy"]["p_true"] < 0.12  # an untrained net's softmax is nearly flat
     assert out["anatomy"]["follows_true_logit"] > 0.7 and out["anatomy"]["class_template"] > 0.6
-    metrics = gradient_leak.summarize([gradient_leak.seed_row(0, out)])
+    true, pixels = out["probes"]["true"], out["probes"]["raw pixels"]
+    assert true["right"].float().mean().item() == acc["true"] and true["loss"] < pixels["loss"]
+    row = gradient_leak.seed_row(0, out)
+    metrics = gradient_leak.summarize([row])
     assert metrics["leak_true_acc"] == acc["true"] and math.isnan(metrics["leak_true_acc_sd"])
     assert metrics["raw_pixels_acc"] == acc["raw pixels"] and metrics["p_true"] == out["anatomy"]["p_true"]
+    # the difference from the pixels is paired on the same test images: no larger than the unpaired error
+    gap, se = row["leak_true_acc_over_pixels"], row["leak_true_acc_over_pixels_se"]
+    assert gap == acc["true"] - acc["raw pixels"]
+    assert 0 < se <= stats.gap_se(acc["true"], acc["raw pixels"], len(test.labels))
 
 
 @pytest.mark.heavy

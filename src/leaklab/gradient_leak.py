@@ -11,7 +11,7 @@ label into the features.
 import torch
 import torch.nn.functional as F
 
-from . import attacks, data, models, records, training
+from . import attacks, data, models, records, stats, training
 
 TARGETS = attacks.ATTACK_LABELS
 
@@ -47,15 +47,19 @@ def as_images(features):
     return (features * 255).view(-1, 1, 28, 28)
 
 
-def probe_accuracy(train_images, train_labels, test_images, test_labels, p, seed):
-    """Test accuracy of a linear classifier (784 -> 10) trained on uint8 images (pixels, or feature bits by
-    `as_images`) with plain SGD: no momentum, no weight decay, a constant learning rate."""
+def probe(train_images, train_labels, test_images, test_labels, p, seed):
+    """A linear classifier (784 -> 10) trained on uint8 images (pixels, or feature bits by `as_images`) with plain
+    SGD (no momentum, no weight decay, a constant learning rate), on the test images: its accuracy, its
+    right-or-wrong per image (so that two classifiers' difference is paired on the same images) and its mean
+    cross-entropy, which goes on measuring how well it reads the label when the accuracy sits at 100%."""
     torch.manual_seed(seed)
     linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     linear, _ = training.fit(linear, train_images, train_labels, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
                              optimizer=training.momentum_sgd(momentum=0.0, weight_decay=0.0, decay=False),
                              augment=False, seed=seed, device="cpu", progress=False)
-    return training.accuracy(training.logits_of(linear, test_images).argmax(1), test_labels)
+    logits = training.logits_of(linear, test_images)
+    return {"acc": training.accuracy(logits.argmax(1), test_labels), "right": logits.argmax(1) == test_labels,
+            "loss": F.cross_entropy(logits, test_labels).item()}
 
 
 @torch.no_grad()
@@ -101,13 +105,13 @@ def run_seed(seed, train, test, norm, p):
     and one on raw pixels; accuracies on the test set. Test features are computed with
     the *test* images' own labels (true, predicted, ...), as a leaking attack would."""
     model = random_mlp(seed, p.hidden, norm, p.logit_scale)
-    out = {"acc": {}, "test_features": {}, "anatomy": anatomy(model, test.images, test.labels)}
+    out = {"probes": {}, "test_features": {}, "anatomy": anatomy(model, test.images, test.labels)}
     for target in TARGETS:
         f_train = sign_features(model, train.images, train.labels, target, seed=seed)
         f_test = sign_features(model, test.images, test.labels, target, seed=seed + 1)
-        out["acc"][target] = probe_accuracy(as_images(f_train), train.labels, as_images(f_test), test.labels, p, seed)
+        out["probes"][target] = probe(as_images(f_train), train.labels, as_images(f_test), test.labels, p, seed)
         out["test_features"][target] = f_test
-    out["acc"]["raw pixels"] = probe_accuracy(train.images, train.labels, test.images, test.labels, p, seed)
+    out["probes"]["raw pixels"] = probe(train.images, train.labels, test.images, test.labels, p, seed)
     return out
 
 
@@ -121,9 +125,27 @@ def metric_key(features):
     return "raw_pixels_acc" if features == "raw pixels" else f"leak_{features}_acc"
 
 
+def over_pixels_key(features):
+    """The key of a kind of features' accuracy minus the raw pixels' (its paired error: KEY_se)."""
+    return f"{metric_key(features)}_over_pixels"
+
+
 def seed_row(seed, s):
-    """One MLP's numbers, as the record keeps them."""
-    return {"seed": seed, **{metric_key(k): s["acc"][k] for k in FEATURES}, **s["anatomy"]}
+    """One MLP's numbers, as the record keeps them: every classifier's accuracy, each kind of features' accuracy
+    minus the pixels' with its error paired on the same test images, the true-label classifier's test loss, and
+    the anatomy of the leak."""
+    probes, pixels = s["probes"], s["probes"]["raw pixels"]
+    over = {}
+    for target in TARGETS:
+        over[over_pixels_key(target)] = probes[target]["acc"] - pixels["acc"]
+        over[over_pixels_key(target) + "_se"] = stats.paired_gap_se(probes[target]["right"], pixels["right"])
+    return {"seed": seed, **{metric_key(k): probes[k]["acc"] for k in FEATURES}, **over,
+            "leak_true_loss": probes["true"]["loss"], **s["anatomy"]}
+
+
+def right_key(seed, features):
+    """The .npz name of one seed's classifier's right-or-wrong per test image (bit-packed)."""
+    return f"seed{seed}_{metric_key(features)}_right"
 
 
 def summarize(rows):
@@ -138,12 +160,14 @@ def compute(p, log=print):
     mnist, test = data.load("mnist", "train"), data.load("mnist", "test")
     norm = training.channel_stats(mnist.images)  # MNIST's own mean and std, from the training images
     train = data.subset(mnist, p.n_train)
-    rows, templates = [], []
+    rows, templates, right = [], [], {}
     for k in range(p.n_seeds):
         log(f"gradient_leak: MLP {k + 1} of {p.n_seeds} (seed {p.seed + k})")
         s = run_seed(p.seed + k, train, test, norm, p)
         rows.append(seed_row(p.seed + k, s))
         templates.append(torch.stack([class_means(s["test_features"][t], test.labels) for t in TEMPLATE_ROWS]))
-    files = {".npz": records.to_npz(class_means=torch.stack(templates).half().numpy())}
+        # per test image, so that a page can pair two records' classifiers (the same seed at two logit scales)
+        right.update({right_key(p.seed + k, f): records.packed_bits(s["probes"][f]["right"]) for f in FEATURES})
+    files = {".npz": records.to_npz(class_means=torch.stack(templates).half().numpy(), **right)}
     return {"metrics": summarize(rows), "per_seed": rows, "series": {"n_test": len(test.labels)},
             "files": files, "device": training.describe_device("cpu"), "data": records.describe_data(mnist, test)}

@@ -5,7 +5,7 @@ import math
 import statistics
 
 from .. import data, experiments, records, stats
-from ..gradient_leak import FEATURES, TEMPLATE_ROWS, metric_key
+from ..gradient_leak import FEATURES, TEMPLATE_ROWS, metric_key, over_pixels_key, right_key
 from . import figures
 
 
@@ -106,12 +106,24 @@ def least_likely_reading(gaps, whole):
             f"{gaps['least_likely'].text()}).")
 
 
-# the differences of two accuracies below are on the same test images, but the records keep no linear model's
-# answer per image (the computation would have to store it, bit-packed, as other chapters' records do)
-UNPAIRED = ("Its error, like that of every difference of two accuracies on this page, is unpaired: the sum of both "
-            "accuracies' binomial variances, with the spread over seeds. Both are scored on the same test images, so "
-            "the paired error would be smaller, but the records do not keep each linear model's answer per test image; "
-            "the unpaired error leans towards \"cannot be told apart\".")
+def over_pixels(rows, features, n_test):
+    """A kind of features' accuracy minus the raw pixels', seed by seed: with each seed's error paired on the same
+    test images where the record keeps it (experiments.stores_paired_error), else (records made before it was
+    kept) the unpaired, larger one."""
+    key = over_pixels_key(features)
+    if experiments.stores_paired_error(key, rows):
+        return stats.stored(rows, key)
+    return stats.accuracy_gap(rows, metric_key(features), "raw_pixels_acc", n_test)
+
+
+GAP_ERROR = {
+    True: "Its error, like that of every difference of two accuracies on this page, is paired: both linear models "
+          "are scored on the same test images, so it comes from the images on which they differ (with the spread "
+          "over seeds).",
+    False: "Its error, like that of every difference of two accuracies on this page, is unpaired: the sum of both "
+           "accuracies' binomial variances, with the spread over seeds. Both are scored on the same test images, so "
+           "the paired error would be smaller, but this record keeps no linear model's answer per test image; the "
+           "unpaired error leans towards \"cannot be told apart\"."}
 
 
 def random_words(rows, n_test):
@@ -140,7 +152,7 @@ def words(p, record):
     leak = stats.accuracy(rows, "leak_true_acc", n_test)
     close = stats.matches(leak, paper, stats.binomial_se(paper, n_test))
     case = "consistent" if close else "higher" if leak.value > paper else "lower"
-    gaps = {k: stats.accuracy_gap(rows, metric_key(k), "raw_pixels_acc", n_test) for k in ("true", *LABELS)}
+    gaps = {k: over_pixels(rows, k, n_test) for k in ("true", *LABELS)}
     return {"paper_acc": paper,
             "versus_paper": {"consistent": "consistent with", "higher": "higher than", "lower": "lower than"}[case],
             "versus_paper_case": case,
@@ -149,7 +161,7 @@ def words(p, record):
             "over_pixels_reading": over_pixels_reading(gaps),
             "own_label_words": own_label_words(gaps, whole),
             "random_words": random_words(rows, n_test),
-            "gap_error": UNPAIRED,
+            "gap_error": GAP_ERROR[experiments.stores_paired_error(over_pixels_key("true"), rows)],
             "only_true_words": only_true_words(gaps),
             "least_likely_reading": least_likely_reading(gaps, whole)}
 
@@ -225,15 +237,15 @@ def scale_words(recs, variants):
         return {"scale_verdict": "No record at another logit scale is committed, so this page cannot test it yet: "
                                  "`leaklab compute gradient_leak --profile full -p logit_scale=30` makes one."}
     top = max(groups)
-    base = {row["seed"]: row for r in groups[1.0] for row in r["per_seed"]}
-    pairs = [(base[row["seed"]], row) for r in groups[top] for row in r["per_seed"] if row["seed"] in base]
-    if not pairs:
+    base = {row["seed"]: (row, r) for r in groups[1.0] for row in r["per_seed"]}
+    matched = [(base[row["seed"]], (row, r)) for r in groups[top] for row in r["per_seed"] if row["seed"] in base]
+    if not matched:
         return {"scale_verdict": "The records at other logit scales share no seed with the default's, so no "
                                  "paired comparison can be made."}
+    pairs = [(b, t) for (b, _), (t, _) in matched]
     n_test = groups[top][0]["series"]["n_test"]
     whole = n_test >= data.TEST_SET_SIZE
-    joined = [{"base": b["leak_true_acc"], "scaled": t["leak_true_acc"]} for b, t in pairs]
-    change = stats.accuracy_gap(joined, "scaled", "base", n_test)  # unpaired: no answers per image are recorded
+    change, paired = accuracy_change(matched, n_test)
     # the default's accuracy within noise of 100%: a weaker leak can leave it there, so it cannot show one
     ceiling = not stats.accuracy([b for b, _ in pairs], "leak_true_acc", n_test, chance=1.0).is_effect
     mean = lambda rows, key: statistics.fmean(r[key] for r in rows)  # noqa: E731
@@ -243,12 +255,26 @@ def scale_words(recs, variants):
     measures = [(key, what, falls) for key, what, falls in MECHANISM if all(key in r for r in bases + tops)]
     mechanism = [mechanism_words(pairs, key, what, top, falls) for key, what, falls in measures]
     n_fall = sum(verdict == "falls" for verdict, _ in mechanism)
-    accuracy = ("The true-label features' accuracy (its error unpaired: the records keep no linear model's answer "
-                f"per test image) changes by {change.words(all_images=whole)}")
+    error = ("its error paired on the same test images" if paired else
+             "its error unpaired: these records keep no linear model's answer per test image")
+    accuracy = f"The true-label features' accuracy ({error}) changes by {change.words(all_images=whole)}"
+    loss = (stats.estimate([t["leak_true_loss"] - b["leak_true_loss"] for b, t in pairs])
+            if all("leak_true_loss" in r for r in bases + tops) else None)
     if change.is_effect:
         said = ("the leak a linear model reads weakens as the softmax peaks, as the hypothesis predicts"
                 if change.value < 0 else "the leak a linear model reads grows as the softmax peaks, against the "
                 "hypothesis")
+    elif ceiling and loss is not None:
+        read = ("rises: the linear model reads the label less surely as the softmax peaks, as the hypothesis "
+                "predicts" if loss.is_effect and loss.value > 0 else
+                "falls: the linear model reads the label more surely as the softmax peaks, against the hypothesis"
+                if loss.is_effect else "cannot be told apart from no change, so these runs find no weakening of "
+                "the leak a linear model reads")
+        said = ("but at logit scale 1 it cannot be told apart from 100%, its ceiling, where a weaker leak could "
+                "leave it too, so the accuracy cannot test the hypothesis. The linear model's mean test "
+                f"cross-entropy, which has no ceiling, goes from {mean(bases, 'leak_true_loss'):.4f} to "
+                f"{mean(tops, 'leak_true_loss'):.4f}, a change of {loss.words('{:+.4f}', '', 1)} (its error the "
+                f"spread over the seeds): it {read}")
     elif ceiling:
         shown = ("What these runs do show is the mechanism weakening beyond noise, as the hypothesis predicts"
                  if mechanism and n_fall == len(mechanism) else
@@ -271,6 +297,29 @@ def scale_words(recs, variants):
     shares = ", and ".join(words for _, words in mechanism) or "the records keep no share of pixels to compare"
     return {"scale_verdict": (f"Over {stats.seeds_text(len(pairs))} paired by seed, from logit scale 1 to {top:g}"
                               f"{peak}: {shares}. {accuracy}: {said}.{where}")}
+
+
+def kept_right(record, seed):
+    """The seed's true-label classifier's right-or-wrong per test image, bit-packed, if the record keeps it."""
+    if ".npz" not in record.get("files", ()) and ".npz" not in record.get("_files", {}):
+        return None
+    return records.arrays(record).get(right_key(seed, "true"))
+
+
+def accuracy_change(matched, n_test):
+    """The true-label features' accuracy at the larger logit scale minus the default's, seed by seed: (its
+    Estimate, whether its error is paired). Paired on the same test images where both records keep each
+    classifier's answer per image (gradient_leak.right_key), else the unpaired error of records made before."""
+    rows = []
+    for (b, b_rec), (t, t_rec) in matched:
+        rights = [kept_right(rec, row["seed"]) for row, rec in ((b, b_rec), (t, t_rec))]
+        rows.append({"change": t["leak_true_acc"] - b["leak_true_acc"], "base": b["leak_true_acc"],
+                     "scaled": t["leak_true_acc"],
+                     **({} if any(r is None for r in rights) else {"change_se": stats.paired_gap_se(
+                         *(records.unpacked_bits(r, n_test) for r in reversed(rights)))})})
+    if experiments.stores_paired_error("change", rows):
+        return stats.stored(rows, "change"), True
+    return stats.accuracy_gap(rows, "scaled", "base", n_test), False
 
 
 # the mechanism's measures a record keeps (gradient_leak.anatomy): key, what it measures, and what a fall means
