@@ -89,8 +89,8 @@ def recovery_words(recs):
 
 def random_control(rows, n_test):
     """The random-wrong control against chance: the case that picks the notebook's paragraph
-    (book.keep_holding_branches) and its words. Its labels always avoid the true class, so it may land below
-    chance, and then it is no measure of what images with uninformative labels teach."""
+    (book.keep_holding_branches) and its words. Its labels, like the student's, always avoid the true class, so
+    it may land below chance; it is the student's matched baseline either way."""
     trained = [r for r in rows if r.get("random_wrong_acc") is not None]
     if not trained:
         return "not_trained", "(not trained in this run)"
