@@ -357,12 +357,12 @@ def test_a_difficulty_cell_leaves_out_a_seed_whose_either_net_never_learned():
     assert n["leak"].value == pytest.approx(statistics.fmean(s["true"]["gap"] for s in cell["seeds"][:4]))
     assert n["difference"].n_seeds == 4 and whole["difference"].n_seeds == 5
     rec = {"params": experiments.get("leak_conditions").profiles["full"], "series": {"n_test": 10000, "cells": [cell]}}
-    assert "(1 of 5 seeds left out: no true-label net and 1 control never learned)" in \
+    assert "(1 of 5 seeds left out: 1 control (no true-label net) never learned)" in \
         leak_conditions_page.cells_table([rec])
     reading = leak_conditions_page.cells_words(rec)["cells_reading"]
-    assert "(1 of their 5 seeds left out: at 76.5/255 no true-label net and 1 control never learned)" in reading
+    assert "(1 of their 5 seeds left out: at 76.5/255 1 control (no true-label net) never learned)" in reading
     # the gaps condition on learning, and the reading says so, with each arm's count over all cells
-    assert "In all, no true-label net and 1 control never learned beside their seed's other net." in reading
+    assert "In all, 1 control (no true-label net) never learned beside their seed's other net." in reading
     assert "conditioned on learning" in reading
     for s in cell["seeds"]:  # no seed with both nets learned: the cell never learned, whatever its true nets did
         s["predicted"].update(clean_acc=0.1, gap=0.0)
@@ -381,7 +381,7 @@ def test_the_reading_counts_each_arms_nets_that_never_learned_eps_by_eps():
     cells[1]["seeds"][4]["predicted"].update(clean_acc=0.1135, gap=0.0)
     rec = {"series": {"n_test": 10000, "cells": cells}}
     reading = leak_conditions_page.cells_words(rec)["cells_reading"]
-    assert ("(6 of their 10 seeds left out: at 25.5/255 4 true-label nets and no control, at 51/255 1 true-label "
+    assert ("(6 of their 10 seeds left out: at 25.5/255 4 true-label nets (no control), at 51/255 1 true-label "
             "net and 1 control never learned)") in reading
     assert "In all, 5 true-label nets and 1 control never learned" in reading
     # the computation is unchanged: the gaps are over the seeds where both nets learned
@@ -394,10 +394,13 @@ def test_the_reading_counts_each_arms_nets_that_never_learned_eps_by_eps():
 
 
 def test_a_control_whose_fgsm_images_get_easier_is_said_so():
-    """The predicted-label control carries no label in its attack: where its own gap is above zero beyond noise,
-    part of a true-label gap need not be the label, and the page says so (seed by seed and cell by cell)."""
+    """The predicted-label control's attack uses its own prediction (the true label wherever it is right): where its
+    own gap is above zero beyond noise, the page says so, seed by seed beside the mean over the seeds, and cell by
+    cell."""
     rows = [{"control_gap": g, "control_gap_se": 0.003} for g in (0.027, -0.01, 0.007, 0.005)]
-    assert leak_conditions_page.control_easier_words(rows).startswith("In 2 of 4 seeds the predicted-label control's")
+    said = leak_conditions_page.control_easier_words(rows)
+    assert said.startswith("In 2 of 4 seeds the predicted-label control's") and "true label wherever" in said
+    assert said.endswith("cannot be told apart from zero: its seeds scatter.")
     assert leak_conditions_page.control_easier_words(rows[1:2]).startswith("In no seed")
     # the seed table says which way a gap beyond twice its error goes
     assert leak_conditions_page.beyond_words(0.027, 0.003) == "yes: FGSM easier"
@@ -406,7 +409,7 @@ def test_a_control_whose_fgsm_images_get_easier_is_said_so():
     cells = [synthetic_cell("cifar10", 51.0, 0.65, 0.25, 0.06), synthetic_cell("cifar10", 76.5, 0.65, 0.27, 0.0)]
     reading = leak_conditions_page.cells_words({"series": {"n_test": 10000, "cells": cells}})["cells_reading"]
     assert "control's own gap is above zero beyond noise in CIFAR-10 at 51/255 (+6.0 ± " in reading
-    assert "76.5/255 (" not in reading and "not all of the true-label gap need be the label" in reading
+    assert "76.5/255 (" not in reading and "what the true label adds beyond the net's own prediction" in reading
 
 
 def test_the_steps_name_cells_that_do_not_leak_or_rest_on_one_net():

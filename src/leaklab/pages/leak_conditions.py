@@ -246,17 +246,25 @@ def leak_judged(rows, whole, prefix=""):
 
 
 def control_easier_words(rows):
-    """In how many seeds the predicted-label control's own gap is above zero beyond twice its standard error, and
-    what that means: FGSM images easier without the label in the attack, so not all of a true-label gap need be
-    the label being read."""
+    """In how many seeds the predicted-label control's own gap is above zero beyond twice its standard error, each
+    seed speaking for its own net, beside the mean over the seeds by the noise rule. The control's training attack
+    uses its own prediction, the true label wherever it is right, and it is scored under the true-label attack, so
+    a positive gap of its own need not be free of the label."""
     n = sum(r["control_gap"] > stats.Z * r["control_gap_se"] for r in rows)
     if not n:
         return ("In no seed is the predicted-label control's own gap above zero beyond twice its standard error: "
-                "without the label in its attack, FGSM images did not become easier for it.")
+                "true-label FGSM images did not become easier for it.")
+    mean = stats.stored(rows, "control_gap")
+    over = ("" if len(rows) < 2 else
+            f" Over the seeds its gap is {mean.text()}, which "
+            + ("is above zero beyond noise." if mean.is_effect and mean.value > 0 else
+               "cannot be told apart from zero: its seeds scatter." if not mean.is_effect else
+               "is below zero beyond noise: its seeds scatter."))
     return (f"In {n} of {len(rows)} seeds the predicted-label control's own gap is above zero beyond twice its "
-            "standard error: FGSM images became easier for the control too, though its attack carries no label. "
-            "So not all of the true-label gap need be the label being read; what the true label adds is the "
-            "true-label gap minus the control's.")
+            "standard error, each for its own net: there true-label FGSM images became easier for the control too. "
+            "Its training attack used its own prediction, which is the true label wherever the net is right, so it "
+            "too can learn to read what such an attack writes in; what the true label adds beyond the net's own "
+            "prediction is the true-label gap minus the control's." + over)
 
 
 def paper_seeds_words(recs):
@@ -540,7 +548,7 @@ def correlation_words(v):
         return "negative, as it predicts"
     sign = ("positive, a sign opposite to the prediction" if v["r"] > 0 else
             "negative, the sign the prediction expects" if v["r"] < 0 else None)
-    unclear = "cannot be told apart from no relation with this few cells"
+    unclear = "cannot be told apart from no relation with so few cells"
     return f"{sign}, but one that {unclear}" if sign else f"which {unclear}"
 
 
@@ -760,10 +768,14 @@ def arms_never_learned(cell):
 
 
 def nets_words(counts):
-    """'4 true-label nets and no control', from arms_never_learned's counts."""
+    """'4 true-label nets (no control)' or '1 true-label net and 1 control', from arms_never_learned's counts."""
     def n(k, name):
         return f"no {name}" if not k else f"{k} {name}{'s' if k > 1 else ''}"
 
+    if not counts["predicted"]:
+        return f"{n(counts['true'], 'true-label net')} (no control)"
+    if not counts["true"]:
+        return f"{n(counts['predicted'], 'control')} (no true-label net)"
     return f"{n(counts['true'], 'true-label net')} and {n(counts['predicted'], 'control')}"
 
 
@@ -805,9 +817,10 @@ def cells_words(rec):
     control_note = ("" if not easier else
                     " The predicted-label control's own gap is above zero beyond noise in "
                     + (" and ".join(easier) if len(easier) < 3 else ", ".join(easier[:-1]) + " and " + easier[-1])
-                    + ": there FGSM images became easier for the control too, though its attack carries no label, "
-                    "so not all of the true-label gap need be the label being read; the leak gap minus the "
-                    "control's is what the label adds.")
+                    + ": there true-label FGSM images became easier for the control too. Its training attack used "
+                    "its own prediction, the true label wherever the net is right, so it too can learn to read what "
+                    "such an attack writes in; the leak gap minus the control's is what the true label adds beyond "
+                    "the net's own prediction.")
 
     widths = {}
     for c in rec["series"]["cells"]:
