@@ -265,22 +265,22 @@ def scale_words(recs, variants):
                 if change.value < 0 else "the leak a linear model reads grows as the softmax peaks, against the "
                 "hypothesis")
     elif ceiling and loss is not None:
-        read = ("rises: the linear model reads the label less surely as the softmax peaks, as the hypothesis "
-                "predicts" if loss.is_effect and loss.value > 0 else
-                "falls: the linear model reads the label more surely as the softmax peaks, against the hypothesis"
+        read = ("rises, the direction the hypothesis predicts: the linear model reads the label less surely as the "
+                "softmax peaks" if loss.is_effect and loss.value > 0 else
+                "falls, against the hypothesis: the linear model reads the label more surely as the softmax peaks"
                 if loss.is_effect else "cannot be told apart from no change, so these runs find no weakening of "
                 "the leak a linear model reads")
-        said = ("but at logit scale 1 it cannot be told apart from 100%, its ceiling, where a weaker leak could "
+        said = ("Yet at logit scale 1 it cannot be told apart from 100%, its ceiling, where a weaker leak could "
                 "leave it too, so the accuracy cannot test the hypothesis. The linear model's mean test "
-                f"cross-entropy, which has no ceiling, goes from {mean(bases, 'leak_true_loss'):.4f} to "
-                f"{mean(tops, 'leak_true_loss'):.4f}, a change of {loss.words('{:+.4f}', '', 1)} (its error the "
-                f"spread over the seeds): it {read}")
+                f"cross-entropy, which keeps moving when the accuracy is at 100%, goes from "
+                f"{mean(bases, 'leak_true_loss'):.4f} to {mean(tops, 'leak_true_loss'):.4f}, a change of "
+                f"{loss.words('{:+.4f}', '', 1)} (its error the spread over the seeds). It {read}")
     elif ceiling:
         shown = ("What these runs do show is the mechanism weakening beyond noise, as the hypothesis predicts"
                  if mechanism and n_fall == len(mechanism) else
                  "What these runs show of the mechanism is mixed (above)" if n_fall else
                  "Nor does the mechanism weaken beyond noise here")
-        said = ("but at logit scale 1 it cannot be told apart from 100%, its ceiling, and a weaker leak could "
+        said = ("Yet at logit scale 1 it cannot be told apart from 100%, its ceiling, and a weaker leak could "
                 "leave it there too, so the accuracy cannot test the hypothesis. " + shown + "; whether the leak a "
                 "linear model reads weakens needs a measure without a ceiling, the linear model's test loss or "
                 "its margin on the true label, which the records do not keep (`leaklab.gradient_leak` would have "
@@ -296,7 +296,7 @@ def scale_words(recs, variants):
              "difference from the blog's number.")
     shares = ", and ".join(words for _, words in mechanism) or "the records keep no share of pixels to compare"
     return {"scale_verdict": (f"Over {stats.seeds_text(len(pairs))} paired by seed, from logit scale 1 to {top:g}"
-                              f"{peak}: {shares}. {accuracy}: {said}.{where}")}
+                              f"{peak}: {shares}. {accuracy}{'. ' if said.startswith('Yet') else ': '}{said}.{where}")}
 
 
 def kept_right(record, seed):

@@ -70,9 +70,9 @@ def verdict(recs, wording):
         parts.append(f"With {sizes_text(short)} distinct {wording.items} it falls short of the whole set's beyond "
                      "noise.")
     if better:
-        parts.append(f"With {sizes_text(better)} it does better than the whole set's, beyond noise. Why fewer "
-                     "distinct images would do better, this run cannot tell: with the steps fixed, a smaller set is "
-                     "seen more times over, which may suit a short training; more seeds and longer training (the "
+        parts.append(f"With {sizes_text(better)} it does better than the whole set's, beyond noise. Why these "
+                     "smaller sets' students scored higher, this run cannot tell: with the steps fixed, a smaller set "
+                     "is seen more times over, which may suit a short training; more seeds and longer training (the "
                      "full profile) would test it.")
     if same:
         parts.append(f"With {sizes_text(same)} the difference from the whole set's cannot be told apart from zero "

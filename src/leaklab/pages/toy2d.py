@@ -117,7 +117,7 @@ def words(p, record):
         est = stats.estimate(matched, null=chance)
         out["matched_words"] = est.words("{:.1f}", f"/{p.n_points}", 1, f"chance ({chance:g})", more="seeds")
         # the paper's number is one seed: it is judged against the spread of one seed of ours (stats.matches)
-        out["matched_versus_paper"] = (f"as one seed of ours could be (their sd is {est.seed_sd:.1f}), consistent with"
+        out["matched_versus_paper"] = (f"consistent, as one seed of ours (sd {est.seed_sd:.1f}) could be, with"
                                        if len(matched) > 1 and stats.matches(est, paper) else
                                        "a single seed beside" if len(matched) == 1 else
                                        "below" if est.value < paper else "above")
