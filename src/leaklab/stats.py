@@ -106,6 +106,12 @@ def seeds_text(n):
     return f"{n} seed{'s' if n != 1 else ''}"
 
 
+def listed(names):
+    """'a', 'a and b', 'a, b and c': how the pages list things in a sentence."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def binomial_se(p, n):
     """Standard error of an accuracy p measured on n test images. Two successes and two failures are
     added (Agresti and Coull), so that 100% on n images still carries an error of about 1/n."""

@@ -270,8 +270,7 @@ def scale_words(recs, variants):
                 "falls, against the hypothesis: the linear model reads the label more surely as the softmax peaks"
                 if loss.is_effect else "cannot be told apart from no change, so these runs find no weakening of "
                 "the leak a linear model reads")
-        said = ("Yet at logit scale 1 it cannot be told apart from 100%, its ceiling, where a weaker leak could "
-                "leave it too, so the accuracy cannot test the hypothesis. The linear model's mean test "
+        said = (AT_CEILING + "The linear model's mean test "
                 f"cross-entropy, which keeps moving when the accuracy is at 100%, goes from "
                 f"{mean(bases, 'leak_true_loss'):.4f} to {mean(tops, 'leak_true_loss'):.4f}, a change of "
                 f"{loss.words('{:+.4f}', '', 1)} (its error the spread over the seeds). It {read}")
@@ -280,8 +279,7 @@ def scale_words(recs, variants):
                  if mechanism and n_fall == len(mechanism) else
                  "What these runs show of the mechanism is mixed (above)" if n_fall else
                  "Nor does the mechanism weaken beyond noise here")
-        said = ("Yet at logit scale 1 it cannot be told apart from 100%, its ceiling, and a weaker leak could "
-                "leave it there too, so the accuracy cannot test the hypothesis. " + shown + "; whether the leak a "
+        said = (AT_CEILING + shown + "; whether the leak a "
                 "linear model reads weakens needs a measure without a ceiling, the linear model's test loss or "
                 "its margin on the true label, which the records do not keep (`leaklab.gradient_leak` would have "
                 "to record them, and these runs be made again)")
@@ -299,20 +297,28 @@ def scale_words(recs, variants):
                               f"{peak}: {shares}. {accuracy}{'. ' if said.startswith('Yet') else ': '}{said}.{where}")}
 
 
-def kept_right(record, seed):
-    """The seed's true-label classifier's right-or-wrong per test image, bit-packed, if the record keeps it."""
+# the scale verdict's words where the default's accuracy cannot be told apart from 100%
+AT_CEILING = ("Yet at logit scale 1 it cannot be told apart from 100%, its ceiling, where a weaker leak could leave it "
+              "too, so the accuracy cannot test the hypothesis. ")
+
+
+def kept_arrays(record):
+    """The arrays kept beside a record ({} for a record without an .npz)."""
     if ".npz" not in record.get("files", ()) and ".npz" not in record.get("_files", {}):
-        return None
-    return records.arrays(record).get(right_key(seed, "true"))
+        return {}
+    return records.arrays(record)
 
 
 def accuracy_change(matched, n_test):
     """The true-label features' accuracy at the larger logit scale minus the default's, seed by seed: (its
     Estimate, whether its error is paired). Paired on the same test images where both records keep each
     classifier's answer per image (gradient_leak.right_key), else the unpaired error of records made before."""
-    rows = []
+    rows, arrays = [], {}  # each record's .npz read once, not once per seed
     for (b, b_rec), (t, t_rec) in matched:
-        rights = [kept_right(rec, row["seed"]) for row, rec in ((b, b_rec), (t, t_rec))]
+        for rec in (b_rec, t_rec):
+            if id(rec) not in arrays:
+                arrays[id(rec)] = kept_arrays(rec)
+        rights = [arrays[id(rec)].get(right_key(row["seed"], "true")) for row, rec in ((b, b_rec), (t, t_rec))]
         rows.append({"change": t["leak_true_acc"] - b["leak_true_acc"], "base": b["leak_true_acc"],
                      "scaled": t["leak_true_acc"],
                      **({} if any(r is None for r in rights) else {"change_se": stats.paired_gap_se(

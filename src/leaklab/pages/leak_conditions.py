@@ -245,6 +245,13 @@ def leak_judged(rows, whole, prefix=""):
             "control_too"}
 
 
+# what a control's own gap above zero means, seed by seed or cell by cell
+CONTROL_EASIER_TOO = ("there true-label FGSM images became easier for the control too. Its training attack used its "
+                      "own prediction, which is the true label wherever the net is right, so it too can learn to read "
+                      "what such an attack writes in; what the true label adds beyond the net's own prediction is the "
+                      "true-label gap minus the control's.")
+
+
 def control_easier_words(rows):
     """In how many seeds the predicted-label control's own gap is above zero beyond twice its standard error, each
     seed speaking for its own net, beside the mean over the seeds by the noise rule. The control's training attack
@@ -261,10 +268,7 @@ def control_easier_words(rows):
                "cannot be told apart from zero: its seeds scatter." if not mean.is_effect else
                "is below zero beyond noise: its seeds scatter."))
     return (f"In {n} of {len(rows)} seeds the predicted-label control's own gap is above zero beyond twice its "
-            "standard error, each for its own net: there true-label FGSM images became easier for the control too. "
-            "Its training attack used its own prediction, which is the true label wherever the net is right, so it "
-            "too can learn to read what such an attack writes in; what the true label adds beyond the net's own "
-            "prediction is the true-label gap minus the control's." + over)
+            f"standard error, each for its own net: {CONTROL_EASIER_TOO}" + over)
 
 
 def paper_seeds_words(recs):
@@ -370,8 +374,7 @@ def onset_words(rec):
     v = onset_summary(rec)
 
     def listed(values):
-        names = ["never" if x is None else str(x) for x in values]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return stats.listed("never" if x is None else str(x) for x in values)
 
     text = (f"On {probe_images(rec)}, the true-label model's leak sets in (from that epoch to the "
             f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
@@ -816,11 +819,7 @@ def cells_words(rec):
               if n["control"].is_effect and n["control"].value > 0]
     control_note = ("" if not easier else
                     " The predicted-label control's own gap is above zero beyond noise in "
-                    + (" and ".join(easier) if len(easier) < 3 else ", ".join(easier[:-1]) + " and " + easier[-1])
-                    + ": there true-label FGSM images became easier for the control too. Its training attack used "
-                    "its own prediction, the true label wherever the net is right, so it too can learn to read what "
-                    "such an attack writes in; the leak gap minus the control's is what the true label adds beyond "
-                    "the net's own prediction.")
+                    + stats.listed(easier) + ": " + CONTROL_EASIER_TOO)
 
     widths = {}
     for c in rec["series"]["cells"]:

@@ -46,8 +46,7 @@ def estimates(recs):
 
 def sizes_text(sizes):
     """'1,250, 625 and 312'."""
-    names = [f"{n:,}" for n in sizes]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return stats.listed(f"{n:,}" for n in sizes)
 
 
 def verdict(recs, wording):
