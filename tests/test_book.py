@@ -139,15 +139,19 @@ def test_a_page_cell_that_hangs_is_stopped_with_one_message(tmp_path, monkeypatc
 
 def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):
     from leaklab import book, records
+    from leaklab.pages import paper_scale
 
-    def record(profile, scores):
+    def record(profile, scores, **changed):
         rows = [{"seed": i, "n_points": 32, "fits": True, "student_correct": v, "control_correct": 16,
                  "flipped": 20} for i, v in enumerate(scores)]
         return {"experiment": "toy2d", "profile": profile, "per_seed": rows, "device": "cpu (2 threads)",
+                "params": experiments.resolve("toy2d", profile, changed),
                 "metrics": {"student_correct_mean": sum(scores) / len(scores)}}
 
-    for i, (profile, scores) in enumerate([("full", [20, 22]), ("full", [24, 22]), ("quick", [5])]):
-        records.save(record(profile, scores), tmp_path / "toy2d" / f"{i}.json")
+    made = [("full", [20, 22], {}), ("full", [24, 22], {"seed": 5, "sweep_seeds": 3}), ("quick", [5], {}),
+            ("full", [1, 1], {"steps": 10})]  # a full-profile record below its scale: listed, never pooled
+    for i, (profile, scores, changed) in enumerate(made):
+        records.save(record(profile, scores, **changed), tmp_path / "toy2d" / f"{i}.json")
     table = book.scorecard({"toy2d": record("quick", [21])}, tmp_path)
     row = next(line for line in table.splitlines() if "toy2d <" in line)
     cells = [c.strip() for c in row.split("|")[1:-1]]
@@ -155,6 +159,8 @@ def test_scorecard_pools_the_seeds_of_the_full_records_only(tmp_path):
     # the four full seeds pooled (20, 22, 24, 22): mean 22.0, sample sd 1.6; the quick record left out
     assert cells[3] == "22.0 ± 1.6 (4 seeds, cpu)"
     assert cells[5] == "reproduced"
+    assert paper_scale.left_out("toy2d", tmp_path).endswith("- `3.json`: steps 10 (full: 1500)")
+    assert paper_scale.left_out("toy2d", tmp_path / "nothing") == ""
     empty = book.scorecard({}, tmp_path / "nothing")
     assert "| 23 | none yet | not run | not run |" in empty
     # numbers measured on the JPEG copy of CIFAR-10 say so in their row's footnote; others do not

@@ -341,8 +341,7 @@ def synthetic_label_record(dataset, width, eps, gaps, provenance=None):
                                                   "gap": g + 0.002 * (k - 2), "gap_se": 0.003}
                                               for a, g in attacked.items()}} for k in range(5)]
     table = {"eps": eps, "trained": {label: rows(label) for label in attacks.ATTACK_LABELS}}
-    params = {**experiments.get("leak_conditions").profiles["full"], "dataset": dataset, "width": width,
-              "train_eps": eps}
+    params = experiments.resolve("leak_conditions", "full", {"dataset": dataset, "width": width, "train_eps": eps})
     return {"params": params, "profile": "full", "series": {"n_test": 10000, "label_table": table},
             "provenance": provenance}
 

@@ -159,6 +159,9 @@ class Experiment:
     # parameters that make another experiment rather than another run of this one: a full record made with other
     # values of these (leak_conditions on CIFAR-10) is a variant, which its page may show but no pooled number counts
     setting: tuple = ()
+    # parameters that pick which parts of the full profile a run computes (one sitting's share on a CPU): a full
+    # record holding fewer parts is still paper scale for the parts it holds (records.below_scale)
+    parts: tuple = ()
     notebook: Path = field(init=False)
 
     def __post_init__(self):
@@ -227,6 +230,7 @@ EXPERIMENTS = {
         headline="student_correct_mean",
         spread="student_correct_sd",
         also=("student_correct_matched",),
+        parts=("sweep_seeds",),  # more sweep seeds, like more seeds, measure the same sweep more finely
     ),
     "mnist_from_fashion": Experiment(
         name="mnist_from_fashion",
@@ -288,6 +292,7 @@ EXPERIMENTS = {
         also=("normalization_gain", "teacher_acc"),
         datasets=(("mnist", "train"), ("mnist", "test"), ("fashion_mnist", "train")),
         spread="student_acc_sd",
+        parts=("sweep_points",),  # the sweep's sizes halve from the whole set: fewer points are its first ones
     ),
     "gradient_leak": Experiment(
         name="gradient_leak",
@@ -408,6 +413,7 @@ EXPERIMENTS = {
         also=("teacher_test_acc", "teacher_train_acc", "n_wrong"),
         needs_gpu=True,
         datasets=(("cifar10", "train"), ("cifar10", "test")),
+        parts=("sweep_points",),  # as mnist_from_fashion's
     ),
     "fgsm_leak": Experiment(
         name="fgsm_leak",
@@ -580,6 +586,8 @@ EXPERIMENTS = {
         # per sitting on a CPU), which the page pools
         page_needs={"n_seeds": 1},
         any_of=("n_seeds", "map_eps_points", "cells_seeds", "label_seeds"),
+        parts=("map_eps_points", "map_eps_max", "map_width_min", "map_widths", "map_seeds", "cells_datasets",
+               "cells_eps_points", "cells_eps_max", "cells_seeds", "label_seeds"),
     ),
 }
 
@@ -645,14 +653,34 @@ def check_page(name, params):
                                  f"notebook run must include it (leaklab compute runs any subset)")
 
 
-def scale_note(name, params):
-    """The parameters of a run that differ from the full profile, as 'name value (full: value)', or ''."""
+# which seeds and which device a run uses (and, through the subset parameters, which networks or datasets it
+# trains) do not change the scale of any one of them
+PICKING = ("seed", "n_seeds", "device")
+
+
+def departures(name, params, beside=()):
+    """{parameter: (the run's value, the full profile's)} for each parameter, but those that only pick (PICKING,
+    the subset parameters) and those `beside`, in which a run of `name` differs from the full profile on the
+    run's own dataset (its data_sizes). A parameter missing from `params` (a record that predates it) counts as
+    the full profile's."""
     exp = get(name)
     given = dict(vars(params)) if not isinstance(params, dict) else params
-    # which seeds, which device and which networks a run trains do not change the scale of any one of them
-    return ", ".join(f"{k} {given[k]} (full: {v})" for k, v in exp.profiles["full"].items()
-                     if k not in ("n_seeds", "seed", "device") and not exp.params[k].subset_of
-                     and given.get(k) != v)
+    free = {*PICKING, *beside, *(k for k, spec in exp.params.items() if spec.subset_of)}
+    same = {k for k in (*free, exp.dataset_param) if k in given and k in exp.params}
+    full = resolve(name, "full", {k: given[k] for k in same})  # the largest sizes on the run's own dataset
+    if exp.dataset_param and exp.dataset_param not in free:
+        full[exp.dataset_param] = exp.profiles["full"][exp.dataset_param]  # the dataset itself: the profile's
+    return {k: (given[k], full[k]) for k in exp.params if k not in free and k in given and given[k] != full[k]}
+
+
+def departures_text(found):
+    """`departures` in words: 'name value (full: value), ...', or ''."""
+    return ", ".join(f"{k} {mine} (full: {full})" for k, (mine, full) in found.items())
+
+
+def scale_note(name, params):
+    """The parameters of a run that differ from the full profile, as 'name value (full: value)', or ''."""
+    return departures_text(departures(name, params))
 
 
 def scorecard_rows(name):

@@ -352,11 +352,26 @@ def is_variant(name, record):
     return any(record["params"].get(key, full[key]) != full[key] for key in exp.setting)
 
 
+def below_scale(name, record):
+    """{parameter: (the record's value, the full profile's)} for each way a full-profile record was made smaller
+    or otherwise than the paper-scale run (fewer epochs, a narrower net...): experiments.departures, beside the
+    parts it may hold alone and its setting. Empty for a paper-scale record."""
+    exp = experiments.get(name)
+    return experiments.departures(name, record["params"], beside=exp.parts + exp.setting)
+
+
 def full_records(name, results_dir=None, variants=False):
     """The committed full-profile records of `name`, oldest first: the paper-scale ones, made with the full
-    profile's setting; with variants=True the others (leak_conditions on CIFAR-10), which no pooled number counts."""
+    profile's setting; with variants=True the others (leak_conditions on CIFAR-10), which no pooled number counts.
+    Neither holds a record made below the full profile's scale (`off_scale`)."""
     return [r for r in load_all(Path(results_dir or RESULTS) / name)
-            if r.get("profile") == "full" and is_variant(name, r) == variants]
+            if r.get("profile") == "full" and is_variant(name, r) == variants and not below_scale(name, r)]
+
+
+def off_scale(name, results_dir=None):
+    """The full-profile records of `name` made below its scale, which no page pools: (record, below_scale)."""
+    return [(r, below) for r in load_all(Path(results_dir or RESULTS) / name)
+            if r.get("profile") == "full" and (below := below_scale(name, r))]
 
 
 def pooled(name, recs):

@@ -140,6 +140,8 @@ def run(name, profile="quick", overrides=None, results_dir=None, log_output=Fals
     params = experiments.resolve(name, profile, overrides)
     experiments.check_page(name, params)
     preflight(name, params, results_dir, BUILD / "runs")
+    if note := below_scale_note(name, params):
+        print(note)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     executed = BUILD / "runs" / f"{name}-{profile}-{stamp}.ipynb"
     commit = records.git_commit()
@@ -148,11 +150,21 @@ def run(name, profile="quick", overrides=None, results_dir=None, log_output=Fals
     return path, record, executed
 
 
+def below_scale_note(name, params):
+    """For a full-profile run smaller than the full profile (fewer epochs, a narrower net...), the line that says
+    so before it starts: its record will be listed on the page but pooled into no paper-scale number."""
+    below = records.below_scale(name, {"params": params}) if params["profile"] == "full" else {}
+    return (f"note: this run departs from the full profile in {experiments.departures_text(below)}, so it is not "
+            "paper scale: the page will list its record but pool none of its numbers") if below else None
+
+
 def compute(name, profile="quick", overrides=None, results_dir=None, log=print):
     """`leaklab compute`: check, call the experiment's library function (no notebook), write the same
     record `run` writes. Returns (record path, record)."""
     params = experiments.resolve(name, profile, overrides)
     preflight(name, params, results_dir)
+    if log and (note := below_scale_note(name, params)):
+        log(note)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     commit = records.git_commit()
     payload, wall = compute_payload(name, params, log)

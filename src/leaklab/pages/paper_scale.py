@@ -101,13 +101,21 @@ def missing(name):
             f"`results/{name}/`; commit it and this section shows it.")
 
 
+def left_out(name, results_dir=None):
+    """A paragraph naming the full-profile records made below the full profile's scale, which the section and
+    the scorecard pool none of, with what each changed ('' when there are none)."""
+    lines = [f"- `{r['_path'].rsplit('/', 1)[-1]}`: {experiments.departures_text(below)}"
+             for r, below in records.off_scale(name, results_dir)]
+    return ("\n\nLeft out: full-profile records made below its scale, whose numbers nothing here counts:\n\n"
+            + "\n".join(lines)) if lines else ""
+
+
 def section(name, results_dir=None):
-    """Display the section's text (table and provenance, or what is missing); return the full records."""
+    """Display the section's text (table and provenance, or what is missing, and the records left out); return the
+    full records."""
     from IPython.display import Markdown, display
 
     recs = records.full_records(name, results_dir)
-    if not recs:
-        display(Markdown(missing(name)))
-        return recs
-    display(Markdown(table(name, recs) + "\n\nMade by:\n\n" + "\n".join(provenance_lines(recs))))
+    text = (table(name, recs) + "\n\nMade by:\n\n" + "\n".join(provenance_lines(recs))) if recs else missing(name)
+    display(Markdown(text + left_out(name, results_dir)))
     return recs
