@@ -41,7 +41,10 @@ def test_a_run_records_both_models_every_epoch_and_the_map(tiny):
     seed = record["series"]["seeds"][0]
     for kind in leak_conditions.ATTACKS:
         history = seed["models"][kind]["history"]
-        assert [h["epoch"] for h in history] == [1] and {"clean_acc", "fgsm_acc"} <= set(history[0])
+        assert [h["epoch"] for h in history] == [1] and {"clean_acc", "fgsm_acc", "gap_se"} <= set(history[0])
+        # the probe's gap error is paired: never above the unpaired sum of both binomial errors
+        (h,) = history
+        assert 0 <= h["gap_se"] <= stats.gap_se(h["fgsm_acc"], h["clean_acc"], record["series"]["n_probe"]) + 1e-12
     assert seed["curve"]["eps"][0] == 0 and len(seed["curve"]["loss"]) == len(seed["curve"]["eps"])
     m = record["series"]["map"]
     assert m["eps"] == [p.map_eps_max] and m["widths"] == [2, 4] and len(m["cells"]) == 2
@@ -212,6 +215,16 @@ def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():
     assert (rise["seed"], rise["epoch"], rise["beyond"]) == (0, 2, True) and round(100 * rise["size"], 1) == 28.0
     assert (v["n_harder"], v["n_relapsed"]) == (1, 1)
     assert "committed yet" in leak_conditions_page.onset_words(None)
+    assert not v["paired"] and "predate the paired error" in leak_conditions_page.onset_words(rec)
+    # a record that kept each epoch's paired error is judged by it: +1 point leaks where the pairs are tight
+    tight = [{**e, "gap_se": 0.002} for e in history([0.01, 0.01])]
+    assert leak_conditions_page.onset(tight, 1000)[0] == 1
+    assert leak_conditions_page.onset(history([0.01, 0.01]), 1000)[0] is None  # the unpaired error: within noise
+    for s in rec["series"]["seeds"]:
+        for m in s["models"].values():
+            m["history"] = [{**e, "gap_se": 0.002} for e in m["history"]]
+    paired = leak_conditions_page.onset_words(rec)
+    assert "paired on the same images" in paired and "predate" not in paired
 
 
 def test_the_largest_n_train_is_each_training_set_less_the_validation_split():

@@ -26,21 +26,16 @@ def build_model(width, train_set, mean, std):
     return models.Normalized(models.cnn4(c, side, width), mean, std)
 
 
-def accuracies(model, test, eps):
-    """Clean accuracy and accuracy on true-label FGSM images at `eps` (0-255 scale)."""
-    curve = fgsm_leak.along_fgsm(model, test.images, test.labels, [0.0, eps], "true")
-    return curve["acc"][0], curve["acc"][1]
-
-
 def train(p, kind, train_set, probe, mean, std, seed, eps, width, checkpoint=None, device=None, progress=True):
-    """One FGSM-trained model; its history holds clean and FGSM accuracy on the probe images after each epoch."""
+    """One FGSM-trained model; its history holds clean and FGSM accuracy on the probe images after each epoch, and
+    the paired standard error of their difference (the same probe images)."""
     torch.manual_seed(seed)
     model = build_model(width, train_set, mean, std)
     attack = training.mixed_attack(kind, 0.0, p.adv_share, eps)
 
     def on_epoch(m):
-        clean, fgsm = accuracies(m, probe, eval_eps(p, eps))
-        return {"clean_acc": clean, "fgsm_acc": fgsm}
+        probed = scored(m, probe, eval_eps(p, eps))
+        return {k: probed[k] for k in ("clean_acc", "fgsm_acc", "gap_se")}
 
     return training.fit(model, train_set.images, train_set.labels, epochs=p.epochs, batch_size=p.batch_size,
                         lr=p.lr, augment=False, adversarial=attack, seed=seed, checkpoint=checkpoint, device=device,

@@ -327,12 +327,19 @@ def probe_images(rec, short=False):
     return f"first {n:,} test images" if short else f"the first {n:,} test images"
 
 
+def probe_gap_errors(history, n_probe):
+    """The standard error of each epoch's FGSM-minus-clean gap on the probe images: paired on the same images where
+    the record kept it, else (records made before it did) the sum of both binomial errors, which overstates it."""
+    return [e["gap_se"] if "gap_se" in e else stats.gap_se(e["fgsm_acc"], e["clean_acc"], n_probe)
+            for e in history]
+
+
 def onset(history, n_probe):
     """When a model's leak sets in on the probe images: the first epoch from which its FGSM accuracy stays
     above its clean accuracy by more than twice the gap's standard error through the last epoch (None when the
     last epoch does not leak); also the gap after each epoch and its error."""
     gaps = [e["fgsm_acc"] - e["clean_acc"] for e in history]
-    ses = [stats.gap_se(e["fgsm_acc"], e["clean_acc"], n_probe) for e in history]
+    ses = probe_gap_errors(history, n_probe)
     first = None
     for e, g, se in zip(reversed(history), reversed(gaps), reversed(ses)):
         if g <= stats.Z * se:
@@ -352,6 +359,7 @@ def onset_summary(rec):
         history = s["models"]["true"]["history"]
         first, gaps, ses = onset(history, n_probe)
         true.append(first)
+        # two epochs' gaps on the same images go up and down together, so adding their errors overstates the error
         rises += [(gaps[i] - gaps[i - 1], math.hypot(ses[i], ses[i - 1]), s["seed"], history[i]["epoch"])
                   for i in range(1, len(gaps))]
         harder += any(g < -stats.Z * se for g, se in zip(gaps, ses))
@@ -364,7 +372,8 @@ def onset_summary(rec):
     return {"n_probe": n_probe, "epochs": len(seeds[0]["models"]["true"]["history"]), "n_seeds": len(seeds),
             "true_onsets": true, "control_onsets": [onset(s["models"]["predicted"]["history"], n_probe)[0]
                                                     for s in seeds],
-            "largest_rise": rise, "n_harder": harder, "n_relapsed": relapsed}
+            "largest_rise": rise, "n_harder": harder, "n_relapsed": relapsed,
+            "paired": all("gap_se" in e for s in seeds for m in s["models"].values() for e in m["history"])}
 
 
 def onset_words(rec):
@@ -377,9 +386,13 @@ def onset_words(rec):
         return stats.listed("never" if x is None else str(x) for x in values)
 
     text = (f"On {probe_images(rec)}, the true-label model's leak sets in (from that epoch to the "
-            f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error) at epoch "
+            f"last, FGSM accuracy stays above clean accuracy by more than twice its standard error"
+            f"{', paired on the same images' if v['paired'] else ''}) at epoch "
             f"{listed(v['true_onsets'])} of {v['epochs']}, seed by seed; the predicted-label control's does so in "
             f"{sum(o is not None for o in v['control_onsets'])} of {v['n_seeds']} seeds.")
+    if not v["paired"]:
+        text += (" This record's probes predate the paired error, so these use the unpaired one, which overstates "
+                 "it: an onset can only come later than the paired error would put it, never earlier.")
     rise = v["largest_rise"]
     if rise:
         text += (f" The largest one-epoch rise of the true-label gap is {100 * rise['size']:+.1f} ± "
