@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from leaklab import stats  # noqa: E402
-from leaklab.pages import cifar_mislabeled, mnist_from_fashion, paper_scale  # noqa: E402
+from leaklab.pages import cifar_mislabeled, fgsm_leak, mnist_from_fashion, paper_scale  # noqa: E402
 
 PAPER_GAIN = 0.0346  # Wallace's MNIST-normalization gain, 91.04% to 94.5%
 
@@ -39,3 +39,25 @@ def test_a_row_measured_by_only_some_seeds_says_how_many():
     sweep = {"per_seed": [20.0] * 576, "n_seeds": 3000, "n_measured": 600}
     assert paper_scale.seeds_count_text(sweep) == "600 of 3000 seeds measure it, 576 scored"
     assert paper_scale.seeds_count_text({"per_seed": [0.5] * 3, "n_seeds": 3, "n_measured": 3}) == "3 seeds"
+
+
+def test_the_paper_scale_resnet110_is_read_beside_the_blogs_one_model():
+    """The committed true-label models' gap, paired on the same test images, picks the paragraph; the clean
+    accuracy is set against the blog's 92.12% with the test images' error of both, and the page says that one
+    model of each gives no seed-to-seed part and which pixels each was scored on."""
+    jpeg = ["CIFAR-10 (JPEG-recompressed copy) test, not the official pixels"]
+
+    def full(*seeds):
+        rows = [{"seed": 10 * k, "clean_acc": clean, "fgsm_acc": clean + gap, "leak_gap": gap, "leak_gap_se": 0.002}
+                for k, (clean, gap) in enumerate(seeds)]
+        return [{"per_seed": rows, "series": {"n_test": 10000}, "data": {"sources": jpeg}, "params": {"eval_eps": 6.0}}]
+
+    assert fgsm_leak.full_words([]) == {"full_case": "none", "full_words": ""}
+    below = fgsm_leak.full_words(full((0.905, 0.025)))
+    assert below["full_case"] == "leaks" and "1 seed) scores 90.50%" in below["full_words"]
+    assert "1.62 ± 0.40 points below the blog's model's" in below["full_words"]
+    assert "JPEG copy, the blog's on the official pixels" in below["full_words"]
+    assert fgsm_leak.full_words(full((0.92, -0.02)))["full_case"] == "attack_wins"
+    near = fgsm_leak.full_words(full((0.92, -0.001), (0.922, 0.001), (0.919, 0.0)))
+    assert near["full_case"] == "within_noise" and "cannot be told apart from the blog's model's" in near["full_words"]
+    assert "3 seeds) score 92.03%" in near["full_words"] and "the test images and our seeds only" in near["full_words"]
