@@ -410,3 +410,15 @@ def test_the_wrong_set_size_stands_beside_the_papers_on_the_page_and_the_scoreca
     row = next(row for row in book.scorecard({"cifar_mislabeled": quick}, records.RESULTS).splitlines()
                if "size of the wrong set" in row)
     assert "| 18,768 |" in row and "| 7,221 of 10,000 (quick) |" in row  # a quick build counts of fewer images
+
+
+def test_the_time_left_leaves_out_a_pause_but_not_a_slowdown(monkeypatch):
+    """A run stopped for an hour (a suspended laptop, SIGSTOP while the CPU does other work) would otherwise
+    tell a pace far below its own; a step slowed by a shared CPU is the run's pace and counts in full."""
+    now = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
+    timer = training.StepTimer()
+    for took in [2.0] * 10 + [3600.0] + [2.0] * 5 + [30.0]:
+        now[0] += took
+        timer.step()
+    assert timer.paused == pytest.approx(3600.0 - 2.0, abs=0.1)  # the hour counts as one typical step; the 30 s in full

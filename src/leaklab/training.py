@@ -239,6 +239,24 @@ class Clock:
             self.log(f"{what}{done:,} of {self.total:,} training images{eta}")
 
 
+class StepTimer:
+    """The time a training loop's steps took, without its pauses: a step that took over PAUSE_S seconds and 20
+    times the typical step was stopped (a suspended laptop, a SIGSTOP to free the CPU) and counts as a typical
+    one, so the pace the Clock tells is the run's own. A step slowed by sharing the CPU counts in full."""
+    PAUSE_S = 60.0
+
+    def __init__(self):
+        self.last, self.typical, self.paused = time.perf_counter(), None, 0.0
+
+    def step(self):
+        now = time.perf_counter()
+        took, self.last = now - self.last, now
+        if self.typical is not None and took > max(self.PAUSE_S, 20 * self.typical):
+            self.paused += took - self.typical
+        else:
+            self.typical = took if self.typical is None else 0.9 * self.typical + 0.1 * took
+
+
 def worth_compiling(device):
     """torch.compile on CUDA; never on a CPU. Measured side by side on a 2-core AVX2 CPU
     (benchmarks/bench_cifar.py --variants), it made the full profiles' ResNet-18 and ResNet-110 no faster
@@ -278,7 +296,8 @@ def fit(model, images, labels, *, epochs, batch_size=128, lr=0.1, optimizer=None
     All randomness after initialization comes from `seed`: batch order, crops, flips and attacks from one
     generator, dropout from torch's global one (seeded here and kept in the checkpoint).
     A `clock` (Clock) is told each epoch and logs the run's time left soon after the start and after
-    every epoch. `compile` and `bf16` (autocast) default to what pays on the device (`worth_compiling`,
+    every epoch, at the pace of this process's steps without its pauses (StepTimer; the history keeps each
+    epoch's wall time). `compile` and `bf16` (autocast) default to what pays on the device (`worth_compiling`,
     `bf16_helps`). Returns (model in eval mode, per-epoch history).
     """
     from tqdm import tqdm  # text, so the executed notebooks keep a plain log (no widget state)
@@ -329,6 +348,7 @@ def fit(model, images, labels, *, epochs, batch_size=128, lr=0.1, optimizer=None
         bar = tqdm(total=len(labels), initial=seen, desc=f"{desc} epoch {epoch + 1}/{epochs}", unit="img",
                    unit_scale=True, mininterval=5, disable=not progress)
         last_save, timed_steps, timed_from, seen_before = time.perf_counter(), 0, time.perf_counter(), seen
+        steps = StepTimer()
         for step, idx in enumerate(order.split(batch_size)):
             if step < first_step:  # done before the stop
                 continue
@@ -348,9 +368,10 @@ def fit(model, images, labels, *, epochs, batch_size=128, lr=0.1, optimizer=None
             if step % 50 == 49:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", refresh=False)
             timed_steps += 1
+            steps.step()
             if clock is not None and epoch == start_epoch and timed_steps == 10:  # a first pace, within minutes
                 with bar.external_write_mode():  # on its own line, not inside the progress bar's
-                    clock.estimate(seen - seen_before, time.perf_counter() - timed_from,
+                    clock.estimate(seen - seen_before, time.perf_counter() - timed_from - steps.paused,
                                    f"{desc}, first batches: ")
             if checkpoint is not None and time.perf_counter() - last_save >= save_every_s:
                 save(epoch, {"step": step + 1, "order_gen": order_gen, "gen": gen.get_state(),
@@ -364,12 +385,12 @@ def fit(model, images, labels, *, epochs, batch_size=128, lr=0.1, optimizer=None
             model.train()
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         bar.close()
+        running = history[-1]["seconds"] - before_stop - steps.paused  # this process's training, pauses left out
         if log:
             log(f"  {desc} epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4f}, "
-                f"{(seen - seen_before) / max(history[-1]['seconds'] - before_stop, 1e-9):,.0f} images/s, "
-                f"{history[-1]['seconds']:.0f} s")
+                f"{(seen - seen_before) / max(running, 1e-9):,.0f} images/s, {history[-1]['seconds']:.0f} s")
         if clock is not None:
-            clock.trained(seen - seen_before, history[-1]["seconds"] - before_stop)
+            clock.trained(seen - seen_before, running)
             clock.estimate(what=f"{desc} epoch {epoch + 1}/{epochs} done: ")
         if checkpoint is not None:
             save(epoch + 1)
