@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import time
@@ -125,6 +126,18 @@ def test_a_failing_cell_stops_the_run_and_shows_its_error(tmp_path, monkeypatch)
         runner.execute("toy2d", experiments.resolve("toy2d"), tmp_path / "out.ipynb")
     assert "boom: a deliberately failing cell" in str(err.value)
     assert "raise RuntimeError" in str(err.value)  # the failing cell's source
+
+
+def test_the_kernel_of_a_batch_run_knows_it_and_this_process_forgets_it(tmp_path, monkeypatch):
+    """The notebook's kernel sees the batch flag, so its live sliders are not made (pages.widgets); the flag
+    leaves this process's environment afterwards, so a JupyterLab started later (tests/test_browser.py) makes them."""
+    from leaklab import records
+
+    toy2d_with_cell(tmp_path, monkeypatch, "from leaklab import records\n"
+                    "raise RuntimeError(f'batch: {records.in_batch()}')  # stops the run here")
+    with pytest.raises(experiments.RunError, match="batch: True"):
+        runner.execute("toy2d", experiments.resolve("toy2d"), tmp_path / "out.ipynb")
+    assert records.BATCH_ENV not in os.environ
 
 
 def test_a_page_cell_that_hangs_is_stopped_with_one_message(tmp_path, monkeypatch):

@@ -64,3 +64,13 @@ def test_frame_slider_inlines_every_frame():
     assert html.count("data:image/png;base64,") == 2 + 1  # both frames in the script, the initial one in <img>
     assert 'max="1"' in html and 'value="1"' in html and "score 1" in html
     assert "http" not in html  # nothing fetched from anywhere
+
+
+def test_a_batch_run_makes_no_live_slider(monkeypatch):
+    """Under `leaklab run` or `leaklab book` no one can move a live slider, and making one can hang the client that
+    executes the notebook (jupyter/nbclient#312): the cell shows a line instead."""
+    from leaklab import records
+
+    monkeypatch.setenv(records.BATCH_ENV, "1")
+    assert widgets.eps_slider(lambda eps: None, 16.0, 0.25) is widgets.NOT_IN_BATCH
+    assert toy2d_page.live_slider(small_params()) is widgets.NOT_IN_BATCH

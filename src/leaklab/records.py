@@ -30,6 +30,9 @@ from . import experiments
 from .files import atomic, write_atomic
 
 RECORD_GLUE_NAME = "leaklab_record"
+# set in a notebook kernel's environment by runner.execute: the notebook runs as a batch (`leaklab run`, `leaklab
+# book`), where no one can move a live widget (pages.widgets)
+BATCH_ENV = "LEAKLAB_BATCH"
 RESULTS = experiments.ROOT / "results"
 _STARTED = {}  # experiment name: when its notebook checked its parameters, the start of the page's run
 
@@ -93,6 +96,11 @@ def n_test(record):
     """How many test images each accuracy of a record was measured on (None where it has no test set)."""
     series = record.get("series", {})
     return series.get("n_test", series.get("n_eval"))
+
+
+def in_batch():
+    """Whether this kernel runs a notebook as a batch (BATCH_ENV)."""
+    return os.environ.get(BATCH_ENV) == "1"
 
 
 def glue_words(words):

@@ -102,6 +102,7 @@ def execute(name, params, output_path, log_output=False):
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    os.environ[records.BATCH_ENV] = "1"  # for the kernel papermill starts, which inherits the environment
     try:
         papermill.execute_notebook(str(exp.notebook), str(output_path), parameters=params,
                                    cwd=str(exp.notebook.parent), progress_bar=False, log_output=log_output,
@@ -112,6 +113,8 @@ def execute(name, params, output_path, log_output=False):
         raise RunError(f"{name}: a cell ran past its {PAGE_CELL_MINUTES} minutes and was stopped ({err}). Only "
                        f"the compute cell may run longer; a cell that hangs with a widget is jupyter/nbclient#312: "
                        f"run it again.\n(executed notebook: {output_path})") from None
+    finally:
+        os.environ.pop(records.BATCH_ENV)  # this process's later kernels (a JupyterLab a test starts) are not batch
     wall = time.perf_counter() - start
     return records.read_from_notebook(output_path), wall
 

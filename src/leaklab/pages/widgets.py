@@ -7,7 +7,14 @@ import uuid
 import matplotlib.pyplot as plt
 from IPython.display import HTML, display
 
+from .. import records
 from . import figures
+
+# In a batch run the live sliders are not made: no one can move them, the book removes their cell's output, and a
+# widget made in a kernel no one talks to can hang the client that executes the notebook for good
+# (jupyter/nbclient#312; seen here three times, each beside another busy process).
+# tests/test_browser.py moves every live slider in a real JupyterLab instead.
+NOT_IN_BATCH = HTML("<p><i>The live slider is made only in Jupyter, where it can be moved.</i></p>")
 
 
 
@@ -18,6 +25,8 @@ def eps_seed_slider(grid, initial, seed, recompute, draw, figsize=(13, 3.7)):
     batches it), so that moving the slider only calls `draw(state, index, fig)`: it draws into the figure and
     returns a line of HTML for the status. Moving a slider must answer in well under a second.
     """
+    if records.in_batch():
+        return NOT_IN_BATCH
     import ipywidgets as W
 
     slider = W.SelectionSlider(options=[(f"{e:.2f}", i) for i, e in enumerate(grid)], value=initial,
@@ -51,6 +60,8 @@ def eps_seed_slider(grid, initial, seed, recompute, draw, figsize=(13, 3.7)):
 def eps_slider(draw, eps_max, step, description="eps (/255)"):
     """A live slider from 0 to `eps_max` in the running kernel; each move calls `draw(eps)`, which returns a
     new figure to show (and that is then closed)."""
+    if records.in_batch():
+        return NOT_IN_BATCH
     import ipywidgets as W
 
     slider = W.FloatSlider(value=0.0, min=0.0, max=eps_max, step=step, description=description,
