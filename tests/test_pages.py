@@ -42,9 +42,9 @@ def test_a_row_measured_by_only_some_seeds_says_how_many():
 
 
 def test_the_paper_scale_resnet110_is_read_beside_the_blogs_one_model():
-    """The committed true-label models' gap, paired on the same test images, picks the paragraph; the clean
-    accuracy is set against the blog's 92.12% with the test images' error of both, and the page says that one
-    model of each gives no seed-to-seed part and which pixels each was scored on."""
+    """The committed true-label models' gap, paired on the same test images, picks the paragraph; beside the blog's
+    numbers the words give the scorecard's verdicts (one seed: the clean accuracy by the test images alone, and no
+    verdict on the gap), and say which pixels each was scored on."""
     jpeg = ["CIFAR-10 (JPEG-recompressed copy) test, not the official pixels"]
 
     def full(*seeds):
@@ -52,12 +52,17 @@ def test_the_paper_scale_resnet110_is_read_beside_the_blogs_one_model():
                 for k, (clean, gap) in enumerate(seeds)]
         return [{"per_seed": rows, "series": {"n_test": 10000}, "data": {"sources": jpeg}, "params": {"eval_eps": 6.0}}]
 
-    assert fgsm_leak.full_words([]) == {"full_case": "none", "full_words": ""}
-    below = fgsm_leak.full_words(full((0.905, 0.025)))
-    assert below["full_case"] == "leaks" and "1 seed) scores 90.50%" in below["full_words"]
-    assert "1.62 ± 0.40 points below the blog's model's" in below["full_words"]
-    assert "JPEG copy, the blog's on the official pixels" in below["full_words"]
+    assert fgsm_leak.full_words([])["full_case"] == "none"
+    control_only = full((0.9, 0.0))
+    control_only[0]["per_seed"][0]["leak_gap"] = None  # a record of the predicted-label control alone
+    assert fgsm_leak.full_words(control_only)["full_case"] == "none"
+    one = fgsm_leak.full_words(full((0.905, 0.025)))
+    assert one["full_case"] == "leaks" and "1 seed) scores 90.50%" in one["full_words"]
+    assert "-1.62 points from the blog's model's: the scorecard finds that it *differs from the paper*" in \
+        one["full_words"]
+    assert one["full_gap_verdict"] == "one seed: spread unknown" and one["full_models"] == "this one trained model"
+    assert "JPEG copy, the blog's on the official pixels" in one["full_words"]
     assert fgsm_leak.full_words(full((0.92, -0.02)))["full_case"] == "attack_wins"
-    near = fgsm_leak.full_words(full((0.92, -0.001), (0.922, 0.001), (0.919, 0.0)))
-    assert near["full_case"] == "within_noise" and "cannot be told apart from the blog's model's" in near["full_words"]
-    assert "3 seeds) score 92.03%" in near["full_words"] and "the test images and our seeds only" in near["full_words"]
+    spread = fgsm_leak.full_words(full((0.90, 0.005), (0.905, 0.03), (0.912, 0.055)))  # a mean above the blog's gap
+    assert spread["full_case"] == "within_noise" and spread["full_gap_verdict"].startswith("inconclusive")
+    assert "*matches the paper*" in spread["full_words"] and "3 seeds) score 90.57%" in spread["full_words"]

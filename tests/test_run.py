@@ -182,13 +182,17 @@ def test_params_lists_one_experiment_or_refuses_an_unknown_one(capsys):
     assert "unknown experiment 'nope'" in capsys.readouterr().err
 
 
-def test_a_full_profile_run_below_its_scale_says_so_before_it_starts():
+def test_a_full_profile_run_with_other_parameters_says_so_before_it_starts():
     """A shrunk full run would otherwise look paper scale; the parts a run may hold alone, the seeds and the
-    device are not shrinking."""
+    device change nothing, and another setting makes a variant."""
     full = experiments.resolve("fgsm_leak", "full", {"epochs": 5, "labels": "true"})
-    assert "epochs 5 (full: 60)" in runner.below_scale_note("fgsm_leak", full)
-    assert runner.below_scale_note("fgsm_leak", experiments.resolve("fgsm_leak", "full", {"seed": 10,
+    assert "epochs 5 (full: 60)" in runner.off_profile_note("fgsm_leak", full)
+    assert "list its record" in runner.off_profile_note("fgsm_leak", full)
+    assert runner.off_profile_note("fgsm_leak", experiments.resolve("fgsm_leak", "full", {"seed": 10,
                                                                                           "device": "cpu"})) is None
-    assert runner.below_scale_note("fgsm_leak", experiments.resolve("fgsm_leak", "quick")) is None
+    assert runner.off_profile_note("fgsm_leak", experiments.resolve("fgsm_leak", "quick")) is None
     parts = {"cells_seeds": 0, "label_seeds": 0, "map_eps_points": 0, "dataset": "cifar10"}
-    assert runner.below_scale_note("leak_conditions", experiments.resolve("leak_conditions", "full", parts)) is None
+    variant = runner.off_profile_note("leak_conditions", experiments.resolve("leak_conditions", "full", parts))
+    assert "dataset cifar10 (full: fashion_mnist)" in variant and "a variant" in variant
+    parts.pop("dataset")
+    assert runner.off_profile_note("leak_conditions", experiments.resolve("leak_conditions", "full", parts)) is None

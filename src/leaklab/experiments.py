@@ -160,7 +160,7 @@ class Experiment:
     # values of these (leak_conditions on CIFAR-10) is a variant, which its page may show but no pooled number counts
     setting: tuple = ()
     # parameters that pick which parts of the full profile a run computes (one sitting's share on a CPU): a full
-    # record holding fewer parts is still paper scale for the parts it holds (records.below_scale)
+    # record holding fewer parts is still paper scale for the parts it holds (records.off_profile)
     parts: tuple = ()
     notebook: Path = field(init=False)
 
@@ -292,7 +292,8 @@ EXPERIMENTS = {
         also=("normalization_gain", "teacher_acc"),
         datasets=(("mnist", "train"), ("mnist", "test"), ("fashion_mnist", "train")),
         spread="student_acc_sd",
-        parts=("sweep_points",),  # the sweep's sizes halve from the whole set: fewer points are its first ones
+        # fewer sweep points, or none, leave the student paper scale (the page draws the sweeps of one length)
+        parts=("sweep_points",),
     ),
     "gradient_leak": Experiment(
         name="gradient_leak",
@@ -666,10 +667,13 @@ def departures(name, params, beside=()):
     exp = get(name)
     given = dict(vars(params)) if not isinstance(params, dict) else params
     free = {*PICKING, *beside, *(k for k, spec in exp.params.items() if spec.subset_of)}
-    same = {k for k in (*free, exp.dataset_param) if k in given and k in exp.params}
-    full = resolve(name, "full", {k: given[k] for k in same})  # the largest sizes on the run's own dataset
-    if exp.dataset_param and exp.dataset_param not in free:
-        full[exp.dataset_param] = exp.profiles["full"][exp.dataset_param]  # the dataset itself: the profile's
+    full = dict(exp.profiles["full"])
+    if exp.dataset_param in given:  # the largest sizes on the run's own dataset (data_sizes), the dataset the profile's
+        try:
+            full.update({k: v for k, v in resolve(name, "full", {exp.dataset_param: given[exp.dataset_param]}).items()
+                         if k != exp.dataset_param})
+        except ParameterError:  # a dataset no run can now have: it departs, and so may its sizes
+            pass
     return {k: (given[k], full[k]) for k in exp.params if k not in free and k in given and given[k] != full[k]}
 
 

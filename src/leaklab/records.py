@@ -360,10 +360,10 @@ def is_variant(name, record):
     return any(record["params"].get(key, full[key]) != full[key] for key in exp.setting)
 
 
-def below_scale(name, record):
-    """{parameter: (the record's value, the full profile's)} for each way a full-profile record was made smaller
-    or otherwise than the paper-scale run (fewer epochs, a narrower net...): experiments.departures, beside the
-    parts it may hold alone and its setting. Empty for a paper-scale record."""
+def off_profile(name, record):
+    """{parameter: (the record's value, the full profile's)} for each way a full-profile record was made otherwise
+    than the paper-scale run (fewer epochs, a narrower net, a longer curve...): experiments.departures, beside the
+    parts it may hold alone and its setting (a variant). Empty for a paper-scale record or a variant."""
     exp = experiments.get(name)
     return experiments.departures(name, record["params"], beside=exp.parts + exp.setting)
 
@@ -371,15 +371,16 @@ def below_scale(name, record):
 def full_records(name, results_dir=None, variants=False):
     """The committed full-profile records of `name`, oldest first: the paper-scale ones, made with the full
     profile's setting; with variants=True the others (leak_conditions on CIFAR-10), which no pooled number counts.
-    Neither holds a record made below the full profile's scale (`off_scale`)."""
+    Neither holds a record made otherwise than the full profile (`off_profile_records`)."""
     return [r for r in load_all(Path(results_dir or RESULTS) / name)
-            if r.get("profile") == "full" and is_variant(name, r) == variants and not below_scale(name, r)]
+            if r.get("profile") == "full" and is_variant(name, r) == variants and not off_profile(name, r)]
 
 
-def off_scale(name, results_dir=None):
-    """The full-profile records of `name` made below its scale, which no page pools: (record, below_scale)."""
-    return [(r, below) for r in load_all(Path(results_dir or RESULTS) / name)
-            if r.get("profile") == "full" and (below := below_scale(name, r))]
+def off_profile_records(name, results_dir=None):
+    """The full-profile records of `name` made otherwise than the full profile, which no page pools:
+    (record, off_profile)."""
+    return [(r, changed) for r in load_all(Path(results_dir or RESULTS) / name)
+            if r.get("profile") == "full" and (changed := off_profile(name, r))]
 
 
 def pooled(name, recs):

@@ -143,7 +143,7 @@ def run(name, profile="quick", overrides=None, results_dir=None, log_output=Fals
     params = experiments.resolve(name, profile, overrides)
     experiments.check_page(name, params)
     preflight(name, params, results_dir, BUILD / "runs")
-    if note := below_scale_note(name, params):
+    if note := off_profile_note(name, params):
         print(note)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     executed = BUILD / "runs" / f"{name}-{profile}-{stamp}.ipynb"
@@ -153,12 +153,19 @@ def run(name, profile="quick", overrides=None, results_dir=None, log_output=Fals
     return path, record, executed
 
 
-def below_scale_note(name, params):
-    """For a full-profile run smaller than the full profile (fewer epochs, a narrower net...), the line that says
-    so before it starts: its record will be listed on the page but pooled into no paper-scale number."""
-    below = records.below_scale(name, {"params": params}) if params["profile"] == "full" else {}
-    return (f"note: this run departs from the full profile in {experiments.departures_text(below)}, so it is not "
-            "paper scale: the page will list its record but pool none of its numbers") if below else None
+def off_profile_note(name, params):
+    """For a full-profile run with other parameters than the full profile's (fewer epochs, a narrower net...), the
+    line that says so before it starts, and what becomes of its record: listed on the page but pooled nowhere, or,
+    for another setting, a variant (`experiments.Experiment.setting`)."""
+    exp = experiments.get(name)
+    changed = experiments.departures(name, params, beside=exp.parts) if params["profile"] == "full" else {}
+    if not changed:
+        return None
+    fate = ("its record is a variant, another setting: no paper-scale number pools it, and a page shows it only "
+            "where it asks for one" if set(changed) <= set(exp.setting) else
+            "the page will list its record but pool none of its numbers")
+    return f"note: this run departs from the full profile in {experiments.departures_text(changed)}, so it is not " \
+           f"paper scale: {fate}"
 
 
 def compute(name, profile="quick", overrides=None, results_dir=None, log=print):
@@ -166,7 +173,7 @@ def compute(name, profile="quick", overrides=None, results_dir=None, log=print):
     record `run` writes. Returns (record path, record)."""
     params = experiments.resolve(name, profile, overrides)
     preflight(name, params, results_dir)
-    if log and (note := below_scale_note(name, params)):
+    if log and (note := off_profile_note(name, params)):
         log(note)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     commit = records.git_commit()

@@ -256,8 +256,9 @@ def accuracy(rows, key, n_test, chance=0.1):
 
 
 def gap_se(a, b, n):
-    """Standard error of accuracy a minus accuracy b, both measured on the same n test images (the sum of
-    both binomial variances: conservative, since a paired error would be smaller)."""
+    """Standard error of accuracy a minus accuracy b, both measured on the same n test images, from the sum of
+    both binomial variances: larger than the paired error (paired_gap_se) whenever the two are right on the same
+    images more often than chance, as the clean and the attacked answers of any model that learned are."""
     return math.hypot(binomial_se(a, n), binomial_se(b, n))
 
 

@@ -1,13 +1,11 @@
 """The fgsm_leak page: its tables, figures, sliders and the words its notebook glues, drawn from records
 (this build's, or the committed paper-scale ones). The computation is `leaklab.fgsm_leak`."""
 
-import math
-
 import matplotlib.pyplot as plt
 
 from .. import data, experiments, records, stats
 from ..fgsm_leak import ATTACKS, adversarial_images, model_from_record
-from . import figures, widgets
+from . import figures, paper_scale, widgets
 
 
 NAMES = {"true": "true", "predicted": "predicted", "least_likely": "least-likely", "random": "random"}
@@ -148,35 +146,32 @@ def words(p, record, recs=()):
 def full_words(recs):
     """The committed paper-scale true-label models beside the blog's one model, for the paper-scale section: their
     clean and FGSM accuracy, FGSM minus clean with its paired error, judged by the noise rule over the seeds, and
-    the clean accuracy against the blog's; `full_case` picks the paragraph after it (none, leaks, within_noise,
-    attack_wins)."""
-    rows = [row for r in recs for row in r["per_seed"] if row.get("leak_gap") is not None]
+    the scorecard's verdicts against the blog's numbers (paper_scale.verdict); `full_case` picks the paragraph
+    after it (none, leaks, within_noise, attack_wins)."""
+    trained = [r for r in recs if any(row.get("leak_gap") is not None for row in r["per_seed"])]
+    rows = [row for r in trained for row in r["per_seed"] if row.get("leak_gap") is not None]
     if not rows:
-        return {"full_case": "none", "full_words": ""}
-    metrics, n_test, sources = experiments.get("fgsm_leak").metrics, records.n_test(recs[0]), recs[0]["data"]["sources"]
+        return {"full_case": "none", "full_words": "", "full_models": "", "full_gap_verdict": ""}
+    exp = experiments.get("fgsm_leak")
+    n_test, sources = records.n_test(trained[0]), [s for r in trained for s in r["data"]["sources"]]
     clean, fgsm = (stats.accuracy(rows, key, n_test) for key in ("clean_acc", "fgsm_acc"))
     gap = stats.stored(rows, "leak_gap")
-    blog_clean = metrics["clean_acc"].paper
-    versus = stats.Estimate(clean.value - blog_clean, math.hypot(clean.se, stats.binomial_se(blog_clean, n_test)),
-                            0.0, clean.n_seeds, clean.seed_sd, clean.df)
-    one = len(rows) == 1
-    side = "below" if versus.value < 0 else "above"
-    against = (f"is {abs(100 * versus.value):.2f} ± {100 * versus.se:.2f} points {side} the blog's model's, beyond "
-               f"{versus.critical_line} that error" if versus.is_effect else
-               f"cannot be told apart from the blog's model's ({versus.text()}, within {versus.critical_line} that "
-               "error)")
+    blog_clean, one = exp.metrics["clean_acc"].paper, len(rows) == 1
     text = (f"On {data.cifar_name(sources)}, the paper-scale true-label ResNet-110 {'model' if one else 'models'} "
             f"({stats.seeds_text(len(rows))}) score{'s' if one else ''} {clean.text('{:.2f}', '%')} on clean test "
             f"images (the blog's model: {blog_clean:.2%}) and {fgsm.text('{:.2f}', '%')} on true-label FGSM images "
-            f"at ε = {recs[0]['params']['eval_eps']:g}/255 (the blog's: {metrics['fgsm_acc'].paper:.2%}). FGSM "
-            f"minus clean (the blog's: {100 * metrics['leak_gap'].paper:+.2f} points) is "
-            f"{gap.words(all_images=n_test >= data.TEST_SET_SIZE)}. The clean accuracy {against}; the error counts "
-            f"the test images{'' if one else ' and our seeds'} only: the blog reports one model, so how far another "
-            "seed of its recipe would land is not known"
-            + (", and ours is scored on the JPEG copy, the blog's on the official pixels." if data.jpeg_copy(sources)
+            f"at ε = {exp.profiles['full']['eval_eps']:g}/255 (the blog's: {exp.metrics['fgsm_acc'].paper:.2%}). "
+            f"FGSM minus clean is {gap.words(all_images=n_test >= data.TEST_SET_SIZE)}. The clean accuracy is "
+            f"{100 * (clean.value - blog_clean):+.2f} points from the blog's model's: the scorecard finds that it "
+            f"*{paper_scale.verdict('fgsm_leak', 'clean_acc', trained)}*, by a line that counts the test images of "
+            + ("both; one model of each gives no seed-to-seed spread, so how far another seed would land is not "
+               "known" if one else "both and our spread over seeds for the blog's one model too")
+            + ("; ours is scored on the JPEG copy, the blog's on the official pixels." if data.jpeg_copy(sources)
                else "."))
     return {"full_case": "leaks" if gap.is_effect and gap.value > 0 else "attack_wins" if gap.is_effect else
-            "within_noise", "full_words": text}
+            "within_noise", "full_words": text,
+            "full_models": "this one trained model" if one else f"these {len(rows)} models",
+            "full_gap_verdict": paper_scale.verdict("fgsm_leak", "leak_gap", trained)}
 
 
 def loss_rise_words(rows, whole=False):

@@ -329,7 +329,7 @@ def probe_images(rec, short=False):
 
 def probe_gap_errors(history, n_probe):
     """The standard error of each epoch's FGSM-minus-clean gap on the probe images: paired on the same images where
-    the record kept it, else (records made before it did) the sum of both binomial errors, which overstates it."""
+    the record kept it, else (records made before it did) the unpaired one (stats.gap_se)."""
     return [e["gap_se"] if "gap_se" in e else stats.gap_se(e["fgsm_acc"], e["clean_acc"], n_probe)
             for e in history]
 
@@ -359,7 +359,8 @@ def onset_summary(rec):
         history = s["models"]["true"]["history"]
         first, gaps, ses = onset(history, n_probe)
         true.append(first)
-        # two epochs' gaps on the same images go up and down together, so adding their errors overstates the error
+        # hypot takes two epochs' gaps as independent; on the same images they go up and down together, so this
+        # error overstates the rise's
         rises += [(gaps[i] - gaps[i - 1], math.hypot(ses[i], ses[i - 1]), s["seed"], history[i]["epoch"])
                   for i in range(1, len(gaps))]
         harder += any(g < -stats.Z * se for g, se in zip(gaps, ses))
@@ -392,7 +393,8 @@ def onset_words(rec):
             f"{sum(o is not None for o in v['control_onsets'])} of {v['n_seeds']} seeds.")
     if not v["paired"]:
         text += (" This record's probes predate the paired error, so these use the unpaired one, which overstates "
-                 "it: an onset can only come later than the paired error would put it, never earlier.")
+                 "it for a net whose clean and attacked answers agree more than chance, as a net that learned does: "
+                 "its onsets can then only come later than the paired error would put them, never earlier.")
     rise = v["largest_rise"]
     if rise:
         text += (f" The largest one-epoch rise of the true-label gap is {100 * rise['size']:+.1f} ± "

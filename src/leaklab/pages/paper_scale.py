@@ -102,12 +102,12 @@ def missing(name):
 
 
 def left_out(name, results_dir=None):
-    """A paragraph naming the full-profile records made below the full profile's scale, which the section and
-    the scorecard pool none of, with what each changed ('' when there are none)."""
-    lines = [f"- `{r['_path'].rsplit('/', 1)[-1]}`: {experiments.departures_text(below)}"
-             for r, below in records.off_scale(name, results_dir)]
-    return ("\n\nLeft out: full-profile records made below its scale, whose numbers nothing here counts:\n\n"
-            + "\n".join(lines)) if lines else ""
+    """A paragraph naming the records made with the full profile but other parameters, which the section and the
+    scorecard pool none of, with what each changed ('' when there are none)."""
+    lines = [f"- `{r['_path'].rsplit('/', 1)[-1]}`: {experiments.departures_text(changed)}"
+             for r, changed in records.off_profile_records(name, results_dir)]
+    return ("\n\nLeft out: records made with the full profile but other parameters, whose numbers nothing here "
+            "counts:\n\n" + "\n".join(lines)) if lines else ""
 
 
 def section(name, results_dir=None):
