@@ -313,11 +313,10 @@ def accuracy_change(matched, n_test):
     """The true-label features' accuracy at the larger logit scale minus the default's, seed by seed: (its
     Estimate, whether its error is paired). Paired on the same test images where both records keep each
     classifier's answer per image (gradient_leak.right_key), else the unpaired error of records made before."""
-    rows, arrays = [], {}  # each record's .npz read once, not once per seed
+    # each record's .npz read once, not once per seed
+    arrays = {id(rec): kept_arrays(rec) for pair in matched for _, rec in pair}
+    rows = []
     for (b, b_rec), (t, t_rec) in matched:
-        for rec in (b_rec, t_rec):
-            if id(rec) not in arrays:
-                arrays[id(rec)] = kept_arrays(rec)
         rights = [arrays[id(rec)].get(right_key(row["seed"], "true")) for row, rec in ((b, b_rec), (t, t_rec))]
         rows.append({"change": t["leak_true_acc"] - b["leak_true_acc"], "base": b["leak_true_acc"],
                      "scaled": t["leak_true_acc"],
