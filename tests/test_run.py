@@ -196,3 +196,17 @@ def test_a_full_profile_run_with_other_parameters_says_so_before_it_starts():
     assert "dataset cifar10 (full: fashion_mnist)" in variant and "a variant" in variant
     parts.pop("dataset")
     assert runner.off_profile_note("leak_conditions", experiments.resolve("leak_conditions", "full", parts)) is None
+
+
+def test_a_part_may_pick_cells_of_the_full_grid_but_not_add_cells_off_it():
+    """One sitting's share of leak_conditions' map (its largest eps, its two widest nets) is paper scale; a map
+    with its own eps would put cells the full profile lacks beside the grid's."""
+    alone = {"n_seeds": 0, "cells_seeds": 0, "label_seeds": 0}
+    share = {**alone, "map_eps_points": 1, "map_width_min": 8, "map_widths": 2}
+    assert runner.off_profile_note("leak_conditions", experiments.resolve("leak_conditions", "full", share)) is None
+    stray = {**alone, "map_eps_max": 80.0}
+    note = runner.off_profile_note("leak_conditions", experiments.resolve("leak_conditions", "full", stray))
+    assert "map eps 26.6667, 53.3333, 80 (full: 34, 68, 102)" in note and "list its record" in note
+    cells = {"cells_seeds": 2, "cells_eps_points": 4}
+    record = {"params": {**experiments.resolve("leak_conditions", "full", stray), **cells}, "profile": "full"}
+    assert set(records.off_profile("leak_conditions", record)) == {"map eps", "cell eps"}

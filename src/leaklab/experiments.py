@@ -71,6 +71,24 @@ def picked(value):
     return value.split(",")
 
 
+def training_eps(largest, points):
+    """`points` training eps evenly spaced up to `largest` (0-255 scale), zero left out: leak_conditions' map and
+    difficulty cells."""
+    return [round(largest * (i + 1) / points, 4) for i in range(points)]
+
+
+def leak_conditions_grid(p):
+    """{axis: values} of the cells a leak_conditions run trains beside its page's seeds (`p`: its parameters): the
+    map's training eps and widths, the difficulty cells' training eps; no axis for a part the run leaves out."""
+    grid = {}
+    if p["map_eps_points"] > 0:
+        grid["map eps"] = training_eps(p["map_eps_max"], p["map_eps_points"])
+        grid["map widths"] = [p["map_width_min"] * 2 ** k for k in range(p["map_widths"])]
+    if p["cells_seeds"] > 0:
+        grid["cell eps"] = training_eps(p["cells_eps_max"], p["cells_eps_points"])
+    return grid
+
+
 DEVICE = Param(str, "where to train: auto picks CUDA when there is a GPU", choices=("auto", "cpu", "cuda"))
 
 
@@ -162,6 +180,9 @@ class Experiment:
     # parameters that pick which parts of the full profile a run computes (one sitting's share on a CPU): a full
     # record holding fewer parts is still paper scale for the parts it holds (records.off_profile)
     parts: tuple = ()
+    # params -> {axis: values} of the cells the parts train (leak_conditions' map and difficulty cells): a part
+    # may pick cells of the full profile's grid, not add cells off it
+    grid: object = None
     notebook: Path = field(init=False)
 
     def __post_init__(self):
@@ -589,6 +610,7 @@ EXPERIMENTS = {
         any_of=("n_seeds", "map_eps_points", "cells_seeds", "label_seeds"),
         parts=("map_eps_points", "map_eps_max", "map_width_min", "map_widths", "map_seeds", "cells_datasets",
                "cells_eps_points", "cells_eps_max", "cells_seeds", "label_seeds"),
+        grid=leak_conditions_grid,
     ),
 }
 
@@ -663,7 +685,8 @@ def departures(name, params, beside=()):
     """{parameter: (the run's value, the full profile's)} for each parameter, but those that only pick (PICKING,
     the subset parameters) and those `beside`, in which a run of `name` differs from the full profile on the
     run's own dataset (its data_sizes). A parameter missing from `params` (a record that predates it) counts as
-    the full profile's."""
+    the full profile's. Where the experiment's parts are beside, {axis: (values, full's)} for the cells they
+    train off the full profile's grid (`off_grid`)."""
     exp = get(name)
     given = dict(vars(params)) if not isinstance(params, dict) else params
     free = {*PICKING, *beside, *(k for k, spec in exp.params.items() if spec.subset_of)}
@@ -674,7 +697,19 @@ def departures(name, params, beside=()):
                          if k != exp.dataset_param})
         except ParameterError:  # a dataset no run can now have: it departs, and so may its sizes
             pass
-    return {k: (given[k], full[k]) for k in exp.params if k not in free and k in given and given[k] != full[k]}
+    found = {k: (given[k], full[k]) for k in exp.params if k not in free and k in given and given[k] != full[k]}
+    if exp.grid and set(exp.parts) & set(beside):  # parts pick cells of the full profile's grid, never new ones
+        found.update(off_grid(exp.grid({**full, **given}), exp.grid(full)))
+    return found
+
+
+def off_grid(mine, full):
+    """{axis: (a run's values on it, the full profile's)} for each axis of a run's grid (`Experiment.grid`) that
+    holds a value the full profile's lacks."""
+    def listed(values):
+        return ", ".join(f"{v:g}" for v in values) or "none"
+    return {axis: (listed(values), listed(full.get(axis, ()))) for axis, values in mine.items()
+            if not set(values) <= set(full.get(axis, ()))}
 
 
 def departures_text(found):

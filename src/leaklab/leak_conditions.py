@@ -75,20 +75,12 @@ def eps_grid(p):
     return sorted(grid | {eval_eps(p, p.train_eps)})
 
 
-def training_eps(largest, points):
-    """`points` training eps evenly spaced up to `largest` (0-255 scale), zero left out: the map's and the cells'."""
-    return [round(largest * (i + 1) / points, 4) for i in range(points)]
-
-
-def map_axes(p):
-    """The map's training eps (map_eps_points of them, evenly up to map_eps_max) and widths (map_widths of
-    them, doubling from map_width_min)."""
-    return training_eps(p.map_eps_max, p.map_eps_points), [p.map_width_min * 2 ** k for k in range(p.map_widths)]
-
-
 def run_map(p, train_set, test, probe, mean, std, checkpoints=None, device=None, log=print):
-    """The true-label model for every (training eps, width) cell and map seed: clean, FGSM, gap."""
-    eps_axis, width_axis = map_axes(p)
+    """The true-label model for every (training eps, width) cell and map seed: clean, FGSM, gap. The map's training
+    eps are map_eps_points of them evenly up to map_eps_max, its widths map_widths of them doubling from
+    map_width_min (experiments.leak_conditions_grid)."""
+    grid = experiments.leak_conditions_grid(vars(p))
+    eps_axis, width_axis = grid["map eps"], grid["map widths"]
     cells = []
     for eps in eps_axis:
         for width in width_axis:
@@ -126,7 +118,7 @@ def run_cells(p, device=None, log=print):
         width = p.cifar_width if name == "cifar10" else p.width
         checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest],
                                               training.arithmetic(device))
-        for eps in training_eps(p.cells_eps_max, p.cells_eps_points):
+        for eps in experiments.leak_conditions_grid(vars(p))["cell eps"]:
             seeds = []
             for k in range(p.cells_seeds):
                 seed, row = p.seed + 10 * k, {}
