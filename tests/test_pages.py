@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from leaklab import stats  # noqa: E402
-from leaklab.pages import cifar_mislabeled, fgsm_leak, mnist_from_fashion, paper_scale  # noqa: E402
+from leaklab.pages import cifar_mislabeled, fgsm_leak, mnist_from_fashion, paper_scale, sample_sweep  # noqa: E402
 
 PAPER_GAIN = 0.0346  # Wallace's MNIST-normalization gain, 91.04% to 94.5%
 
@@ -66,3 +66,20 @@ def test_the_paper_scale_resnet110_is_read_beside_the_blogs_one_model():
     spread = fgsm_leak.full_words(full((0.90, 0.005), (0.905, 0.03), (0.912, 0.055)))  # a mean above the blog's gap
     assert spread["full_case"] == "within_noise" and spread["full_gap_verdict"].startswith("inconclusive")
     assert "*matches the paper*" in spread["full_words"] and "3 seeds) score 90.57%" in spread["full_words"]
+
+
+def test_sample_sweeps_pool_size_by_size_where_each_seeds_whole_set_differs():
+    """cifar_mislabeled's sweep halves each teacher's own wrong set, so no two seeds share their sizes: they pool
+    by halving, the words give each size's range, and a sweep with another number of sizes is left out, said so."""
+    def seed(whole, accs):
+        sizes = [whole >> k for k in range(len(accs))]
+        return {"sweep": {"n_images": sizes, "acc": accs, "minus_all_se": [0.0] + [0.004] * (len(accs) - 1)}}
+    record = {"series": {"n_test": 10000, "seeds": [seed(18768, [0.50, 0.45, 0.30]), seed(18901, [0.51, 0.44, 0.31]),
+                                                    seed(18530, [0.49, 0.46, 0.29]), seed(18600, [0.5, 0.4])]}}
+    sizes = sample_sweep.estimates([record])
+    assert [size for size, _, _ in sizes] == [[18768, 18901, 18530], [9384, 9450, 9265], [4692, 4725, 4632]]
+    assert abs(sizes[2][2].value - -0.20) < 1e-9
+    wording = mnist_from_fashion.SWEEP
+    words = sample_sweep.verdict([record], wording)
+    assert "the first 4,632-4,725 of the 18,530-18,901" in words and "over 3 seeds" in words
+    assert "1 seed whose sweep has another number of sizes (`sweep_points`) is left out" in words

@@ -25,28 +25,42 @@ class Wording:
     slider_label: str
 
 
+def all_sweeps(recs):
+    """The sample sweeps of the records' seeds ([] for records made before the sweep existed, or without the
+    student it refits)."""
+    return [s["sweep"] for r in recs for s in r["series"]["seeds"] if s.get("sweep")]
+
+
 def sweeps(recs):
-    """The sample sweeps of the records' seeds that share the first one's sizes ([] for records made before the
-    sweep existed, or without the student it refits)."""
-    found = [s["sweep"] for r in recs for s in r["series"]["seeds"] if s.get("sweep")]
-    return [s for s in found if s["n_images"] == found[0]["n_images"]]
+    """The sample sweeps of the records' seeds with as many sizes as the first one's. A sweep's k-th size is its
+    own whole set halved k times, so they pool size by size even where the whole sets differ by seed
+    (cifar_mislabeled's: each teacher's own wrong set)."""
+    found = all_sweeps(recs)
+    return [s for s in found if len(s["n_images"]) == len(found[0]["n_images"])]
+
+
+def size_text(sizes):
+    """One size of the sweep over its seeds: '4,690', or '4,612-4,733' where their whole sets differ."""
+    low, high = min(sizes), max(sizes)
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
 
 
 def estimates(recs):
-    """Per size of the records' sample sweep, the whole set first: (size, its accuracy, its accuracy minus the
-    whole set's student's, paired on the same test images), each over the seeds."""
+    """Per size of the records' sample sweep, the whole set first: (its sizes over the seeds, its accuracy, its
+    accuracy minus the whole set's student's, paired on the same test images), each over the seeds."""
     seeds, n_test = sweeps(recs), recs[0]["series"]["n_test"]
     out = []
-    for k, size in enumerate(seeds[0]["n_images"]):
+    for k in range(len(seeds[0]["n_images"])):
         rows = [{"acc": s["acc"][k], "minus_all": s["acc"][k] - s["acc"][0], "minus_all_se": s["minus_all_se"][k]}
                 for s in seeds]
-        out.append((size, stats.accuracy(rows, "acc", n_test), stats.stored(rows, "minus_all")))
+        out.append(([s["n_images"][k] for s in seeds], stats.accuracy(rows, "acc", n_test),
+                    stats.stored(rows, "minus_all")))
     return out
 
 
 def sizes_text(sizes):
-    """'1,250, 625 and 312'."""
-    return stats.listed(f"{n:,}" for n in sizes)
+    """'1,250, 625 and 312', each size over its seeds (`size_text`)."""
+    return stats.listed(size_text(n) for n in sizes)
 
 
 def verdict(recs, wording):
@@ -56,15 +70,16 @@ def verdict(recs, wording):
     if len(sizes) < 2:
         return "This run has no sample sweep (`sweep_points` = 1)."
     (whole, _, _), (fewest, acc, minus) = sizes[0], sizes[-1]
+    whole, fewest = size_text(whole), size_text(fewest)
     short = [n for n, _, d in sizes[1:] if d.is_effect and d.value < 0]
     better = [n for n, _, d in sizes[1:] if d.is_effect and d.value > 0]
     same = [n for n, _, d in sizes[1:] if not d.is_effect]
     against_chance = ("cannot be told apart from chance (10%)" if not acc.is_effect else
                       "is above chance (10%) beyond noise" if acc.value > acc.null else
                       "is below chance (10%) beyond noise")
-    parts = [f"Refitted on the first {fewest:,} of the {whole:,} {wording.items}, for the same number of steps, "
+    parts = [f"Refitted on the first {fewest} of the {whole} {wording.items}, for the same number of steps, "
              f"{wording.student} scores {acc.text('{:.2f}', '%')}, which {against_chance}; minus the same student "
-             f"on all {whole:,}, it is {minus.words()}."]
+             f"on all {whole}, it is {minus.words()}."]
     if short:
         parts.append(f"With {sizes_text(short)} distinct {wording.items} it falls short of the whole set's beyond "
                      "noise.")
@@ -76,9 +91,12 @@ def verdict(recs, wording):
     if same:
         parts.append(f"With {sizes_text(same)} the difference from the whole set's cannot be told apart from zero "
                      "at this scale.")
-    n_seeds = len(sweeps(recs))
+    n_seeds, n_other = len(sweeps(recs)), len(all_sweeps(recs)) - len(sweeps(recs))
     over = "" if n_seeds == 1 else f", over {stats.seeds_text(n_seeds)}"
     parts.append(f"(Differences paired on the same {recs[0]['series']['n_test']:,} {wording.test_items}{over}.)")
+    if n_other:
+        parts.append(f"{stats.seeds_text(n_other).capitalize()} whose sweep has another number of sizes "
+                     f"(`sweep_points`) {'is' if n_other == 1 else 'are'} left out.")
     if n_seeds == 1:
         parts.append("One seed: each size is one trained student, and its noise line counts the test images only, "
                      "so this speaks for these nets, not for the training procedure; more seeds (`n_seeds`) would "
@@ -99,25 +117,28 @@ def slider(recs, record, wording):
         return
     per_size = estimates(use)  # the whole set first
     order = range(len(per_size) - 1, -1, -1)  # fewest images first, as the slider runs
-    sizes, whole = [per_size[i][0] for i in order], per_size[0][0]
+    # each size's mean over the seeds places it on the axis; the captions give its range where the seeds' differ
+    sizes = [round(sum(per_size[i][0]) / len(per_size[i][0])) for i in order]
+    whole = size_text(per_size[0][0])
     teacher = records.mean_sd(records.seed_values(use, wording.teacher_key))[0]
     per_seed = [[s["acc"][i] for s in seeds] for i in order]
     first_seed = next(s["seed"] for r in use for s in r["series"]["seeds"] if s.get("sweep"))
     source = "the paper-scale records" if use[0] is not record else "this build's run"
     frames = []
     for k, i in enumerate(order):
-        size, acc, minus = per_size[i]
+        seed_sizes, acc, minus = per_size[i]
+        size = size_text(seed_sizes)
         fig = figures.sample_sweep(
             sizes, per_seed, k, [[c / max(1, sum(row)) for c in row] for row in seeds[0]["confusion"][i]],
             {"teacher": teacher, "chance": 0.1}, title=f"The student refitted on fewer images, same steps ({source})",
             xlabel=wording.xlabel, ylabel=f"{wording.test_name} accuracy", class_names=wording.class_names,
             matrix_xlabel=wording.answer, matrix_ylabel=wording.truth,
-            matrix_title=f"Its answers on the {wording.test_items} ({size:,} images, seed {first_seed})")
-        against = ("the student itself" if size == whole else
-                   f"against all {whole:,}: {minus.text()} ({'beyond' if minus.is_effect else 'within'} its noise "
+            matrix_title=f"Its answers on the {wording.test_items} ({seed_sizes[0]:,} images, seed {first_seed})")
+        against = ("the student itself" if i == 0 else
+                   f"against all {whole}: {minus.text()} ({'beyond' if minus.is_effect else 'within'} its noise "
                    f"line, paired on the same {wording.test_items})")
-        frames.append({"value": f"{size:,}", "png": figures.png_bytes(fig),
-                       "caption": f"the first <b>{size:,}</b> of {whole:,} {wording.items}: <b>{acc.value:.2%}</b> "
+        frames.append({"value": size, "png": figures.png_bytes(fig),
+                       "caption": f"the first <b>{size}</b> of {whole} {wording.items}: <b>{acc.value:.2%}</b> "
                                   f"on the {wording.test_name} images ({stats.seeds_text(len(seeds))}; the teacher "
                                   f"{teacher:.2%}, chance 10%); {against}"})
     whose = ("The frames come from the committed paper-scale records." if use[0] is not record else
