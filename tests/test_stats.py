@@ -64,7 +64,10 @@ def test_one_seed_speaks_for_one_model_never_for_the_procedure():
     chance' and the scorecard called one seed 'reproduced'."""
     toy = stats.estimate([21.0], null=16)
     words = toy.words("{:.1f}", "/32", 1, "chance (16)")
-    assert "± 0.0" not in words and "this one trained model" in words and "training procedure" in words
+    assert "± 0.0" not in words and "exact, for this one trained model" in words
+    # each page's noise rule says what one seed speaks for, once, with t values computed rather than typed
+    assert "12.7 with two seeds, 4.3 with three, 2.8 with five" in stats.noise_rule()
+    assert "not for the training procedure" in stats.noise_rule()
     big = stats.accuracy_gap([{"fgsm": 0.95, "clean": 0.92}], "fgsm", "clean", 10_000)
     assert big.one_model and "beyond 2 standard errors of zero" in big.words()
     assert "this one trained model" in big.words()

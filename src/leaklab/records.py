@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from . import experiments
+from . import experiments, stats
 from .files import atomic, write_atomic
 
 RECORD_GLUE_NAME = "leaklab_record"
@@ -88,7 +88,8 @@ def publish(name, params, out):
     glue(RECORD_GLUE_NAME, json.dumps(wire, allow_nan=False), display=False)
     # what made this run, for the page's "This build's run" (the record the runner writes adds the same provenance)
     seconds = time.monotonic() - _STARTED.get(name, time.monotonic())
-    glue_words({"made_by": made_by({**body, "provenance": provenance(seconds, git_commit())})})
+    glue_words({"made_by": made_by({**body, "provenance": provenance(seconds, git_commit())}),
+                "noise_rule": stats.noise_rule()})
     return body
 
 

@@ -90,6 +90,17 @@ def critical(df):
     return max(Z, t_quantile(0.975, df))
 
 
+def noise_rule():
+    """The book's noise rule in words, for each page's "This build's run" (its t values computed here)."""
+    t = {k: critical(seeds_df(k)) for k in (2, 3, 5)}
+    return ("A ± after a number is one standard error (binomial on the test images, plus the spread over seeds when "
+            "there are several), and a difference is called an effect only when it exceeds its standard error times "
+            f"Student's t for its seeds ({Z:g} when the error is the test images' alone, {t[2]:.1f} with two seeds, "
+            f"{t[3]:.1f} with three, {t[5]:.1f} with five). A difference of two accuracies on the same test images "
+            "takes its error image by image (paired) where the record keeps each image's answer. One seed speaks "
+            "for one trained model, not for the training procedure.")
+
+
 def seeds_df(k):
     """Degrees of freedom of an error that includes the spread over k seeds: k - 1, for the whole error.
 
@@ -199,13 +210,11 @@ class Estimate:
         if self.one_model:
             value = num.format(self.value * scale) + ("" if unit.startswith(" ") else unit)
             unit_words = unit if unit.startswith(" ") else ""
+            # the page's noise rule says once that one seed speaks for one model, not for the procedure
             if self.se == 0:  # nothing sampled: an exact number for this model, no error to show
-                return (f"{value}{unit_words} for this one trained model; one seed gives no spread over seeds, so "
-                        "it says nothing about the training procedure")
+                return f"{value}{unit_words}, exact, for this one trained model"
             side = "beyond" if self.is_effect else "within"
-            return (f"{size} for this one trained model ({side} {Z:g} standard errors of {null_name} on these "
-                    "test images); one seed gives no spread over seeds, so it says nothing about the training "
-                    "procedure")
+            return f"{size} for this one trained model ({side} {Z:g} standard errors of {null_name} on its test images)"
         if self.is_effect:
             return f"{size}, more than {self.critical_line} its standard error from {null_name}{line}"
         if all_images:  # only seeds can be added

@@ -108,12 +108,18 @@ def words(p, record, recs=()):
     unclear = [NAMES[k] for k, g in gaps.items() if not g.is_effect]
     out = {
         "paper_clean": paper["clean_acc"], "paper_fgsm": paper["fgsm_acc"], "paper_gap_points": 100 * paper["leak_gap"],
+        # the blog's loss curve, read off its figure, and the paper's scale, from the registry
+        "paper_loss_eps0": paper["loss_eps0"], "paper_loss_peak": paper["loss_eps0"] + paper["loss_rise"],
+        "paper_loss_end": paper["loss_eps0"] + paper["loss_drop"], "paper_loss_drop": paper["loss_drop"],
+        "paper_peak_eps": paper["loss_peak_eps"], "eps_max_full": blog["eps_max"], "epochs_full": blog["epochs"],
+        "n_train_full": blog["n_train"],
         "data_note": data.describe(record["data"]["sources"][0]),
         "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. A small net trained briefly "
-                       "is far from the blog's 92% model, so its numbers are not the paper's; the full profile "
-                       "runs the paper's setup." + (
+                       f"is far from the blog's {paper['clean_acc']:.0%} model, so its numbers are not the paper's; "
+                       "the full profile runs the paper's setup." + (
                            " The attack is magnified too (a larger share of each batch, one large eps), so this "
-                           "run looks for the leak at its own eps, not at the blog's 6/255." if magnified else "")
+                           f"run looks for the leak at its own eps, not at the blog's {blog['eval_eps']:g}/255."
+                           if magnified else "")
                        if note else "**Scale.** This run uses the paper's full setup."),
         # plain Unicode, no $...$: math inside a glued paragraph is not rendered (issue 21.8)
         "eps_law": (f"Every attacked image gets the same ε = {p.train_eps:g}/255 (the blog draws each from "
@@ -121,15 +127,18 @@ def words(p, record, recs=()):
                     f"Each attacked image gets its own ε from |*N*(0, σ)| with σ = {p.sigma:g} on the 0-255 scale "
                     "(a normal with its negative draws discarded, as in Kurakin et al.)."),
         "leak_verdict": ("**higher** than on clean images: the label leaks" if true.is_effect and true.value > 0 else
-                         "**lower** than on clean images: at this scale the leak does not outweigh the attack"
+                         "**lower** than on clean images: at this scale the attack wins, and no leak shows"
                          if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),
         "leak_words": true.words(all_images=whole),
         "label_advantage_words": stats.stored(rows, "label_advantage").words(all_images=whole),
         "loss_rise_words": loss_rise_words(rows, whole),
         "loss_drop_words": stats.stored(rows, "loss_drop").words("{:+.3f}", "", 1, all_images=whole),
         "gap_list": "; ".join(f"{NAMES[k]}: {g.text()}" for k, g in gaps.items()),
-        "leakers": (", ".join(leaks) if leaks else "none of them, by the noise rule") + (
-            f". Cannot be told apart from no gap at this scale: {', '.join(unclear)}" if unclear else ""),
+        "leakers": ((f"Leaking, with attacked images easier than clean ones beyond the noise rule: "
+                     f"{stats.listed(leaks)}." if leaks else
+                     "None of them leaks, with attacked images easier than clean ones beyond the noise rule.")
+                    + (f" Cannot be told apart from no gap at this scale: {stats.listed(unclear)}." if unclear
+                       else "")),
     }
     # the cases pick the notebook's paragraphs (book.keep_holding_branches); what each says is in the notebook
     least = gaps.get("least_likely")
@@ -178,14 +187,17 @@ def loss_rise_words(rows, whole=False):
     """The curve's rise to an interior peak, judged against its error; or, where its highest point is at an end of
     the range in every seed, that it has no rise and fall to measure (a curve that only climbs has no peak)."""
     risen = [r for r in rows if r.get("loss_rise") is not None]
+    blog = {k: m.paper for k, m in experiments.get("fgsm_leak").metrics.items()}
     if not risen:
         return ("its highest point lies at an end of the range, so it has no peak inside it and no rise and fall "
-                "to measure (the blog's rises by about +0.05 to a peak near ε = 0.5)")
+                f"to measure (the blog's rises by about {blog['loss_rise']:+.2f} to a peak near ε = "
+                f"{blog['loss_peak_eps']:g}/255)")
     peak = sum(r["loss_peak_eps"] for r in risen) / len(risen)
     some = ("" if len(risen) == len(rows) else
             f" (in {len(risen)} of {len(rows)} seeds; the others have no interior peak)")
-    return (f"it peaks at ε = {peak:.2f}{some}, and the rise, peak minus start, is "
-            f"{stats.stored(risen, 'loss_rise').words('{:+.3f}', '', 1, all_images=whole)} (the blog's: about +0.05)")
+    return (f"it peaks at ε = {peak:.2f}/255{some}, and the rise, peak minus start, is "
+            f"{stats.stored(risen, 'loss_rise').words('{:+.3f}', '', 1, all_images=whole)} (the blog's: about "
+            f"{blog['loss_rise']:+.2f})")
 
 
 def eps_slider(recs, record):
