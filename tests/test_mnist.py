@@ -212,7 +212,8 @@ def test_gradient_leak_random_label_words_follow_each_model_when_the_seeds_canno
     two = [{"leak_random_acc": 0.1449}, {"leak_random_acc": 0.1571}]  # this build's quick run
     said = page.random_words(two, 10_000)
     assert said.startswith("15.10% ± 0.71%, which cannot be told apart from chance")
-    assert "the test set is already used whole" in said and "Each of the 2 models alone is beyond" in said
+    assert "the test set is already used whole" in said
+    assert "each of the 2 models alone is beyond 2 standard errors above chance" in said
     five = [{"leak_random_acc": v} for v in (0.2746, 0.3139, 0.2906, 0.288, 0.2715)]  # the paper-scale records
     assert "more than 2.8 times its standard error from chance" in page.random_words(five, 10_000)
     assert "for this one trained model" in page.random_words(two[:1], 10_000)

@@ -56,14 +56,35 @@ VERSUS_PIXELS = {"below": "give a linear model less than the pixels themselves",
                  "unclear": "cannot be told apart from the pixels themselves at this scale"}
 
 
-def own_label_words(gaps, whole):
+def models_alone(rows, one_seed, null_name):
+    """Where the seeds together cannot tell an estimate from its null: how many of the seeds' models alone are
+    beyond their test images' error of it, and on which side ('' for one seed, an effect, or none beyond).
+    `one_seed(row)` is one seed's Estimate."""
+    alone = [one_seed(row) for row in rows]
+    beyond = [e for e in alone if e.is_effect]
+    if len(rows) < 2 or not beyond:
+        return ""
+    sides = {"above" if e.value > e.null else "below" for e in beyond}
+    where = f"{sides.pop()} {null_name}" if len(sides) == 1 else f"on both sides of {null_name}"
+    who = (f"each of the {len(rows)} models alone is" if len(beyond) == len(rows) else
+           f"{len(beyond)} of the {len(rows)} models alone {'is' if len(beyond) == 1 else 'are'}")
+    return (f"{who} beyond {stats.Z:g} standard errors {where} on these test images, which "
+            f"{stats.seeds_text(len(rows))} cannot say of the procedure")
+
+
+def own_label_words(gaps, whole, rows, n_test):
     """The predicted and the least-likely label's features against the raw pixels, and what that says."""
     p, q = side(gaps["predicted"]), side(gaps["least_likely"])
     said = (f"with both labels the features {VERSUS_PIXELS[p]}" if p == q else
             f"with the predicted label the features {VERSUS_PIXELS[p]}, and with the least-likely label they "
             f"{VERSUS_PIXELS[q]}")
-    return (f"their linear models' accuracy minus the pixels' is {gaps['predicted'].words(all_images=whole)} "
-            f"(predicted) and {gaps['least_likely'].words(all_images=whole)} (least-likely): {said}.")
+
+    def gap_words(kind):
+        alone = "" if gaps[kind].is_effect else models_alone(rows, lambda row: over_pixels([row], kind, n_test),
+                                                             "the pixels")
+        return gaps[kind].words(all_images=whole) + (f"; {alone}" if alone else "")
+    return (f"their linear models' accuracy minus the pixels' is, with the predicted label, {gap_words('predicted')}, "
+            f"and with the least-likely label, {gap_words('least_likely')}. So {said}.")
 
 
 def only_true_words(gaps):
@@ -131,17 +152,9 @@ def random_words(rows, n_test):
     apart, also whether each seed's model alone is beyond its test images' error (one seed: one trained model)."""
     est = stats.accuracy(rows, "leak_random_acc", n_test)
     said = est.words("{:.2f}", "%", 100, "chance (10%)", all_images=n_test >= data.TEST_SET_SIZE)
-    if est.one_model or est.is_effect:
-        return said
-    alone = [stats.accuracy([row], "leak_random_acc", n_test).is_effect for row in rows]
-    if all(alone):
-        return (f"{said}. Each of the {len(rows)} models alone is beyond {stats.Z:g} standard errors of chance on "
-                f"these test images, so each of them reads something of the digit; {stats.seeds_text(len(rows))} "
-                "cannot say so of the procedure")
-    if any(alone):
-        return (f"{said}. Of the {len(rows)} models, {sum(alone)} alone {'is' if sum(alone) == 1 else 'are'} "
-                f"beyond {stats.Z:g} standard errors of chance on these test images")
-    return said
+    alone = "" if est.is_effect else models_alone(
+        rows, lambda row: stats.accuracy([row], "leak_random_acc", n_test), "chance")
+    return f"{said}; {alone}" if alone else said
 
 
 def words(p, record):
@@ -159,7 +172,7 @@ def words(p, record):
             "leak_words": leak.words("{:.2f}", "%", 100, "chance (10%)"),
             "over_pixels_words": gaps["true"].words(all_images=whole),
             "over_pixels_reading": over_pixels_reading(gaps),
-            "own_label_words": own_label_words(gaps, whole),
+            "own_label_words": own_label_words(gaps, whole, rows, n_test),
             "random_words": random_words(rows, n_test),
             "gap_error": GAP_ERROR[experiments.stores_paired_error(over_pixels_key("true"), rows)],
             "only_true_words": only_true_words(gaps),
