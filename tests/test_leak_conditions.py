@@ -523,8 +523,8 @@ def test_a_piece_without_the_pages_seeds_records_its_part_alone_and_the_page_poo
         assert draw([record]) is None
     assert leak_conditions_page.cells_record([page, record])["series"]["cells"] == record["series"]["cells"]
     assert leak_conditions_page.leak_judged(page["per_seed"], False)["n_seeds_run"] == 1
-    assert leak_conditions_page.paper_seeds_words(leak_conditions_page.with_seeds([page, record])) == \
-        leak_conditions_page.paper_seeds_words([page])
+    assert leak_conditions_page.seeds_words(leak_conditions_page.with_seeds([page, record])) == \
+        leak_conditions_page.seeds_words([page])
 
 
 def test_pieces_pool_cell_by_cell_each_seed_once_and_only_with_their_own_setting():

@@ -271,9 +271,9 @@ def control_easier_words(rows):
             f"standard error, each for its own net: {CONTROL_EASIER_TOO}" + over)
 
 
-def paper_seeds_words(recs):
-    """The committed records' seeds as the page words them, and whether the search that chose the setting
-    watched any of them."""
+def seeds_words(recs):
+    """The records' seeds as the page words them, and whether the search that chose the setting watched any of
+    them."""
     seeds = [row["seed"] for r in recs for row in r["per_seed"]]
     searched = [s for s in seeds if s in SEARCH_SEEDS]
     if not searched:
@@ -288,12 +288,15 @@ def words(p, record, recs=(), variants=()):
     whole = record["series"]["n_test"] >= data.TEST_SET_SIZE  # only seeds can shrink the errors
     out = leak_judged(record["per_seed"], whole)
     out.update({"paper_gap_points": 100 * experiments.get("leak_conditions").metrics["leak_gap"].paper,
-                "eval_eps_used": eval_eps(p, p.train_eps), "dataset_name": DATASET_NAMES[p.dataset]})
+                "eval_eps_used": eval_eps(p, p.train_eps), "dataset_name": DATASET_NAMES[p.dataset],
+                "build_seeds_words": seeds_words([record])})
+    reference = experiments.get("leak_conditions").metrics["leak_gap"].paper_parts  # PyTorch-Robust's FGSM-AT
+    out.update({"reference_fgsm": reference[0], "reference_clean": reference[1]})
     seeded = with_seeds(recs)
     if seeded:
         out.update(leak_judged([row for r in seeded for row in r["per_seed"]],
                                all(r["series"]["n_test"] >= data.TEST_SET_SIZE for r in seeded), "paper_"))
-        out["paper_seeds_words"] = paper_seeds_words(seeded)
+        out["paper_seeds_words"] = seeds_words(seeded)
     else:
         out["paper_conjecture_case"] = "no_record"
     out["blog_clean_acc"] = experiments.get("fgsm_leak").metrics["clean_acc"].paper
@@ -902,7 +905,8 @@ def label_table(rec):
     for t in trained:
         cells = [points(numbers[(t, a)]) + (" *" if numbers[(t, a)].is_effect else "") for a in LABELS]
         lines.append(f"| {LABEL_NAMES[t]} label | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines) + ("\n\nFGSM minus clean accuracy, points ± standard error over the seeds; * marks a gap "
+                               "beyond its standard error times Student's t for its seeds (the noise rule).")
 
 
 def label_setting(rec):
@@ -951,7 +955,8 @@ def label_words(rec, prefix="", missing="No record with the four-label table is 
     least-likely case is "true_quiet"."""
     if rec is None:
         return {f"{prefix}labels_case": "no_table", f"{prefix}least_likely_case": "not_run",
-                f"{prefix}random_case": "not_run", f"{prefix}label_reading": missing}
+                f"{prefix}random_case": "not_run", f"{prefix}label_reading": missing,
+                f"{prefix}least_likely_words": ""}
     numbers = label_numbers(rec["series"]["label_table"], rec["series"]["n_test"])
 
     def case(label):
@@ -960,8 +965,13 @@ def label_words(rec, prefix="", missing="No record with the four-label table is 
 
     own = "; ".join(f"{LABEL_NAMES[label]} label {numbers[(label, label)].words(more='seeds')}" for label in LABELS
                     if (label, label) in numbers)
+    own_words = {label: numbers[(label, label)].words(more="seeds") for label in ("true", "least_likely")
+                 if (label, label) in numbers}
     return {f"{prefix}labels_case": "answered", f"{prefix}random_case": case("random"),
             f"{prefix}least_likely_case": case("least_likely") if case("true") == "leaks" else "true_quiet",
+            # the least-likely model's own leak beside the true-label model's, for the paragraph on the open question
+            f"{prefix}least_likely_words": (f"{own_words['least_likely']}, where the true-label model's is "
+                                            f"{own_words['true']}" if len(own_words) == 2 else ""),
             f"{prefix}label_reading": f"On {label_setting(rec)}, each label's own leak (trained and attacked with "
                                       f"it): {own}."}
 
