@@ -905,8 +905,7 @@ def label_table(rec):
     for t in trained:
         cells = [points(numbers[(t, a)]) + (" *" if numbers[(t, a)].is_effect else "") for a in LABELS]
         lines.append(f"| {LABEL_NAMES[t]} label | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + ("\n\nFGSM minus clean accuracy, points ± standard error over the seeds; * marks a gap "
-                               "beyond its standard error times Student's t for its seeds (the noise rule).")
+    return "\n".join(lines)
 
 
 def label_setting(rec):
@@ -931,7 +930,10 @@ def label_tables(recs, variants=()):
         for r in shown_variants]
     if not shown:
         return None
-    return figures.Table("\n\n".join(f"**{label_setting(r)}**\n\n{label_table(r)}{made}" for r, made in shown))
+    legend = ("Each entry: FGSM minus clean accuracy, points ± standard error over the seeds; * marks a gap beyond its "
+              "standard error times Student's t for its seeds (the noise rule).")
+    return figures.Table("\n\n".join([*(f"**{label_setting(r)}**\n\n{label_table(r)}{made}" for r, made in shown),
+                                       legend]))
 
 
 def leaking_cell(rec, dataset):
