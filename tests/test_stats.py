@@ -271,7 +271,7 @@ def test_the_loss_rise_exists_only_for_a_curve_with_an_interior_peak():
     assert "no peak inside it" in fgsm_leak_page.loss_rise_words([climbing])
     peaked = fgsm_leak.seed_row(10, seed([0.28, 0.33, 0.25, 0.19]))
     assert peaked["loss_rise"] == pytest.approx(0.05) and peaked["loss_peak_eps"] == 1
-    assert "peaks at ε = 1.00 (in 1 of 2 seeds" in fgsm_leak_page.loss_rise_words([climbing, peaked])
+    assert "peaks at ε = 1.00/255 (in 1 of 2 seeds" in fgsm_leak_page.loss_rise_words([climbing, peaked])
     record = {"per_seed": [climbing], "series": {"n_test": 1000}}
     assert paper_scale.verdict("fgsm_leak", "loss_rise", [record]) == "undefined in these runs"
 

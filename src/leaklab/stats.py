@@ -217,17 +217,19 @@ class Estimate:
             return f"{size} for this one trained model ({side} {Z:g} standard errors of {null_name} on its test images)"
         if self.is_effect:
             return f"{size}, more than {self.critical_line} its standard error from {null_name}{line}"
+        # the difference the settling clause is about, named, so it is not read as the paper's
+        this_size = f"a difference this size ({num.format(abs(self.value - self.null) * scale).lstrip('+')}{unit})"
         if all_images:  # only seeds can be added
             seeds = seeds_to_tell(self, self.value - self.null)
-            settle = (f"; the test set is already used whole, and about {seeds} seeds in all would tell a "
-                      "difference this size apart 80% of the time" if seeds else
+            settle = (f"; the test set is already used whole, and about {seeds} seeds in all would tell "
+                      f"{this_size} apart 80% of the time" if seeds else
                       "; the test set is already used whole, and its own error is too large for more seeds alone "
-                      "to tell a difference this size apart")
+                      f"to tell {this_size} apart")
         else:
             factor = self.settle_factor
             more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
             settle = ("" if factor <= 1 else
-                      f"; about {math.ceil(factor)} times the {more} would tell a difference this size apart 80% "
+                      f"; about {math.ceil(factor)} times the {more} would tell {this_size} apart 80% "
                       "of the time" if factor <= PRACTICAL_FACTOR else
                       f"; it is so small beside its error that no practical amount of {more} would tell it apart")
         return f"{size}, which cannot be told apart from {null_name} at this scale{line}{settle}"

@@ -930,8 +930,8 @@ def label_tables(recs, variants=()):
         for r in shown_variants]
     if not shown:
         return None
-    legend = ("Each entry: FGSM minus clean accuracy, points ± standard error over the seeds; * marks a gap beyond its "
-              "standard error times Student's t for its seeds (the noise rule).")
+    legend = ("Each entry: FGSM minus clean accuracy, points ± standard error over the seeds; * marks a gap beyond "
+              "its standard error times Student's t for its seeds (the noise rule).")
     return figures.Table("\n\n".join([*(f"**{label_setting(r)}**\n\n{label_table(r)}{made}" for r, made in shown),
                                        legend]))
 

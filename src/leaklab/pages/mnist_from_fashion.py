@@ -106,14 +106,36 @@ def norm_gain(recs):
     return experiments.estimate("mnist_from_fashion", "normalization_gain", rows, recs[0]["series"]["n_test"])
 
 
-def control_verdict(rows, n_test):
-    """The sentence on what the random-digit control shows, by the noise rule against chance (10%)."""
+def answered_digits(confusion):
+    """How many different digits a net gives across the test set (the columns of its confusion holding any)."""
+    return sum(any(row[d] for row in confusion) for d in range(len(confusion[0])))
+
+
+def seed_gains(recs):
+    """' (seed by seed: +1.02 seed 0, ...)': each seed's gain, so one seed far from the others can be seen ('' for
+    one seed)."""
+    rows = [row for r in recs for row in r["per_seed"]]
+    gains = [(row["seed"], experiments.seed_value("mnist_from_fashion", "normalization_gain", row)) for row in rows]
+    return ("" if len(gains) < 2 else
+            " (seed by seed: " + ", ".join(f"{100 * g:+.2f} seed {n}" for n, g in gains if g is not None) + ")")
+
+
+def control_verdict(rows, n_test, seeds=()):
+    """The sentence on what the random-digit control shows, by the noise rule against chance (10%), and whether it
+    collapsed to one answer (`seeds`: the record's per-seed series, with each net's confusion on the test digits)."""
     control = stats.accuracy(rows, "control_acc", n_test)
     scope = (" (one seed: this one trained control)" if control.one_model else
              f" ({stats.seeds_text(control.n_seeds)})")
+    confusions = [s["confusion"]["control"] for s in seeds if "control" in s.get("confusion", {})]
+    collapsed = sum(answered_digits(c) == 1 for c in confusions)
+    # random digits hold nothing to fit, so one answer for everything is a net that found that out, not a failure
+    collapse = ("" if not collapsed else
+                " It gives one digit to every test image"
+                + ("" if len(confusions) == 1 else f" in {collapsed} of its {len(confusions)} seeds")
+                + ": labels that carry nothing about the clothes leave it no better answer than a constant one.")
     if not control.is_effect:
         return (f"The control stays at chance{scope}: without the teacher's labels the clothes teach nothing about "
-                "digits that this run can detect.")
+                "digits that this run can detect." + collapse)
     if control.value > control.null:
         return (f"The control scores above chance, beyond its error{scope}: the clothes with random digits taught "
                 "it something about real digits, so not everything the students know need come from the "
@@ -193,11 +215,15 @@ def words(p, record, recs=()):
     out["student_words"] = stats.accuracy(rows, "student_acc", n_test).words(**ACC)
     out["student_mnistnorm_words"] = stats.accuracy(rows, "student_mnistnorm_acc", n_test).words(**ACC)
     out["control_words"] = stats.accuracy(rows, "control_acc", n_test).words(**ACC)
-    out["control_verdict"] = control_verdict(rows, n_test)
+    out["control_verdict"] = control_verdict(rows, n_test, record["series"].get("seeds", ()))
     student = stats.accuracy(rows, "student_acc", n_test)
+    teacher = stats.accuracy(rows, "teacher_acc", n_test).value
+    shrunk = ("; this scaled-down run trains on fewer images for fewer epochs than the paper's, whose student reached "
+              f"{paper['student_acc']:.2%}" if experiments.scale_note("mnist_from_fashion", p) else "")
     out["recovery_words"] = (
         f"here enough to read handwritten digits without ever seeing one (this build's student: {student.value:.1%}, "
-        "beyond chance, 10%, by the noise rule)" if student.is_effect and student.value > student.null else
+        f"beyond chance, 10%, by the noise rule, beside its teacher's {teacher:.1%}{shrunk})"
+        if student.is_effect and student.value > student.null else
         "though this build's student cannot be told apart from chance (10%) on the digits, so this run shows no "
         "such recovery")
     out["shared_mistakes"] = shared_mistakes(rows)
@@ -212,7 +238,7 @@ def words(p, record, recs=()):
     out["norm_gain_full_versus_paper"] = (FULL_VERSUS_PAPER[versus_paper(norm_gain(recs), paper_gain)] if recs else
                                           "not measured: no paper-scale record is committed")
     out["norm_gain_full_words"] = (norm_gain(recs).words(
-        all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) if recs else
+        all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) + seed_gains(recs) if recs else
                                    "not measured yet: no paper-scale record is committed")
     out["direction_scope"] = direction_scope(gain, recs, out["norm_gain_full_words"])
     out["norm_gain_error"] = norm_gain_error([record])
