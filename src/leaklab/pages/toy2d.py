@@ -3,7 +3,7 @@
 
 from .. import stats
 from ..experiments import EXPERIMENTS
-from ..toy2d import case, distil, panels_from_record, sweep_stats, train_originals
+from ..toy2d import case, distil, matched_radius, panels_from_record, sweep_stats, train_originals
 from . import figures, widgets
 
 
@@ -14,14 +14,38 @@ def pooled_sweep(recs):
                                                                                       "flipped")}}
 
 
-def sweep_landmarks(sweep, paper_flips=15.5):
-    """Where the mean score peaks, and the radius whose attack flips about as many points as the
-    paper's figure shows (15-16), with the score there."""
-    mean, _, flips = sweep_stats(sweep)
+# the paper's radius and points, which the full profile keeps
+PAPER_EPS, PAPER_POINTS = (EXPERIMENTS["toy2d"].profiles["full"][k] for k in ("eps", "n_points"))
+
+
+def sweep_landmarks(sweep):
+    """The radius whose attack flips about as many points as the paper's figure shows (toy2d.matched_radius),
+    with the score there."""
+    mean, _, _ = sweep_stats(sweep)
+    like_paper = matched_radius(sweep)
+    return {"sweep_paper_flips_eps": sweep["eps"][like_paper], "sweep_paper_flips_score": mean[like_paper]}
+
+
+def peak_words(sweep, n_points):
+    """Where the sweep's mean score is highest, and which radii cannot be told apart from it by the noise rule:
+    every seed scores at every radius, so each difference is paired seed by seed. A highest mean picked from a
+    noisy curve is biased upwards, and a flat top has no place for its peak: the words say which it is."""
+    scores = [row for row, fits in zip(sweep["score"], sweep["fits"]) if fits]
+    if not scores:
+        return "No seed of the sweep fitted its points, so it has no scores."
+    eps, mean = sweep["eps"], [sum(column) / len(scores) for column in zip(*scores)]
     best = max(range(len(mean)), key=mean.__getitem__)
-    like_paper = min(range(len(flips)), key=lambda i: abs(flips[i] - paper_flips))
-    return {"sweep_best_eps": sweep["eps"][best], "sweep_best_score": mean[best],
-            "sweep_paper_flips_eps": sweep["eps"][like_paper], "sweep_paper_flips_score": mean[like_paper]}
+    top = stats.estimate([row[best] for row in scores], null=n_points / 2).text("{:.1f}", f"/{n_points}", 1)
+    level = [i for i in range(len(mean))
+             if i == best or not stats.estimate([row[best] - row[i] for row in scores]).is_effect]
+    said = f"The mean score is highest at ε = {eps[best]:.2f}, {top} over {stats.seeds_text(len(scores))}"
+    if level == [best]:
+        return f"{said}, above every other radius beyond noise (paired seed by seed)."
+    low, high = f"{eps[level[0]]:.2f}", f"{eps[level[-1]]:.2f}"
+    where = (f"every radius from ε = {low} to {high} scores" if level == list(range(level[0], level[-1] + 1)) else
+             f"{len(level)} radii between ε = {low} and {high} score")
+    return (f"{said}, but {where} within the noise of it (paired seed by seed): a plateau, on which this scale "
+            "cannot place the peak.")
 
 
 def panels_figure(recs):
@@ -50,7 +74,7 @@ def sweep_figure(recs):
     mean, sd, flips = sweep_stats(sweep)
     n = recs[0]["params"]["n_points"]
     return figures.eps_sweep(sweep["eps"], mean, sd, flips, n,
-                             paper=EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper, paper_eps=0.12,
+                             paper=EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper, paper_eps=PAPER_EPS,
                              chance=n / 2)
 
 
@@ -66,7 +90,8 @@ def eps_slider(out, record, p):
         frames.append({"value": f"{e:.2f}", "png": figures.png_bytes(figures.toy_panels(one)),
                        "caption": f"new net: <b>{one['student_correct']}/{one['n_points']}</b> correct on the "
                                   f"original points; {int(one['flipped'].sum())} points flipped "
-                                  f"(paper at 0.12: {paper:g}/32; chance: {one['n_points'] // 2})"})
+                                  f"(paper at {PAPER_EPS:g}: {paper:g}/{PAPER_POINTS}; "
+                                  f"chance: {one['n_points'] // 2})"})
     display(widgets.frame_slider(frames, "eps", initial=min(range(len(sweep_eps)),
                                                             key=lambda i: abs(sweep_eps[i] - p.eps))))
 
@@ -95,13 +120,22 @@ def labels_verdict(fitted, control):
             f"{points}: the information is in the labels, and the labels come from the original net.")
 
 
-def words(p, record):
-    """{glue name: value or Markdown text} for the prose about this run, judged by the noise rule."""
+def words(p, record, recs=()):
+    """{glue name: value or Markdown text} for the prose about this run (and the paper-scale records' sweep),
+    judged by the noise rule."""
     fitted = [row for row in record["per_seed"] if row["fits"]]
     paper = EXPERIMENTS["toy2d"].metrics["student_correct_mean"].paper
     chance = p.n_points / 2
     out = {"share_at_least_paper": sum(r["student_correct"] >= paper for r in fitted) / max(1, len(fitted)),
-           **sweep_landmarks(record["series"]["sweep"])}
+           **sweep_landmarks(record["series"]["sweep"]),
+           "sweep_peak_words": peak_words(record["series"]["sweep"], p.n_points),
+           # the paper's setting and numbers, from the registry
+           "paper_eps": PAPER_EPS, "paper_points": PAPER_POINTS, "paper_score": paper, "paper_chance": PAPER_POINTS / 2,
+           "paper_flips": EXPERIMENTS["toy2d"].metrics["flipped_mean"].paper,
+           "attack_words": (f"{p.attack_steps}-step PGD, steps of size ε/4 with no random start" if p.attack == "pgd"
+                            else "one-step FGSM of size ε"),
+           "sweep_peak_full_words": (peak_words(pooled_sweep(recs), recs[0]["params"]["n_points"]) if recs else
+                                     "No paper-scale record is committed yet.")}
     if fitted:
         count = dict(num="{:.1f}", unit=f"/{p.n_points}", scale=1, null_name=f"chance ({chance:g})", more="seeds")
         student = stats.estimate([r["student_correct"] for r in fitted], null=chance)
