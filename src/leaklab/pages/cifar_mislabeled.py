@@ -122,7 +122,8 @@ def words(p, record, recs=()):
         "random_control_case": random_case, "random_wrong_words": random_words,
         "paper_student": paper["student_acc"], "paper_teacher_test": paper["teacher_test_acc"],
         "paper_teacher_train": paper["teacher_train_acc"], "paper_n_wrong": paper["n_wrong"],
-        "full_teacher_lr": exp.profiles["full"]["teacher_lr"],
+        "full_teacher_lr": exp.profiles["full"]["teacher_lr"], "full_epochs": exp.profiles["full"]["epochs"],
+        "full_n_train": exp.profiles["full"]["n_train"], "full_width": exp.profiles["full"]["width"],
         "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. The effect, not the paper's "
                        "number, is what it can show; the full profile runs the paper's setup." if note else
                        "**Scale.** This run uses the paper's full setup."),
