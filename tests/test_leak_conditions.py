@@ -212,6 +212,9 @@ def test_the_onset_is_the_epoch_from_which_the_leak_stays_beyond_noise():
     rise = v["largest_rise"]
     assert (rise["seed"], rise["epoch"], rise["beyond"]) == (0, 2, True) and round(100 * rise["size"], 1) == 28.0
     assert (v["n_harder"], v["n_relapsed"]) == (1, 1)
+    # seed 0 gained more than half its final gap in one epoch beyond noise; seed 10 crept up within it
+    assert (v["n_leaking"], v["n_jumped"]) == (2, 1)
+    assert "1 gained more than half" in leak_conditions_page.onset_words(rec)
     assert "committed yet" in leak_conditions_page.onset_words(None)
     assert not v["paired"] and "predate the paired error" in leak_conditions_page.onset_words(rec)
     # a record that kept each epoch's paired error is judged by it: +1 point leaks where the pairs are tight

@@ -357,15 +357,18 @@ def onset_summary(rec):
     it is beyond twice that; how many seeds' gaps first went the other way beyond noise (the attack winning),
     and how many leaked and then fell back."""
     n_probe, seeds = rec["series"]["n_probe"], rec["series"]["seeds"]
-    true, rises, harder, relapsed = [], [], 0, 0
+    true, rises, harder, relapsed, jumped = [], [], 0, 0, 0
     for s in seeds:
         history = s["models"]["true"]["history"]
         first, gaps, ses = onset(history, n_probe)
         true.append(first)
         # hypot takes two epochs' gaps as independent; on the same images they go up and down together, so this
         # error overstates the rise's
-        rises += [(gaps[i] - gaps[i - 1], math.hypot(ses[i], ses[i - 1]), s["seed"], history[i]["epoch"])
-                  for i in range(1, len(gaps))]
+        own = [(gaps[i] - gaps[i - 1], math.hypot(ses[i], ses[i - 1]), s["seed"], history[i]["epoch"])
+               for i in range(1, len(gaps))]
+        rises += own
+        # a jump: one epoch brought more than half the final gap, beyond that rise's error; else it built up
+        jumped += first is not None and any(size > gaps[-1] / 2 and size > stats.Z * se for size, se, *_ in own)
         harder += any(g < -stats.Z * se for g, se in zip(gaps, ses))
         leaked = [g > stats.Z * se for g, se in zip(gaps, ses)]
         relapsed += any(leaked[i] and not all(leaked[i:]) for i in range(len(leaked)))
@@ -376,7 +379,8 @@ def onset_summary(rec):
     return {"n_probe": n_probe, "epochs": len(seeds[0]["models"]["true"]["history"]), "n_seeds": len(seeds),
             "true_onsets": true, "control_onsets": [onset(s["models"]["predicted"]["history"], n_probe)[0]
                                                     for s in seeds],
-            "largest_rise": rise, "n_harder": harder, "n_relapsed": relapsed,
+            "largest_rise": rise, "n_harder": harder, "n_relapsed": relapsed, "n_jumped": jumped,
+            "n_leaking": sum(o is not None for o in true),
             "paired": all("gap_se" in e for s in seeds for m in s["models"].values() for e in m["history"])}
 
 
@@ -404,6 +408,13 @@ def onset_words(rec):
                  f"{100 * rise['se']:.1f} points (seed {rise['seed']}, epoch {rise['epoch'] - 1} to {rise['epoch']}), "
                  + ("a jump beyond twice its error" if rise["beyond"] else "which cannot be told apart from "
                     "noise on these images") + ".")
+    if v["n_leaking"]:
+        jumped, built = v["n_jumped"], v["n_leaking"] - v["n_jumped"]
+        jump = "gained more than half of that final gap in one epoch, beyond that rise's error: a sudden jump"
+        build = "built it up over several epochs, no one of which brought half of it beyond noise: a slow rise"
+        text += (f" Of the {v['n_leaking']} seeds whose true-label model leaks at the last epoch, "
+                 + (f"all {jumped} {jump}." if not built else f"all {built} {build}." if not jumped else
+                    f"{jumped} {jump}; the other {built} {build}."))
     text += (f" In {v['n_harder']} of {v['n_seeds']} seeds the true-label model's FGSM images are harder than clean "
              f"ones, beyond noise, after some epoch (the attack winning, as it does on a model that has not learned "
              f"to read the label); in {v['n_relapsed']} the gap leaked beyond noise and then fell back below it.")
