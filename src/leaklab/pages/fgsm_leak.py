@@ -149,6 +149,8 @@ def words(p, record, recs=()):
     out["true_gap_text"] = true.text()
     out["scale_case"] = "why_no_leak" if note and not true_leaks else "means"
     out["seeds_text"] = stats.seeds_text(p.n_seeds)
+    out["table_over"] = ("each row one trained model" if p.n_seeds == 1 else
+                         f"each entry a mean over {stats.seeds_text(p.n_seeds)}")
     return {**out, **full_words(recs)}
 
 
