@@ -11,7 +11,16 @@ from . import figures, paper_scale, widgets
 NAMES = {"true": "true", "predicted": "predicted", "least_likely": "least-likely", "random": "random"}
 
 
-PAPER_LOSS_POINTS = [(0, 0.28), (0.5, 0.33), (6, 0.19)]  # the blog's loss figure, read off by eye
+def paper_loss_points():
+    """The blog's loss curve as three points read off its figure (experiments' loss metrics): its start, its peak
+    and its end, (eps on the 0-255 scale, mean test cross-entropy)."""
+    exp = experiments.get("fgsm_leak")
+    paper = {k: exp.metrics[k].paper for k in ("loss_eps0", "loss_rise", "loss_peak_eps", "loss_drop")}
+    return [(0.0, paper["loss_eps0"]), (paper["loss_peak_eps"], paper["loss_eps0"] + paper["loss_rise"]),
+            (exp.profiles["full"]["eps_max"], paper["loss_eps0"] + paper["loss_drop"])]
+
+
+PAPER_LOSS_POINTS = paper_loss_points()
 
 
 def _trained(recs):

@@ -120,6 +120,28 @@ def epochs_figure(recs):
     return fig
 
 
+def loss_words(record):
+    """This run's loss along the true-label FGSM direction, read as the blog reads its own: the mean loss at the
+    evaluation eps minus at eps 0, judged by the noise rule (each seed's difference with its error taken image by
+    image), and where the mean curve is highest."""
+    seeds = record["series"].get("seeds", [])
+    if not seeds:
+        return "This run trained none of the page's seeds, so it has no loss curve."
+    eps = seeds[0]["curve"]["eps"]
+    at = min(range(len(eps)), key=lambda i: abs(eps[i] - eval_eps(types.SimpleNamespace(**record["params"]),
+                                                                    record["params"]["train_eps"])))
+    rows = [{"rise": s["curve"]["loss"][at] - s["curve"]["loss"][0], "rise_se": s["curve"]["loss_diff_se"][at]}
+            for s in seeds]
+    mean = [sum(s["curve"]["loss"][i] for s in seeds) / len(seeds) for i in range(len(eps))]
+    top = max(range(len(eps)), key=mean.__getitem__)
+    whole = record["series"]["n_test"] >= data.TEST_SET_SIZE
+    change = stats.stored(rows, "rise").words("{:+.3f}", "", 1, all_images=whole)
+    return (f"Ours starts at a mean loss of {mean[0]:.3f}; at the evaluation ε = {eps[at]:g}/255 it is "
+            f"{mean[at]:.3f}, a change of {change} (the blog's curve ends below its start). Its mean is highest "
+            f"at ε = {eps[top]:g}/255" + (", the end of the walk: it does not fall back within this range."
+                                          if top == len(eps) - 1 else "."))
+
+
 def loss_figure(recs):
     """The true-label model's mean test loss along the FGSM direction, every seed, beside the blog's curve."""
     recs = with_seeds(recs)
@@ -135,7 +157,8 @@ def loss_figure(recs):
     ax.set_ylabel("mean test cross-entropy")
     ax.grid(alpha=0.3)
     x, y = zip(*PAPER_LOSS_POINTS)
-    blog.plot(x, y, color=figures.PAPER_COLOR, marker="o")
+    blog.plot(x, y, color=figures.PAPER_COLOR, marker="o", label="three points read off its figure")
+    blog.legend(fontsize=8)
     blog.set_title("The blog: CIFAR-10 ResNet-110")
     blog.set_xlabel("eps (0-255 scale)")
     blog.set_ylabel("mean test cross-entropy")
@@ -308,6 +331,7 @@ def words(p, record, recs=(), variants=()):
         and seeded[0].get("params", {}).get("dataset", p.dataset) == p.dataset else
         f"The committed paper-scale record's models were probed on {probe_images(seeded[0])} instead.")
     out["onset_words"] = onset_words(record)
+    out["loss_words"] = loss_words(record)
     out["paper_onset_words"] = onset_words(seeded[0] if seeded else None)
     mapped = pooled(recs, "map")
     out.update(map_words(mapped["series"]["map"] if mapped else None))
