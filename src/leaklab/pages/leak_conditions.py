@@ -124,9 +124,9 @@ def loss_words(record):
     """This run's loss along the true-label FGSM direction, read as the blog reads its own: the mean loss at the
     evaluation eps minus at eps 0, judged by the noise rule (each seed's difference with its error taken image by
     image), and where the mean curve is highest."""
-    seeds = record["series"].get("seeds", [])
+    seeds = [s for s in record["series"].get("seeds", []) if "curve" in s]
     if not seeds:
-        return "This run trained none of the page's seeds, so it has no loss curve."
+        return "This run has no loss curve (it trained none of the page's seeds)."
     eps = seeds[0]["curve"]["eps"]
     at = min(range(len(eps)), key=lambda i: abs(eps[i] - eval_eps(types.SimpleNamespace(**record["params"]),
                                                                     record["params"]["train_eps"])))
