@@ -307,7 +307,24 @@ def scale_words(recs, variants):
              "difference from the blog's number.")
     shares = ", and ".join(words for _, words in mechanism) or "the records keep no share of pixels to compare"
     return {"scale_verdict": (f"Over {stats.seeds_text(len(pairs))} paired by seed, from logit scale 1 to {top:g}"
-                              f"{peak}: {shares}. {accuracy}{'. ' if said.startswith('Yet') else ': '}{said}.{where}")}
+                              f"{peak}: {shares}. {accuracy}{'. ' if said.startswith('Yet') else ': '}{said}.{where}"
+                              + random_label_words(pairs, top))}
+
+
+def random_label_words(pairs, top):
+    """The random label's features from the default logit scale to `top`, seed by seed: by the argument, a peakier
+    softmax gives the predicted class, which the image alone decides, more of the gradient's weight whatever the
+    label, so a linear model could read the digit off any label's features; the random label's test that."""
+    if not all("leak_random_acc" in r for pair in pairs for r in pair):
+        return ""
+    change = stats.estimate([t["leak_random_acc"] - b["leak_random_acc"] for b, t in pairs])
+    means = [statistics.fmean(pair[k]["leak_random_acc"] for pair in pairs) for k in (0, 1)]
+    read = ("rises beyond noise, as that predicts" if change.is_effect and change.value > 0 else
+            "falls beyond noise, against it" if change.is_effect else "cannot be told apart from no change")
+    return (f" By the same argument a peakier softmax gives the predicted class, which the image alone decides, more "
+            f"of the gradient's weight whatever the label, so a linear model could read the digit off any label's "
+            f"features: the random label's go from {means[0]:.1%} to {means[1]:.1%} at logit scale {top:g}, a "
+            f"change of {change.words()} (its error the spread over the seeds): it {read}.")
 
 
 # the scale verdict's words where the default's accuracy cannot be told apart from 100%
