@@ -69,7 +69,7 @@ def sample_slider(recs, record):
     sample_sweep.slider(recs, record, sample_sweep.Wording(
         experiment="cifar_mislabeled", items="wrong-set images", test_items="test images", test_name=f"{cifar} test",
         teacher_key="teacher_test_acc", class_names=data.CLASSES["cifar10"], answer="class the student gives",
-        truth="true class", student="the paper's student", slider_label="wrong-set images",
+        truth="true class", student="the student on the teacher's wrong labels", slider_label="wrong-set images",
         xlabel="distinct wrong-set images it trained on (the teacher's labels)"))
 
 
