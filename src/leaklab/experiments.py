@@ -118,7 +118,7 @@ class Metric:
     read_off: float = 0.0  # uncertainty of the paper's number itself (a value read off a figure)
     paper_parts: tuple = ()  # for a difference: the paper's two accuracies, whose binomial errors its number carries
     out_of: str = ""  # for a count: the parameter it is a count out of (the wrong set: of n_train training images)
-    source: str = ""  # where `paper` comes from when not the chapter's paper (a published reference run)
+    source: str = ""  # a word for where `paper` comes from when not the papers (a reference run; the label names it)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -587,7 +587,7 @@ EXPERIMENTS = {
             "leak_gap": Metric("true-label model: FGSM minus clean test accuracy at the training eps (reference: "
                                "PyTorch-Robust's FGSM-AT, 96.34% against 91.94%)", paper=0.9634 - 0.9194, chance=0.0,
                                paper_parts=(0.9634, 0.9194), kind="difference", fmt="{:+.2%}",
-                               short="FGSM minus clean (small CNN)", source="reference: PyTorch-Robust"),
+                               short="FGSM minus clean (small CNN)", source="reference"),
             "leak_gap_sd": Metric("that gap, standard deviation over seeds", kind="spread", fmt="{:.2%}"),
             "leaking_seeds": Metric("share of seeds whose gap exceeds twice its standard error",
                                     kind="share", fmt="{:.0%}"),
