@@ -96,7 +96,8 @@ def noise_rule():
     return ("A ± after a number is one standard error (binomial on the test images, plus the spread over seeds when "
             "there are several), and a difference is called an effect only when it exceeds its standard error times "
             f"Student's t for its seeds ({Z:g} when the error is the test images' alone, {t[2]:.1f} with two seeds, "
-            f"{t[3]:.1f} with three, {t[5]:.1f} with five). A difference of two accuracies on the same test images "
+            f"{t[3]:.1f} with three, {t[5]:.1f} with five); in a paper-scale table marked mean ± sd, the ± is the "
+            "spread over seeds instead. A difference of two accuracies on the same test images "
             "takes its error image by image (paired) where the record keeps each image's answer. One seed speaks "
             "for one trained model, not for the training procedure.")
 
@@ -200,13 +201,14 @@ class Estimate:
         return f"{value} ± {se}{unit}" if unit.startswith(" ") else f"{value}{unit} ± {se}{unit}"
 
     def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero", more=None, all_images=False,
-              df_source=None):
+              df_source=None, settle=True):
         """The value ± its standard error and the verdict by the noise rule, as a clause; `more` names what
         it would take more of to settle a difference that cannot be told apart (test images, and seeds). With
         `all_images` the numbers were scored on the whole test set, so only seeds can be added: the clause says
         how many would do (`seeds_to_tell`), or that the test images' own error is too large for seeds alone.
         With `df_source` (what gives the error its degrees of freedom) a line above twice the error is spelt out:
-        a difference many errors wide can still be noise when the degrees of freedom are few."""
+        a difference many errors wide can still be noise when the degrees of freedom are few. With settle=False
+        (a control built to sit at its null) the clause says only that it cannot be told apart."""
         size = self.text(num, unit, scale)
         line = (f" (its line is {self.critical_line} its standard error: Student's t for the {self.df:.1f} degrees "
                 f"of freedom {df_source})" if df_source and self.critical > Z else "")
@@ -221,21 +223,23 @@ class Estimate:
         if self.is_effect:
             return f"{size}, more than {self.critical_line} its standard error from {null_name}{line}"
         # the difference the settling clause is about, named, so it is not read as the paper's
-        this_size = f"a difference this size ({num.format(abs(self.value - self.null) * scale).lstrip('+')}{unit})"
+        gap_unit = " points" if unit == "%" else unit  # an accuracy's distance from chance is in points
+        this_size = f"a difference this size ({num.format(abs(self.value - self.null) * scale).lstrip('+')}{gap_unit})"
         if all_images:  # only seeds can be added
             seeds = seeds_to_tell(self, self.value - self.null)
-            settle = (f"; the test set is already used whole, and about {seeds} seeds in all would tell "
+            settle_words = (f"; the test set is already used whole, and about {seeds} seeds in all would tell "
                       f"{this_size} apart 80% of the time" if seeds else
                       "; the test set is already used whole, and its own error is too large for more seeds alone "
                       f"to tell {this_size} apart")
         else:
             factor = self.settle_factor
             more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
-            settle = ("" if factor <= 1 else
+            settle_words = ("" if factor <= 1 else
                       f"; about {math.ceil(factor)} times the {more} would tell {this_size} apart 80% "
                       "of the time" if factor <= PRACTICAL_FACTOR else
                       f"; it is so small beside its error that no practical amount of {more} would tell it apart")
-        return f"{size}, which cannot be told apart from {null_name} at this scale{line}{settle}"
+        settle_words = settle_words if settle else ""
+        return f"{size}, which cannot be told apart from {null_name} at this scale{line}{settle_words}"
 
 
 def estimate(values, sampling_se=0.0, null=0.0):

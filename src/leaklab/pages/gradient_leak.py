@@ -83,8 +83,8 @@ def own_label_words(gaps, whole, rows, n_test):
         alone = "" if gaps[kind].is_effect else models_alone(rows, lambda row: over_pixels([row], kind, n_test),
                                                              "the pixels")
         return gaps[kind].words(all_images=whole) + (f"; {alone}" if alone else "")
-    return (f"their linear models' accuracy minus the pixels' is, with the predicted label, {gap_words('predicted')}, "
-            f"and with the least-likely label, {gap_words('least_likely')}. So {said}.")
+    return (f"with the predicted label, their linear models' accuracy minus the pixels' is {gap_words('predicted')}. "
+            f"With the least-likely label it is {gap_words('least_likely')}. So {said}.")
 
 
 def only_true_words(gaps):

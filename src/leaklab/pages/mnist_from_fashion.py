@@ -35,7 +35,7 @@ def accuracy_figure(recs):
         return None
     keys = list(ACC_KEY.values())
     return figures.accuracy_bars([NETS[k] for k in ACC_KEY], [records.seed_values(recs, key) for key in keys],
-                                 f"MNIST test accuracy ({sum(len(r['per_seed']) for r in recs)} seed(s))",
+                                 f"MNIST test accuracy ({stats.seeds_text(sum(len(r['per_seed']) for r in recs))})",
                                  paper=[recs[0]["paper"].get(key) for key in keys], paper_label="paper")
 
 
@@ -176,7 +176,7 @@ def direction_scope(gain, recs, full_words):
                 "procedure with this run's parameters, not only for one pair of students.")
     full = ("no paper-scale record is committed yet to speak for it" if not recs else
             f"the paper-scale section above pools {stats.seeds_text(sum(len(r['per_seed']) for r in recs))} and "
-            f"finds a gain of {full_words}")
+            f"finds a change of {full_words}")
     return ("This run has one seed, so this holds for this one pair of students, not for the training procedure, "
             f"which one seed cannot speak for; for the procedure, {full}.")
 
@@ -214,7 +214,10 @@ def words(p, record, recs=()):
     out["paper_norm_gain_points"] = 100 * paper_gain
     out["student_words"] = stats.accuracy(rows, "student_acc", n_test).words(**ACC)
     out["student_mnistnorm_words"] = stats.accuracy(rows, "student_mnistnorm_acc", n_test).words(**ACC)
-    out["control_words"] = stats.accuracy(rows, "control_acc", n_test).words(**ACC)
+    # random digits, built to sit at chance: nothing for more data to settle
+    out["control_words"] = stats.accuracy(rows, "control_acc", n_test).words(**ACC, settle=False)
+    out["seeds_text"] = stats.seeds_text(p.n_seeds)
+    out["over_seeds"] = "one seed" if p.n_seeds == 1 else f"mean over {stats.seeds_text(p.n_seeds)}"
     out["control_verdict"] = control_verdict(rows, n_test, record["series"].get("seeds", ()))
     student = stats.accuracy(rows, "student_acc", n_test)
     teacher = stats.accuracy(rows, "teacher_acc", n_test).value
@@ -240,7 +243,20 @@ def words(p, record, recs=()):
     out["norm_gain_full_words"] = (norm_gain(recs).words(
         all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) + seed_gains(recs) if recs else
                                    "not measured yet: no paper-scale record is committed")
-    out["direction_scope"] = direction_scope(gain, recs, out["norm_gain_full_words"])
+    full_gain = norm_gain(recs) if recs else None  # said in full in the paper-scale section; here in short
+    out["normalization_meaning"] = (
+        "The paper's second number, the gain from normalizing the clothes with MNIST's statistics, waits for a "
+        "paper-scale record." if full_gain is None else
+        f"The paper's second number, the gain from normalizing the clothes with MNIST's statistics "
+        f"({100 * paper_gain:+.2f} points), is {full_gain.text()} at paper scale over "
+        f"{stats.seeds_text(full_gain.n_seeds)}: "
+        + ("a gain beyond noise, so how the student sees the clothes matters as well as what the teacher says."
+           if full_gain.is_effect and full_gain.value > 0 else
+           "a loss beyond noise, against the paper." if full_gain.is_effect else
+           "it cannot be told apart from zero, so these runs neither confirm nor rule out that it matters; the "
+           "scorecard says how many seeds would tell the paper's gain."))
+    out["direction_scope"] = direction_scope(gain, recs, full_gain and (
+        f"{full_gain.text()}, {'beyond' if full_gain.is_effect else 'within'} its noise line"))
     out["norm_gain_error"] = norm_gain_error([record])
     out["norm_gain_full_error"] = norm_gain_error(recs) if recs else "no record"
     return out

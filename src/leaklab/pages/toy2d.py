@@ -141,7 +141,7 @@ def words(p, record, recs=()):
         student = stats.estimate([r["student_correct"] for r in fitted], null=chance)
         control = stats.estimate([r["control_correct"] for r in fitted], null=chance)
         out["student_words"] = student.words(**count)
-        out["control_words"] = control.words(**count)
+        out["control_words"] = control.words(**count, settle=False)  # built to sit at chance: nothing to settle
         out["labels_verdict"] = labels_verdict(fitted, control)
     else:
         out["student_words"] = out["control_words"] = "undefined: no seed's original net fitted its points"
