@@ -157,8 +157,24 @@ def random_words(rows, n_test):
     return f"{said}; {alone}" if alone else said
 
 
-def words(p, record):
-    """{glue name: value or Markdown text} for the prose about this run."""
+def full_controls_words(recs):
+    """The paper-scale records' features against the raw pixels, label by label, and the random label's against
+    chance, each by the noise rule over all their MLPs (the section's words; this build's run has its own)."""
+    if not recs:
+        return "No paper-scale record is committed yet."
+    rows, n_test = [row for r in recs for row in r["per_seed"]], recs[0]["series"]["n_test"]
+    whole = n_test >= data.TEST_SET_SIZE
+    gaps = "; ".join(f"with the {LABELS.get(k, k)} label {over_pixels(rows, k, n_test).words(all_images=whole)}"
+                     for k in ("true", "predicted", "least_likely"))
+    random = stats.accuracy(rows, "leak_random_acc", n_test).words("{:.2f}", "%", 100, "chance (10%)",
+                                                                   all_images=whole)
+    return (f"Over the {stats.seeds_text(len(rows)).replace('seed', 'untrained MLP')} of these records, the "
+            f"gradient-sign features' accuracy minus the raw pixels' is: {gaps}. With a random label the linear "
+            f"model reads the digit at {random}.")
+
+
+def words(p, record, recs=()):
+    """{glue name: value or Markdown text} for the prose about this run (and the paper-scale records')."""
     rows, n_test = record["per_seed"], record["series"]["n_test"]
     whole = n_test >= data.TEST_SET_SIZE
     paper = experiments.get("gradient_leak").metrics["leak_true_acc"].paper
@@ -176,7 +192,8 @@ def words(p, record):
             "random_words": random_words(rows, n_test),
             "gap_error": GAP_ERROR[experiments.stores_paired_error(over_pixels_key("true"), rows)],
             "only_true_words": only_true_words(gaps),
-            "least_likely_reading": least_likely_reading(gaps, whole)}
+            "least_likely_reading": least_likely_reading(gaps, whole),
+            "full_controls_words": full_controls_words(recs)}
 
 
 # ------------------------------------------------------------------ the hypothesis: a peakier softmax leaks less
