@@ -413,7 +413,8 @@ def test_a_control_whose_fgsm_images_get_easier_is_said_so():
     rows = [{"control_gap": g, "control_gap_se": 0.003} for g in (0.027, -0.01, 0.007, 0.005)]
     said = leak_conditions_page.control_easier_words(rows)
     assert said.startswith("In 2 of 4 seeds the predicted-label control's") and "true label wherever" in said
-    assert said.endswith("cannot be told apart from zero: its seeds scatter.")
+    assert said.endswith("the mean cannot be told apart from zero: the 2 seeds above zero sit beside others that "
+                         "are not.")
     assert leak_conditions_page.control_easier_words(rows[1:2]).startswith("In no seed")
     # the seed table says which way a gap beyond twice its error goes
     assert leak_conditions_page.beyond_words(0.027, 0.003) == "yes: FGSM easier"

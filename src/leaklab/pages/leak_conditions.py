@@ -285,11 +285,12 @@ def control_easier_words(rows):
         return ("In no seed is the predicted-label control's own gap above zero beyond twice its standard error: "
                 "true-label FGSM images did not become easier for it.")
     mean = stats.stored(rows, "control_gap")
+    # the mean's own words are given where the control's gap is first reported; here only what the seeds add
     over = ("" if len(rows) < 2 else
-            f" Over the seeds its gap is {mean.text()}, which "
-            + ("is above zero beyond noise." if mean.is_effect and mean.value > 0 else
-               "cannot be told apart from zero: its seeds scatter." if not mean.is_effect else
-               "is below zero beyond noise: its seeds scatter."))
+            " Over the seeds the mean is above zero beyond noise." if mean.is_effect and mean.value > 0 else
+            f" Over the seeds the mean cannot be told apart from zero: the {n} seeds above zero sit beside others "
+            "that are not." if not mean.is_effect else
+            f" Over the seeds the mean is below zero beyond noise, though {n} seeds' own gaps are above it.")
     return (f"In {n} of {len(rows)} seeds the predicted-label control's own gap is above zero beyond twice its "
             f"standard error, each for its own net: {CONTROL_EASIER_TOO}" + over)
 
@@ -440,8 +441,9 @@ def onset_words(rec):
                  + (f"all {jumped} {jump}." if not built else f"all {built} {build}." if not jumped else
                     f"{jumped} {jump}; the other {built} {build}."))
     text += (f" In {v['n_harder']} of {v['n_seeds']} seeds the true-label model's FGSM images are harder than clean "
-             f"ones, beyond noise, after some epoch (the attack winning, as it does on a model that has not learned "
-             f"to read the label); in {v['n_relapsed']} the gap leaked beyond noise and then fell back below it.")
+             f"ones, beyond noise, at some epoch (the attack winning, as it does on a model that has not learned "
+             f"to read the label); in {v['n_relapsed']} the gap leaked beyond noise at some epoch and was back within "
+             "noise or below zero at a later one.")
     return text
 
 
@@ -905,6 +907,17 @@ def cells_words(rec):
                                                  for eps, easier, harder, est in v["steps"]
                                                  if eps == e) for e in v["steps_eps"]]
         out["cells_steps_words"] = "; ".join(by_eps)
+        # does any step where the harder dataset's gap is lower beyond noise involve a cell that leaks?
+        reversed_leaking = [
+            (eps, harder, easier) for eps, easier, harder, est in v["steps"] if est.is_effect and est.value < 0
+            and any(v["learning"][(d, eps)]["leak"].is_effect and v["learning"][(d, eps)]["leak"].value > 0
+                    for d in (harder, easier))]
+        out["cells_reversal_lead"] = (
+            "No reversal involves a cell that leaks: where a harder dataset's gap is lower beyond noise, neither "
+            "cell's FGSM images are easier than its clean ones." if not reversed_leaking else
+            "A reversal involves a cell that leaks (" + "; ".join(
+                f"{DATASET_NAMES[h]} below {DATASET_NAMES[e]} at {eps:g}/255" for eps, h, e in reversed_leaking)
+            + "): there a harder problem leaks less, against the conjecture.")
     return out
 
 
