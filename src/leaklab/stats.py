@@ -330,9 +330,16 @@ def paired_gap_se(right_a, right_b):
     """Standard error of accuracy a minus accuracy b from two models' right-or-wrong on the same test images
     (boolean arrays): the spread of the per-image differences over sqrt(n). Images both get right or both get
     wrong add nothing, so it is smaller than the unpaired error whenever the models agree more than chance."""
+    return paired_combination_se([(1, right_a), (-1, right_b)])
+
+
+def paired_combination_se(weighted):
+    """Standard error of a weighted sum of accuracies, sum of w * accuracy, each from right-or-wrong on the same
+    test images ([(w, boolean array)]): the spread of the per-image sums over sqrt(n). A difference of two gaps
+    (one model's attacked minus clean, less another's) is the weights 1, -1, -1, 1."""
     # plain bools: a tensor's own elements are slow to iterate
-    right_a, right_b = (r.tolist() if hasattr(r, "tolist") else list(r) for r in (right_a, right_b))
-    n = len(right_a)
-    diffs = [int(a) - int(b) for a, b in zip(right_a, right_b)]
-    mean = sum(diffs) / n
-    return math.sqrt(max(sum(d * d for d in diffs) / n - mean * mean, 0.0) / max(n - 1, 1))
+    columns = [(w, r.tolist() if hasattr(r, "tolist") else list(r)) for w, r in weighted]
+    n = len(columns[0][1])
+    sums = [sum(w * int(right[i]) for w, right in columns) for i in range(n)]
+    mean = sum(sums) / n
+    return math.sqrt(max(sum(v * v for v in sums) / n - mean * mean, 0.0) / max(n - 1, 1))

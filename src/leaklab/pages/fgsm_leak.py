@@ -101,6 +101,26 @@ def show_eps_slider(model, test, eps, loss, initial, classes=None, paper_points=
             "eps": eps, "loss": loss, "paper_points": paper_points, "eps_max": eps_max, "step": step}
 
 
+def control_excess(record):
+    """Per seed that trained both, the true-label model's gap under true-label FGSM minus the predicted-label
+    control's gap under the same attack, with its error taken image by image (all four scores are on the same test
+    images): what training with the true label adds to the gap, the leak_conditions chapter's measure. [] for a
+    record without both models or their per-image answers."""
+    if ".npz" not in record.get("files", ()) and ".npz" not in record.get("_files", {}):
+        return []
+    arrays, n = records.arrays(record), record["series"]["n_test"]
+    rows = []
+    for row in record["per_seed"]:
+        keys = [f"seed{row['seed']}_{model}_{scored}_correct" for model in ("true", "predicted")
+                for scored in ("true", "clean")]
+        if row.get("leak_gap") is None or row.get("leak_gap_predicted") is None or not all(k in arrays for k in keys):
+            continue
+        right = [records.unpacked_bits(arrays[k], n) for k in keys]
+        rows.append({"excess": (right[0].mean() - right[1].mean()) - (right[2].mean() - right[3].mean()),
+                     "excess_se": stats.paired_combination_se(list(zip((1, -1, -1, 1), right)))})
+    return rows
+
+
 def words(p, record, recs=()):
     """{glue name: value or Markdown text} for the prose about this run (and the paper-scale records: `full_words`)."""
     exp = experiments.get("fgsm_leak")
@@ -112,6 +132,7 @@ def words(p, record, recs=()):
     blog = exp.profiles["full"]  # the blog's attack law
     magnified = (p.adv_share, p.train_eps) != (blog["adv_share"], blog["train_eps"])
     true = gaps["true"]
+    excess = control_excess(record)
     whole = record["series"]["n_test"] >= data.TEST_SET_SIZE  # only seeds can shrink the errors
     leaks = [NAMES[k] for k, g in gaps.items() if g.is_effect and g.value > 0]
     unclear = [NAMES[k] for k, g in gaps.items() if not g.is_effect]
@@ -140,6 +161,8 @@ def words(p, record, recs=()):
                          if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),
         "leak_words": true.words(all_images=whole),
         "label_advantage_words": stats.stored(rows, "label_advantage").words(all_images=whole),
+        "control_excess_words": (stats.stored(excess, "excess").words(all_images=whole) if excess else
+                                 "not measured: this run did not train both the true-label model and the control"),
         "loss_rise_words": loss_rise_words(rows, whole),
         "loss_drop_words": stats.stored(rows, "loss_drop").words("{:+.3f}", "", 1, all_images=whole),
         "gap_list": "; ".join(f"{NAMES[k]}: {g.text()}" for k, g in gaps.items()),
