@@ -71,9 +71,10 @@ def verdict(recs, wording):
         return "This run has no sample sweep (`sweep_points` = 1)."
     (whole, _, _), (fewest, acc, minus) = sizes[0], sizes[-1]
     whole, fewest = size_text(whole), size_text(fewest)
-    short = [n for n, _, d in sizes[1:] if d.is_effect and d.value < 0]
-    better = [n for n, _, d in sizes[1:] if d.is_effect and d.value > 0]
-    same = [n for n, _, d in sizes[1:] if not d.is_effect]
+    between = sizes[1:-1]  # the sizes between the whole set and the smallest, which the first sentence gives
+    short = [n for n, _, d in between if d.is_effect and d.value < 0]
+    better = [n for n, _, d in between if d.is_effect and d.value > 0]
+    same = [n for n, _, d in between if not d.is_effect]
     against_chance = ("cannot be told apart from chance (10%)" if not acc.is_effect else
                       "is above chance (10%) beyond noise" if acc.value > acc.null else
                       "is below chance (10%) beyond noise")
