@@ -231,7 +231,7 @@ def test_cifar_pages_show_this_builds_numbers_figures_and_scale(built_book, name
     assert html.count("<img") >= 2
     assert html.count('class="leaklab-frame-slider"') == sliders
     # the quick profile is scaled down and the page says how; the data is labelled as the JPEG copy
-    assert "scaled down from the paper's" in page and "(full: " in page
+    assert "differs from the paper-scale (full) profile in" in page and "(full: " in page
     assert "JPEG-recompressed copy" in page and "JPEG-recompressed copy" in record["data"]["sources"][0]
     assert "application/vnd.jupyter.widget-state+json" not in html
 

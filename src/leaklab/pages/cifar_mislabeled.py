@@ -124,7 +124,8 @@ def words(p, record, recs=()):
         "paper_teacher_train": paper["teacher_train_acc"], "paper_n_wrong": paper["n_wrong"],
         "full_teacher_lr": exp.profiles["full"]["teacher_lr"], "full_epochs": exp.profiles["full"]["epochs"],
         "full_n_train": exp.profiles["full"]["n_train"], "full_width": exp.profiles["full"]["width"],
-        "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. The effect, not the paper's "
+        "scale_note": (f"**Scale.** This run differs from the paper-scale (full) profile in {note}. "
+                       "The effect, not the paper's "
                        "number, is what it can show; the full profile runs the paper's setup." if note else
                        "**Scale.** This run uses the paper's full setup."),
         "data_note": data.describe(record["data"]["sources"][0]),

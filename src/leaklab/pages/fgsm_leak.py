@@ -144,7 +144,8 @@ def words(p, record, recs=()):
         "paper_peak_eps": paper["loss_peak_eps"], "eps_max_full": blog["eps_max"], "epochs_full": blog["epochs"],
         "n_train_full": blog["n_train"],
         "data_note": data.describe(record["data"]["sources"][0]),
-        "scale_note": (f"**Scale.** This run is scaled down from the paper's: {note}. A small net trained briefly "
+        "scale_note": (f"**Scale.** This run differs from the paper-scale (full) profile in {note}. "
+                       "A small net trained briefly "
                        f"is far from the blog's {paper['clean_acc']:.0%} model, so its numbers are not the paper's; "
                        "the full profile runs the paper's setup." + (
                            " The attack is magnified too (a larger share of each batch, one large eps), so this "
