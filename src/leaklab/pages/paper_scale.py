@@ -96,7 +96,8 @@ def missing(name):
     gpu = ("Its full profile is meant for a GPU, and takes hours to days on a CPU. "
            if exp.needs_gpu else "")
     return (f"No paper-scale record of this experiment is committed yet. {gpu}One command makes one, after `make "
-            f"install` (on a GPU machine, `make TORCH=torch install`):\n\n```bash\n.venv/bin/leaklab compute {name} "
+            f"install data` (on a GPU machine, `make TORCH=torch install data`) and, offline, with `LEAKLAB_DATA` set "
+            f"as the README's \"Data\" says:\n\n```bash\n.venv/bin/leaklab compute {name} "
             f"--profile full\n```\n\nExpected time: {exp.full_cost}. It writes a record under "
             f"`results/{name}/`; commit it and this section shows it.")
 
