@@ -626,8 +626,10 @@ def eps_slider(recs, record):
     p, seeds = use[0]["params"], use[0]["series"]["seeds"]
     eps = use[0]["series"]["eps"]
     loss = [sum(s["curve"]["loss"][i] for s in seeds) / len(seeds) for i in range(len(eps))]
-    records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record)"
-                        if use is recs else "this run's true-label model (first seed)"})
+    records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record; "
+                                        "the loss beside each frame is the mean over that record's seeds)"
+                        if use is recs else "this run's true-label model (first seed; the loss beside each frame is "
+                                            "the mean over this run's seeds)"})
     at = eval_eps(types.SimpleNamespace(**p), p["train_eps"])
     return show_eps_slider(model_from_record(use[0]), data.load(p["dataset"], "test"), eps,
                                      loss, at, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)
