@@ -87,7 +87,16 @@ def table(name, recs):
                 f"{text(m, max(row['per_seed']))} (median {text(m, statistics.median(row['per_seed']))}); "
                 "the figure below shows them all")
         head.append(f"| {m.label} | {m.plain(m.paper)} | {ours} | {each} | {verdict(name, row['key'], recs)} |")
-    return "\n".join(head)
+    return "\n".join(head) + "\n\n" + VERDICT_BAND
+
+
+# how the section's verdicts compare our mean with the paper's number: said where the reader meets them
+VERDICT_BAND = ("The verdicts are the front page's scorecard's. An effect is first tested against its null by the "
+                "noise rule; its size is then compared with the paper's number, which is one run of the paper's "
+                "procedure, by the band a single new run of ours could fall in (our spread over seeds, with both "
+                "numbers' sampling errors): wider than the noise line of our mean, so *reproduced* and *matches the "
+                "paper* say that the paper's run could have been one of ours, not that the two agree to our mean's "
+                "error.")
 
 
 def missing(name):
