@@ -76,6 +76,16 @@ def sample_slider(recs, record):
 CHANCE = 0.1  # ten classes
 
 
+def class_bias_top_share(seed):
+    """What the mean top wrong-label share would be if the teacher's wrong labels followed only how often it gives
+    each class across the wrong set (its class bias), whatever the image: for each true class, the largest other
+    class's share of the labels the teacher gives overall, that class left out; the mean over the classes."""
+    given = seed["given_counts"]
+    tops = [max(given[k] for k in range(len(given)) if k != c) / (sum(given) - given[c])
+            for c in range(len(given)) if sum(given) > given[c]]
+    return sum(tops) / len(tops)
+
+
 def share_above_chance(student, teacher):
     """How much of its teacher's test accuracy above chance a student recovers: (student - 10%) / (teacher - 10%),
     so that the 10 points any guess gets count for neither (None for a teacher no better than chance)."""
@@ -137,6 +147,8 @@ def words(p, record, recs=()):
             all_images=n_test >= data.TEST_SET_SIZE) if paired_rows else
         "(a margin this run cannot give: it did not train both)",
         "full_recovery_words": recovery_words(recs),
+        "bias_top_share": (sum(class_bias_top_share(seed) for seed in record["series"]["seeds"])
+                           / len(record["series"]["seeds"])),
         "student_of_teacher": math.nan if student is None else (
             share_above_chance(student, metrics["teacher_test_acc"]) or math.nan),
         "paper_student_of_teacher": share_above_chance(paper["student_acc"], paper["teacher_test_acc"]),
