@@ -214,11 +214,15 @@ def accuracy_bars(names, per_seed, title, paper=None, paper_label="paper", chanc
         ax.plot(values, [yi] * len(values), "o", color="black", ms=3.5, alpha=0.7,
                 label="one seed" if yi == y[0] else None)
     papers = paper if isinstance(paper, (list, tuple)) else [None] * len(names)
-    for yi, m, sd, values, p in zip(y, means, sds, per_seed, papers):
-        # right of everything on its row (error bar, seeds, the paper's star), so none of them covers it
-        right = max([m + sd, *values] + ([p] if p is not None else []))
-        ax.text(right + 0.035, yi, f"{m:.1%}", va="center", fontsize=9,
-                bbox=dict(facecolor="white", edgecolor="none", pad=1))  # legible over the chance line
+    for yi, m, sd, values in zip(y, means, sds, per_seed):
+        # the bar's own value inside its base, where nothing else on the row is drawn and no reader takes it for
+        # the paper's star; a bar too short to hold it gets it just past its error bar
+        if m > 0.15:
+            ax.text(0.012, yi, f"{m:.1%}", va="center", ha="left", fontsize=9, color="white", fontweight="bold",
+                    bbox=dict(facecolor="#4c72b0", edgecolor="none", pad=1), zorder=5)  # over the chance line
+        else:
+            ax.text(max([m + sd, *values]) + 0.02, yi, f"{m:.1%}", va="center", fontsize=9,
+                    bbox=dict(facecolor="white", edgecolor="none", pad=1))
     if isinstance(paper, (list, tuple)):  # one paper number per bar, None where the paper gives none
         marked = [(p, yi) for p, yi in zip(papers, y) if p is not None]
         ax.plot([p for p, _ in marked], [yi for _, yi in marked], "*", color=PAPER_COLOR, ms=14,
