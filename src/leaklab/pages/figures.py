@@ -104,7 +104,8 @@ def eps_sweep(eps, score_mean, score_sd, flipped_mean, n_points, paper, paper_ep
     ax.plot([paper_eps], [paper], "*", color=PAPER_COLOR, ms=14, label=f"paper: {paper}/{n_points}")
     ax.axhline(chance, color="black", ls="--", lw=1.2, label="chance")
     ax.set(xlabel="l∞ radius eps", ylabel=f"correct of {n_points}", title="New net's score against eps")
-    ax.legend(frameon=False, fontsize=9)
+    # below the axes: inside, the chance line ran through it
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     ax2.plot(eps, flipped_mean, "o-", color="#dd8452", ms=4)
     ax2.set(xlabel="l∞ radius eps", ylabel="flipped points (mean)",
             title="How many points the attack flips", ylim=(0, n_points))
