@@ -222,24 +222,27 @@ class Estimate:
             return f"{size} for this one trained model ({side} {Z:g} standard errors of {null_name} on its test images)"
         if self.is_effect:
             return f"{size}, more than {self.critical_line} its standard error from {null_name}{line}"
-        # the difference the settling clause is about, named, so it is not read as the paper's
+        said = f"{size}, which cannot be told apart from {null_name} at this scale{line}"
+        return said + self.settle_words(num, unit, scale, more, all_images) if settle else said
+
+    def settle_words(self, num, unit, scale, more, all_images):
+        """What more data would tell a difference that cannot be told apart (`words`): seeds alone when the test
+        set is used whole, else a factor on the test images and seeds."""
+        # the difference the clause is about, named, so it is not read as the paper's
         gap_unit = " points" if unit == "%" else unit  # an accuracy's distance from chance is in points
         this_size = f"a difference this size ({num.format(abs(self.value - self.null) * scale).lstrip('+')}{gap_unit})"
         if all_images:  # only seeds can be added
             seeds = seeds_to_tell(self, self.value - self.null)
-            settle_words = (f"; the test set is already used whole, and about {seeds} seeds in all would tell "
-                      f"{this_size} apart 80% of the time" if seeds else
-                      "; the test set is already used whole, and its own error is too large for more seeds alone "
-                      f"to tell {this_size} apart")
-        else:
-            factor = self.settle_factor
-            more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
-            settle_words = ("" if factor <= 1 else
-                      f"; about {math.ceil(factor)} times the {more} would tell {this_size} apart 80% "
-                      "of the time" if factor <= PRACTICAL_FACTOR else
-                      f"; it is so small beside its error that no practical amount of {more} would tell it apart")
-        settle_words = settle_words if settle else ""
-        return f"{size}, which cannot be told apart from {null_name} at this scale{line}{settle_words}"
+            return (f"; the test set is already used whole, and about {seeds} seeds in all would tell {this_size} "
+                    "apart 80% of the time" if seeds else
+                    "; the test set is already used whole, and its own error is too large for more seeds alone to "
+                    f"tell {this_size} apart")
+        factor = self.settle_factor
+        more = more or ("test images and seeds" if self.n_seeds > 1 else "test images")
+        return ("" if factor <= 1 else
+                f"; about {math.ceil(factor)} times the {more} would tell {this_size} apart 80% of the time"
+                if factor <= PRACTICAL_FACTOR else
+                f"; it is so small beside its error that no practical amount of {more} would tell it apart")
 
 
 def estimate(values, sampling_se=0.0, null=0.0):
@@ -337,9 +340,11 @@ def paired_combination_se(weighted):
     """Standard error of a weighted sum of accuracies, sum of w * accuracy, each from right-or-wrong on the same
     test images ([(w, boolean array)]): the spread of the per-image sums over sqrt(n). A difference of two gaps
     (one model's attacked minus clean, less another's) is the weights 1, -1, -1, 1."""
-    # plain bools: a tensor's own elements are slow to iterate
-    columns = [(w, r.tolist() if hasattr(r, "tolist") else list(r)) for w, r in weighted]
-    n = len(columns[0][1])
-    sums = [sum(w * int(right[i]) for w, right in columns) for i in range(n)]
+    sums = None
+    for weight, right in weighted:  # a column at a time: as fast as the two-model difference it generalizes
+        right = right.tolist() if hasattr(right, "tolist") else list(right)  # a tensor's elements are slow to iterate
+        sums = ([weight * int(v) for v in right] if sums is None else
+                [total + weight * int(v) for total, v in zip(sums, right)])
+    n = len(sums)
     mean = sum(sums) / n
     return math.sqrt(max(sum(v * v for v in sums) / n - mean * mean, 0.0) / max(n - 1, 1))
