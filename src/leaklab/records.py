@@ -159,6 +159,13 @@ def arrays(record):
         return {k: npz[k] for k in npz.files}
 
 
+def kept_arrays(record):
+    """The arrays kept beside a record (`arrays`), or {} for a record without an .npz (made before it kept one)."""
+    if ".npz" not in record.get("files", ()) and ".npz" not in record.get("_files", {}):
+        return {}
+    return arrays(record)
+
+
 def file_bytes(record, suffix):
     """A file kept beside a record: from memory for this run's record, from disk for a loaded one."""
     if suffix in record.get("_files", {}):

@@ -106,9 +106,7 @@ def control_excess(record):
     control's gap under the same attack, with its error taken image by image (all four scores are on the same test
     images): what training with the true label adds to the gap, the leak_conditions chapter's measure. [] for a
     record without both models or their per-image answers."""
-    if ".npz" not in record.get("files", ()) and ".npz" not in record.get("_files", {}):
-        return []
-    arrays, n = records.arrays(record), record["series"]["n_test"]
+    arrays, n = records.kept_arrays(record), record["series"]["n_test"]
     rows = []
     for row in record["per_seed"]:
         keys = [f"seed{row['seed']}_{model}_{scored}_correct" for model in ("true", "predicted")

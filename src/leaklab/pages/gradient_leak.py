@@ -349,19 +349,12 @@ AT_CEILING = ("Yet at logit scale 1 it cannot be told apart from 100%, its ceili
               "too, so the accuracy cannot test the hypothesis. ")
 
 
-def kept_arrays(record):
-    """The arrays kept beside a record ({} for a record without an .npz)."""
-    if ".npz" not in record.get("files", ()) and ".npz" not in record.get("_files", {}):
-        return {}
-    return records.arrays(record)
-
-
 def accuracy_change(matched, n_test):
     """The true-label features' accuracy at the larger logit scale minus the default's, seed by seed: (its
     Estimate, whether its error is paired). Paired on the same test images where both records keep each
     classifier's answer per image (gradient_leak.right_key), else the unpaired error of records made before."""
     # each record's .npz read once, not once per seed
-    arrays = {id(rec): kept_arrays(rec) for pair in matched for _, rec in pair}
+    arrays = {id(rec): records.kept_arrays(rec) for pair in matched for _, rec in pair}
     rows = []
     for (b, b_rec), (t, t_rec) in matched:
         rights = [arrays[id(rec)].get(right_key(row["seed"], "true")) for row, rec in ((b, b_rec), (t, t_rec))]
