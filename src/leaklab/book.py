@@ -73,11 +73,6 @@ def claim_notebooks():
     return [f.split("/", 1)[1] for f in toc_files() if f.startswith("notebooks/")]
 
 
-# the scorecard's cell says which way a claim is not reproduced (experiments.verdict); its footnote gives the reason
-NOT_REPRODUCED_WAYS = {"an effect, but stronger": "stronger", "an effect, but weaker": "weaker",
-                       "the opposite": "the opposite effect", "cannot be told": "no effect"}
-
-
 def scorecard(build_records, results_dir):
     """The front page's table (MyST markdown), one row per paper number: claim, what (its full description
     in a footnote), paper, ours at paper scale, this build, verdict.
@@ -107,7 +102,8 @@ def scorecard(build_records, results_dir):
             # the cell gives the verdict's word; its reasons (how many seeds would tell, ...) go to the footnote
             verdict = paper_scale.verdict(name, key, judged)
             word, _, reason = verdict.partition(": ")
-            which_way = next((way for start, way in NOT_REPRODUCED_WAYS.items() if reason.startswith(start)), None)
+            which_way = next((way for start, way in experiments.NOT_REPRODUCED_WAYS.items()
+                              if reason.startswith(start)), None)
             cell = f"{word} ({which_way})" if word == "not reproduced" and which_way else word
             notes.append(f"[^{note}]: {metric.label[0].upper()}{metric.label[1:]}."
                          + (f" Verdict: {word}, {reason}." if reason else "") + jpeg)

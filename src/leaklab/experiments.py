@@ -766,6 +766,12 @@ def estimate(name, key, rows, n_test=None):
     return stats.stored(rows, seed_key, null=null)
 
 
+# which way a claim is not reproduced, by how `verdict`'s reason begins: the scorecard's cell gives the way, its
+# footnote the reason
+NOT_REPRODUCED_WAYS = {"an effect, but stronger": "stronger", "an effect, but weaker": "weaker",
+                       "the opposite": "the opposite effect", "cannot be told": "no effect"}
+
+
 def verdict(name, key, est, n_test=None):
     """The scorecard's word on one measured metric, the paper's claim judged as a claim: its effect tested
     against its null by the noise rule (Student's t for its seeds), then its size against the paper's number

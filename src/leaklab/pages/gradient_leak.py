@@ -168,7 +168,7 @@ def full_controls_words(recs):
                      for k in ("true", "predicted", "least_likely"))
     random = stats.accuracy(rows, "leak_random_acc", n_test).words("{:.2f}", "%", 100, "chance (10%)",
                                                                    all_images=whole)
-    return (f"Over the {stats.seeds_text(len(rows)).replace('seed', 'untrained MLP')} of these records, the "
+    return (f"Over the {len(rows)} untrained MLP{'s' if len(rows) != 1 else ''} of these records, the "
             f"gradient-sign features' accuracy minus the raw pixels' is: {gaps}. With a random label the linear "
             f"model reads the digit at {random}.")
 

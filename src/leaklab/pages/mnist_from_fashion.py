@@ -238,12 +238,13 @@ def words(p, record, recs=()):
     # picks the notebook's sentence on the direction (book.keep_holding_branches)
     out["direction_case"] = ("carries_over" if gain.is_effect and gain.value > 0 else
                              "reversed" if gain.is_effect else "unclear")
-    out["norm_gain_full_versus_paper"] = (FULL_VERSUS_PAPER[versus_paper(norm_gain(recs), paper_gain)] if recs else
+    full_gain = norm_gain(recs) if recs else None
+    out["norm_gain_full_versus_paper"] = (FULL_VERSUS_PAPER[versus_paper(full_gain, paper_gain)] if recs else
                                           "not measured: no paper-scale record is committed")
-    out["norm_gain_full_words"] = (norm_gain(recs).words(
+    out["norm_gain_full_words"] = (full_gain.words(
         all_images=recs[0]["series"]["n_test"] >= data.TEST_SET_SIZE) + seed_gains(recs) if recs else
                                    "not measured yet: no paper-scale record is committed")
-    full_gain = norm_gain(recs) if recs else None  # said in full in the paper-scale section; here in short
+    # said in full in the paper-scale section; in What it means and the direction's scope, in short
     out["normalization_meaning"] = (
         "The paper's second number, the gain from normalizing the clothes with MNIST's statistics, waits for a "
         "paper-scale record." if full_gain is None else

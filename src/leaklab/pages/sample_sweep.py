@@ -92,7 +92,8 @@ def verdict(recs, wording):
     if same:
         parts.append(f"With {sizes_text(same)} the difference from the whole set's cannot be told apart from zero "
                      "at this scale.")
-    n_seeds, n_other = len(sweeps(recs)), len(all_sweeps(recs)) - len(sweeps(recs))
+    n_seeds = len(sweeps(recs))
+    n_other = len(all_sweeps(recs)) - n_seeds
     over = "" if n_seeds == 1 else f", over {stats.seeds_text(n_seeds)}"
     parts.append(f"(Differences paired on the same {recs[0]['series']['n_test']:,} {wording.test_items}{over}.)")
     if n_other:

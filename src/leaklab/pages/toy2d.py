@@ -33,7 +33,7 @@ def peak_words(sweep, n_points):
     scores = [row for row, fits in zip(sweep["score"], sweep["fits"]) if fits]
     if not scores:
         return "No seed of the sweep fitted its points, so it has no scores."
-    eps, mean = sweep["eps"], [sum(column) / len(scores) for column in zip(*scores)]
+    eps, mean = sweep["eps"], sweep_stats(sweep)[0]
     best = max(range(len(mean)), key=mean.__getitem__)
     top = stats.estimate([row[best] for row in scores], null=n_points / 2).text("{:.1f}", f"/{n_points}", 1)
     level = [i for i in range(len(mean))
