@@ -21,9 +21,34 @@ def text_of(path):
 
 
 def test_build_leaves_no_tracked_file_modified(tree_status_before_build, built_book):
+    """Where this session built the book; a build made before it (`make book` in .ci/run) checked itself
+    (book.check_tracked_untouched, below)."""
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                             capture_output=True, text=True).stdout
     assert status == tree_status_before_build
+
+
+def test_a_build_that_changes_a_tracked_file_fails(tmp_path, monkeypatch):
+    from leaklab import book
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.ipynb").write_text("{}")
+    (tmp_path / "b.md").write_text("b")
+    git("add", "a.ipynb", "b.md")
+    git("commit", "-q", "-m", "x")
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    (tmp_path / "b.md").write_text("edited before the build")  # already changed: not the build's doing
+    before = book.tracked_status()
+    (tmp_path / "_build").mkdir()
+    (tmp_path / "_build" / "out.html").write_text("untracked output")
+    book.check_tracked_untouched(before)
+    (tmp_path / "a.ipynb").write_text('{"outputs": 1}')
+    with pytest.raises(experiments.RunError, match=r"changed tracked files.*: a\.ipynb$"):
+        book.check_tracked_untouched(before)
 
 
 def scorecard_rows(page):

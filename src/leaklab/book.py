@@ -221,13 +221,29 @@ def terminal_text(text):
     return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
+def tracked_status():
+    """`git status` of the tracked files ('' outside a git checkout)."""
+    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                          text=True)
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+def check_tracked_untouched(before):
+    """A build writes only under _build/; a tracked file it changed (a notebook saved with outputs, a record
+    rewritten) fails it, so that `make book` catches it before the tests reuse the build."""
+    changed = sorted(set(tracked_status().splitlines()) - set(before.splitlines()))
+    if changed:
+        raise experiments.RunError("the build changed tracked files (or they were edited while it ran): "
+                                   + ", ".join(line[3:] for line in changed))
+
+
 def build(profile="quick", log=print):
     """Execute, record, render. Returns the path of the HTML front page."""
     timings = []
     total = time.perf_counter()
     params = {name: experiments.resolve(name, profile) for name in claim_notebooks()}  # check all first
     runner.check_data(params)
-    inputs = inputs_digest(profile)
+    inputs, tracked_before = inputs_digest(profile), tracked_status()
 
     t = time.perf_counter()
     stage_sources()
@@ -259,6 +275,7 @@ def build(profile="quick", log=print):
     if HTML.exists():
         shutil.rmtree(HTML)
     shutil.move(str(out / "_build" / "html"), HTML)
+    check_tracked_untouched(tracked_before)
     STAMP.write_text(json.dumps({"profile": profile, "inputs": inputs}))
     timings.append(("jupyter-book build", time.perf_counter() - t))
     timings.append(("total", time.perf_counter() - total))
