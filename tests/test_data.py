@@ -339,6 +339,9 @@ def test_parsed_once_then_from_npy(isolated, monkeypatch):
         npy.write_bytes(npy.read_bytes()[:1000])
     data._clear_cache()
     assert torch.equal(data.load("mnist", "test").labels, first.labels)
+    monkeypatch.setattr(data, "_parse_idx", no_parsing)  # ... and rebuilt: the next process reads it, parsing nothing
+    data._clear_cache()
+    assert torch.equal(data.load("mnist", "test").labels, first.labels)
 
 
 # --- the real data sets -------------------------------------------------------------------------

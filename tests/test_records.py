@@ -263,10 +263,12 @@ def test_a_record_resumed_over_sittings_says_how_long_its_epochs_trained():
     assert records.time_text(whole).startswith("1 min of training, partly in earlier runs")
 
 
-def test_a_cpu_records_whether_bf16_autocast_ran():
+def test_a_cpu_records_whether_bf16_autocast_ran(monkeypatch):
     """A CPU with bf16 units trains under bf16 autocast by default, which changes the numbers: the record's device
-    line says which ran, as it does on CUDA."""
+    line says which ran, as it does on CUDA. Both ways, whatever this CPU has (LEAKLAB_BF16 decides)."""
     from leaklab import training
 
-    line = training.describe_device("cpu")
-    assert line.startswith("cpu (") and f"bf16 autocast {'on' if training.bf16_helps('cpu') else 'off'}" in line
+    for forced, said in (("1", "on"), ("0", "off")):
+        monkeypatch.setenv("LEAKLAB_BF16", forced)
+        line = training.describe_device("cpu")
+        assert line.startswith("cpu (") and line.endswith(f"bf16 autocast {said})")
