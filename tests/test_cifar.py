@@ -142,6 +142,21 @@ def test_a_killed_run_resumes_and_ends_in_the_same_state(tmp_path, monkeypatch):
     assert torch.equal(again.state_dict()["net.fc.weight"], straight.state_dict()["net.fc.weight"])
 
 
+def test_a_checkpoint_never_resumes_on_other_training_data(tmp_path, monkeypatch):
+    """A student's training set (a teacher's mistakes) is recomputed in every process: one image more or less, or
+    one label changed, and the killed run's checkpoint must not go on with it."""
+    images, labels = tiny_data()
+    args = dict(epochs=2, batch_size=64, lr=0.05, device="cpu", progress=False, seed=5)
+    path = tmp_path / "run.pt"
+    killed_at_write(monkeypatch, 1, images, labels, path, **args)
+    other = labels.clone()
+    other[0] = (other[0] + 1) % 10
+    for x, y, changed_args in [(images, other, {}), (images[:-1], labels[:-1], {}), (images, labels, {"batch_size": 32})]:
+        with pytest.raises(training.RunError, match="written for other training images"):
+            training.fit(tiny_model(), x, y, checkpoint=path, **{**args, **changed_args})
+    training.fit(tiny_model(), images, labels, checkpoint=path, **args)  # the same data resume
+
+
 def test_fgsm_steps_and_their_labels():
     images, labels = tiny_data(16)
     model = tiny_model().eval()

@@ -267,10 +267,14 @@ def test_checkpoints_refuse_arbitrary_pickles(tmp_path):
 
     path = tmp_path / "evil.pt"
     torch.save({"fine": torch.ones(2), "odd": SimpleNamespace(a=1)}, path)  # not a plain container
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(training.RunError, match=f"cannot read the checkpoint {path} .*delete it") as refused:
         training.load_checkpoint(path)
+    assert isinstance(refused.value.__cause__, pickle.UnpicklingError)
     training.save_checkpoint({"x": torch.ones(2), "n": 3, "s": "a"}, path)
     assert training.load_checkpoint(path)["n"] == 3
+    path.write_bytes(path.read_bytes()[:100])  # cut short (a full disk): named, not torch's reader error
+    with pytest.raises(training.RunError, match="cannot read the checkpoint"):
+        training.load_checkpoint(path)
 
 
 def test_checkpoint_dir_depends_on_parameters():

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from tiny import TINY
 
 from leaklab import data, experiments, records, runner
@@ -169,9 +170,12 @@ def test_checkpoints_never_cross_arithmetic(monkeypatch):
     monkeypatch.setenv("LEAKLAB_BF16", "1")
     with_bf16 = key()
     monkeypatch.setenv("LEAKLAB_BF16", "0")
-    assert key() != with_bf16 and training.arithmetic("cpu") == "cpu fp32"
-    assert key() == records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], "cpu fp32") != \
-        records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], "cuda fp32")
+    eager = f"cpu fp32 eager torch {torch.__version__}"
+    assert key() != with_bf16 and training.arithmetic("cpu") == eager
+    assert key() == records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], eager) != \
+        records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], eager.replace("cpu", "cuda"))
+    monkeypatch.setenv("LEAKLAB_COMPILE", "1")  # a compiled run's pieces are not resumed eager, nor the other way
+    assert key() != records.checkpoint_dir("cifar_mislabeled", p, ["a" * 64], eager)
 
 
 def test_runs_that_differ_only_in_which_nets_they_train_share_checkpoints(tmp_path, monkeypatch):

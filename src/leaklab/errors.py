@@ -7,4 +7,5 @@ class ParameterError(ValueError):
 
 
 class RunError(RuntimeError):
-    """A notebook or the book build failed; the message carries the failing cell's error."""
+    """A run, a notebook or the book build cannot go on: a failing cell's error, a checkpoint that is damaged or
+    was written for other data."""

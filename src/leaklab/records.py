@@ -319,8 +319,9 @@ def checkpoint_dir(name, params, data=(), arithmetic=""):
 
     The key covers the parameters (but the SELECTION_PARAMS), the data (`data`: the digests of the
     datasets used, see data.Dataset), the library's source and the arithmetic (`training.arithmetic`: the
-    device's type and bf16 autocast, which LEAKLAB_BF16 or the CPU's own bf16 units switch), so a run never
-    resumes from pieces computed from other data, by other code or in other arithmetic.
+    device's type, bf16 autocast, which LEAKLAB_BF16 or the CPU's own bf16 units switch, torch.compile and the
+    torch release), so a run never resumes from pieces computed from other data, by other code or in other
+    arithmetic. (`training.fit` checks each network's own training set against its checkpoint as well.)
     """
     given = {k: v for k, v in dict(vars(params)).items() if k not in SELECTION_PARAMS}
     digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode())

@@ -1,5 +1,6 @@
 """Training loops: full-batch for the toy's tiny nets; one minibatch loop for every image model."""
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from . import attacks, files, stats
-from .errors import ParameterError
+from .errors import ParameterError, RunError
 
 
 def fit_full_batch(model, x, y, mask=None, steps=1000, lr=1e-2):
@@ -124,8 +125,24 @@ def save_checkpoint(obj, path):
 
 
 def load_checkpoint(path):
-    """A checkpoint this project wrote: tensors, numbers, strings and containers only (no unpickling)."""
-    return torch.load(path, weights_only=True)
+    """A checkpoint this project wrote: tensors, numbers, strings and containers only (no unpickling). A file
+    torch cannot read (damaged on disk, cut by a full disk) is named, with what to do, instead of torch's reader
+    error, which names no file."""
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as err:
+        raise RunError(f"cannot read the checkpoint {path} ({type(err).__name__}): delete it to train that "
+                       "network again from the start") from err
+
+
+def training_data_digest(images, labels, epochs, batch_size, augment):
+    """What a checkpoint of `fit` was trained on: the images, the labels and the schedule's shape. A resume on
+    other data (a student's wrong set that came out one image different in a new process) would otherwise go on
+    silently, with batch positions made for the old set."""
+    h = hashlib.sha256(f"{len(labels)} {tuple(images.shape)} {epochs} {batch_size} {augment}\n".encode())
+    h.update(labels.detach().cpu().numpy().tobytes())
+    h.update(images.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def mixed_attack(kind, sigma, share=0.5, fixed_eps=0.0):
@@ -262,7 +279,7 @@ def worth_compiling(device):
     (benchmarks/bench_cifar.py --variants), it made the full profiles' ResNet-18 and ResNet-110 no faster
     (0.97-1.01x: their time is in the convolutions), and the small nets it does speed up (1.4x) train for
     less time than compiling takes. LEAKLAB_COMPILE=0 or 1 overrides (benchmarks/gpu_queue.py sets it from
-    its own measurement); the choice changes speed, not what is computed."""
+    its own measurement); the choice changes speed, and the last bits of bf16 results (`arithmetic`)."""
     forced = os.environ.get("LEAKLAB_COMPILE")
     if forced in ("0", "1"):
         return forced == "1"
@@ -313,8 +330,12 @@ def fit(model, images, labels, *, epochs, batch_size=128, lr=0.1, optimizer=None
     opt, schedule = (optimizer or momentum_sgd())(model.parameters(), lr, steps_per_epoch,
                                                   epochs * steps_per_epoch)
     history, start_epoch, partial = [], 0, None
+    digest = training_data_digest(images, labels, epochs, batch_size, augment) if checkpoint is not None else None
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint)
+        if state.get("data") != digest:
+            raise RunError(f"the checkpoint {checkpoint} was written for other training images, labels, epochs or "
+                           "batch size than this run's: delete it to train that network again from the start")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         schedule.load_state_dict(state["schedule"])
@@ -328,7 +349,7 @@ def fit(model, images, labels, *, epochs, batch_size=128, lr=0.1, optimizer=None
     def save(epoch, partial=None):
         save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "schedule": schedule.state_dict(),
                          "gen": gen.get_state(), "global_rng": global_rng(device), "history": history,
-                         "epoch": epoch, "partial": partial}, checkpoint)
+                         "epoch": epoch, "partial": partial, "data": digest}, checkpoint)
 
     bf16 = bf16_helps(device) if bf16 is None else bf16
     amp = torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
@@ -445,10 +466,12 @@ def resolve_device(choice):
 
 
 def arithmetic(device):
-    """What a device trains in: its type and whether bf16 autocast runs. It changes the numbers, so checkpoint
-    keys cover it (a resume never mixes networks trained in other arithmetic: a CPU with bf16 units and one
-    without, or a GPU's pieces resumed on a CPU)."""
-    return f"{torch.device(device).type} {'bf16' if bf16_helps(device) else 'fp32'}"
+    """What a device trains in: its type, whether bf16 autocast runs, whether torch.compile runs (its fused kernels
+    round otherwise than eager ones) and the torch release. Each changes the numbers, so checkpoint keys cover
+    them: a resume never mixes networks trained in other arithmetic (a CPU with bf16 units and one without, a
+    GPU's pieces resumed on a CPU, a compiled slice resumed eager after its compile failed, a torch upgrade)."""
+    return (f"{torch.device(device).type} {'bf16' if bf16_helps(device) else 'fp32'} "
+            f"{'compiled' if worth_compiling(device) else 'eager'} torch {torch.__version__}")
 
 
 def describe_device(device):
