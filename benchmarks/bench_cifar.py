@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from leaklab import attacks, data, models, training
+from leaklab import attacks, data, files, models, training
 
 NETS = {  # name: (profile, builder, adversarial)
     "cifar_mislabeled quick: ResNet-18 width 8": ("quick", lambda: models.resnet18(8), False),
@@ -306,9 +306,8 @@ def main():
                                                               device, batch_size)
             variants[name] = row
             report["nets"][name]["variants"] = row
-        if args.json:  # after every network, so a run stopped part-way keeps what it measured
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=1)
+        if args.json:  # after every network, so a run stopped part-way keeps what it measured (whole: a kill
+            files.write_atomic(args.json, json.dumps(report, indent=1))  # mid-write leaves the last table)
 
     if variants:
         print("\nOur loop with one setting changed (images/s; training rows as a ratio to ours as above):")

@@ -20,7 +20,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from leaklab import models, training
+from leaklab import files, models, training
 from leaklab.errors import ParameterError
 
 NETS = {"resnet110": ("ResNet-110 (n=18)", lambda: models.resnet_he(18, 16)),
@@ -145,9 +145,8 @@ def main():
                       f"{row['graph_loss']:.3f}"])
             print(f"{label:<20} {arithmetic:<10} {row['eager']:>11,.1f} {cells[0]:>11} {cells[1]:>11} "
                   f"{cells[2]:>8}  {row['eager_loss']:.3f}, {cells[3]}", flush=True)
-            if args.json:  # after every row, so a run stopped part-way keeps what it measured
-                with open(args.json, "w") as f:
-                    json.dump(report, f, indent=1)
+            if args.json:  # after every row, so a run stopped part-way keeps what it measured (whole: a kill
+                files.write_atomic(args.json, json.dumps(report, indent=1))  # mid-write leaves the last table)
 
 
 if __name__ == "__main__":

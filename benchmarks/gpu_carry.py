@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 from leaklab import files
@@ -84,15 +85,30 @@ def prepare(pin):
     archive = subprocess.run(["git", "archive", pin, "src"], cwd=ROOT, check=True, capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(run, filter="data")
-    (run / "COMMIT").write_text(pin + "\n")
     shutil.copy2(KEEP / "bench.json" if (KEEP / "bench.json").exists() else MEASURED_SPEEDS, run / "bench.json")
     for tar in checkpoints:
         shutil.copy2(tar, run)
+    # last: a prepare cut short leaves no COMMIT, which `keep` requires, so a call made from it cannot replace
+    # the kept checkpoints with ones restarted from scratch
+    (run / "COMMIT").write_text(pin + "\n")
     size = sum(p.stat().st_size for folder in (data, run) for p in folder.rglob("*") if p.is_file())
     print(f".devdata/ and .devrun/ ready: {size / 2**20:.1f} MiB to carry, library at {pin[:10]}, "
           f"{len(checkpoints)} cut item(s) to resume")
     print('run with carry [".devdata", ".devrun"]: export LEAKLAB_COMMIT=$(cat .devrun/COMMIT); '
           "python3 benchmarks/gpu_queue.py --skip-bench --src .devrun/src --deadline SECONDS --out $OUT")
+
+
+def unpack_records(tar_path, root=ROOT):
+    """A call's results.tar (paths as under results/) into `root`, each file moved into place whole and a record's
+    .json after its .npz and .pt: a keep cut short never leaves a record whose arrays are missing or half
+    written."""
+    with tarfile.open(tar_path) as tar, tempfile.TemporaryDirectory(dir=root, prefix=".unpacking-") as unpacked:
+        tar.extractall(unpacked, filter="data")
+        names = sorted((m.name for m in tar.getmembers() if m.isfile()), key=lambda n: n.endswith(".json"))
+        for name in names:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(Path(unpacked) / name, root / name)
+    return names
 
 
 def keep(call_dir):
@@ -105,8 +121,7 @@ def keep(call_dir):
         if source.exists():
             copy_over(source, KEEP / source.name)
     if (call_dir / "results.tar").exists():
-        with tarfile.open(call_dir / "results.tar") as tar:
-            tar.extractall(ROOT, filter="data")
+        unpack_records(call_dir / "results.tar")
     unfinished = unfinished_checkpoints(KEEP)
     for tar in sorted(KEEP.glob("ckpt-*.tar")):
         if tar not in unfinished:

@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -169,7 +170,8 @@ def pack_checkpoints(out, key, since, carried=()):
     """The checkpoint files the cut item wrote (changed since it started) and those carried in (a cut that
     came before its first new checkpoint keeps the old ones), paths as under WORK/checkpoints."""
     root = WORK / "checkpoints"
-    files = sorted({p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
+    files = sorted({p for p in root.rglob("*") if p.is_file()  # not a write or an unpacking in progress (.name)
+                    and not any(part.startswith(".") for part in p.relative_to(root).parts)
                     and (p.stat().st_mtime >= since or str(p.relative_to(root)) in carried)})
     target = checkpoint_tar(out, key)
     write_tar(target, files, root)
@@ -179,13 +181,16 @@ def pack_checkpoints(out, key, since, carried=()):
 def unpack_checkpoints(carry):
     """The carried ckpt-*.tar files into WORK/checkpoints: {tar name: its member paths}. A file WORK already
     holds is kept: an earlier call on this same machine wrote it, after the carried one."""
-    carried = {}
+    carried, root = {}, WORK / "checkpoints"
     for tar_path in sorted(carry.glob("ckpt-*.tar")) if carry.is_dir() else ():
-        with tarfile.open(tar_path) as tar:
+        root.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tar_path) as tar, tempfile.TemporaryDirectory(dir=root, prefix=".unpacking-") as unpacked:
             members = [m for m in tar.getmembers() if m.isfile()]
-            for member in members:
-                if not (WORK / "checkpoints" / member.name).exists():
-                    tar.extract(member, WORK / "checkpoints", filter="data")
+            new = [m for m in members if not (root / m.name).exists()]
+            tar.extractall(unpacked, members=new, filter="data")
+            for member in new:  # each moved into place whole: a killed unpacking leaves no half checkpoint
+                (root / member.name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(Path(unpacked) / member.name, root / member.name)
         carried[tar_path.name] = [m.name for m in members]
     return carried
 
@@ -220,7 +225,7 @@ def main():
 
     src = args.src.resolve()
     sys.path.insert(0, str(src))
-    from leaklab import experiments
+    from leaklab import experiments, files
 
     cifar = WORK / "cifar10-jpeg-bin"
     if not (cifar / "cifar-10-batches-bin" / "test_batch.bin").exists():
@@ -256,18 +261,18 @@ def main():
                 f.write("\n(bench stopped at its time limit)\n")
         say("bench:\n" + bench_txt.read_text())
     elif not bench_json.exists() and (args.carry_in / "bench.json").exists():
-        bench_json.write_text((args.carry_in / "bench.json").read_text())
+        files.write_atomic(bench_json, (args.carry_in / "bench.json").read_text())
         say(f"speed: carried in, measured {json.loads(bench_json.read_text()).get('measured', 'earlier')}")
     bench = json.loads(bench_json.read_text()) if bench_json.exists() else {"nets": {}}
     if bench_json.exists():
-        (args.out / "bench.json").write_text(bench_json.read_text())
+        files.write_atomic(args.out / "bench.json", bench_json.read_text())
 
     state_file = WORK / "queue.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {"done": [], "log": []}
 
     def save_state():
-        state_file.write_text(json.dumps(state, indent=1))
-        (args.out / "queue.json").write_text(json.dumps(state, indent=1))
+        for path in (state_file, args.out / "queue.json"):
+            files.write_atomic(path, json.dumps(state, indent=1))
 
     def attempt(name, overrides, params, way, cut_at_deadline=False):
         key = item_key(name, overrides)

@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("gpu_queue", ROOT / "benchmarks" / "gpu_queue.py")
 gpu_queue = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(gpu_queue)
+spec = importlib.util.spec_from_file_location("gpu_carry", ROOT / "benchmarks" / "gpu_carry.py")
+gpu_carry = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gpu_carry)
 
 RESNET110 = "fgsm_leak full: ResNet-110 (n=18), half FGSM"
 FGSM_FULL = {"profile": "full", "epochs": 60, "n_train": 50000, "n_eval": 10000, "eps_points": 9}
@@ -111,9 +114,6 @@ def test_checkpoint_files_are_named_as_the_device_tool_returns_them(key, tmp_pat
 
 def test_the_carry_keeps_only_checkpoints_of_items_not_yet_recorded(tmp_path):
     """benchmarks/gpu_carry.py takes a cut item's checkpoints to the next lent GPU until its record exists."""
-    spec = importlib.util.spec_from_file_location("gpu_carry", ROOT / "benchmarks" / "gpu_carry.py")
-    gpu_carry = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_carry)
     keep, results = tmp_path / "keep", tmp_path / "results"
     keep.mkdir()
     fgsm, cifar = (gpu_queue.checkpoint_tar(keep, gpu_queue.item_key(name, overrides)) for name, overrides in [
@@ -123,3 +123,22 @@ def test_the_carry_keeps_only_checkpoints_of_items_not_yet_recorded(tmp_path):
     assert gpu_carry.unfinished_checkpoints(keep, results) == sorted([fgsm, cifar])
     write_record(results, "cifar_mislabeled", 20, {"students": "all"})
     assert gpu_carry.unfinished_checkpoints(keep, results) == [fgsm]
+
+
+def test_kept_records_land_whole_and_json_last(tmp_path):
+    """A call's records come back in results.tar; `keep` moves each file into results/ whole, a record's .json
+    after the arrays it names, and leaves nothing of the unpacking behind."""
+    source = tmp_path / "call"
+    for name, body in [("results/fgsm_leak/r.json", b"{}"), ("results/fgsm_leak/r.npz", b"bits"),
+                       ("results/fgsm_leak/r.pt", b"weights")]:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(body)
+    with tarfile.open(tmp_path / "results.tar", "w") as tar:
+        for name in ("results/fgsm_leak/r.json", "results/fgsm_leak/r.npz", "results/fgsm_leak/r.pt"):
+            tar.add(source / name, arcname=name)
+    root = tmp_path / "clone"
+    root.mkdir()
+    order = gpu_carry.unpack_records(tmp_path / "results.tar", root)
+    assert order[-1] == "results/fgsm_leak/r.json" and len(order) == 3
+    assert (root / "results/fgsm_leak/r.pt").read_bytes() == b"weights"
+    assert sorted(p.name for p in root.iterdir()) == ["results"]
