@@ -244,6 +244,7 @@ def build(profile="quick", log=print):
     params = {name: experiments.resolve(name, profile) for name in claim_notebooks()}  # check all first
     runner.check_data(params)
     inputs, tracked_before = inputs_digest(profile), tracked_status()
+    STAMP.unlink(missing_ok=True)  # a build cut short must not leave the last one's stamp beside its own records
 
     t = time.perf_counter()
     stage_sources()
