@@ -2,6 +2,7 @@
 
 import math
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -260,6 +261,44 @@ def test_finished_seeds_are_checkpointed_and_a_rerun_resumes(tmp_path, monkeypat
     rows = [[mnist_from_fashion.seed_row(n, s) for n, s in zip((0, 10), run)] for run in (first, again)]
     assert rows[0] == rows[1]
     assert torch.equal(again[1]["labels"]["own"], first[1]["labels"]["own"])
+
+
+@pytest.mark.heavy
+@needs_data
+def test_a_seed_stopped_inside_a_network_resumes_in_it_and_ends_as_if_never_stopped(tmp_path, monkeypatch):
+    """A full-profile seed trains a dozen nets for about an hour: stopped in its first student, the rerun reads
+    the finished teacher back and goes on inside that student, and the seed's numbers are those of a run never
+    stopped."""
+    mnist, test = _mnist(500), _mnist(200, "test")
+    fashion = data.subset(data.load("fashion_mnist", "train"), 500)
+    norms = {"mnist": ([0.13], [0.31]), "fashion": ([0.29], [0.35])}
+    p = SimpleNamespace(seed=0, n_seeds=1, teacher_epochs=2, epochs=2, control_epochs=1, batch_size=128, lr=2e-3,
+                        sweep_points=2)
+    straight = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, log=None)
+    real_save = training.save_checkpoint
+
+    def stop_in_the_student(obj, path):
+        real_save(obj, path)
+        if Path(path).name == "seed0-student-own.pt":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "save_checkpoint", stop_in_the_student)
+    with pytest.raises(KeyboardInterrupt):
+        mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["seed0-student-own.pt", "seed0-teacher.pt"]
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    epochs_trained, real_fit = [], training.fit
+
+    def counted_fit(*args, checkpoint=None, **kwargs):
+        start = training.load_checkpoint(checkpoint)["epoch"] if checkpoint and checkpoint.exists() else 0
+        epochs_trained.append((checkpoint.name, kwargs["epochs"] - start))
+        return real_fit(*args, checkpoint=checkpoint, **kwargs)
+
+    monkeypatch.setattr(training, "fit", counted_fit)
+    resumed = mnist_from_fashion.run_seeds(p, mnist, test, fashion, norms, checkpoints=tmp_path, log=None)
+    assert epochs_trained[:2] == [("seed0-teacher.pt", 0), ("seed0-student-own.pt", 1)]
+    assert mnist_from_fashion.seed_row(0, resumed[0]) == mnist_from_fashion.seed_row(0, straight[0])
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["seed0.pt"]  # the networks' own files, no longer needed
 
 
 def test_checkpoints_refuse_arbitrary_pickles(tmp_path):

@@ -13,14 +13,21 @@ import torch
 from . import data, files, models, records, stats, training
 
 
-def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print):
+def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print, checkpoint=None):
     """A fresh MnistCNN seeing the images through `norm` (initial weights, batch order and dropout fixed by
-    `seed`), trained with Adam on the CPU (the records of this chapter are CPU runs)."""
+    `seed`), trained with Adam on the CPU (the records of this chapter are CPU runs); with a `checkpoint` path,
+    resumed from it (training.fit)."""
     torch.manual_seed(seed)
     model, _ = training.fit(models.Normalized(models.MnistCNN(), *norm), images, labels, epochs=epochs,
                             batch_size=batch_size, lr=lr, optimizer=training.adam_decayed, augment=False, seed=seed,
-                            device="cpu", progress=False, desc="MnistCNN", log=log)
+                            device="cpu", progress=False, desc="MnistCNN", log=log, checkpoint=checkpoint)
     return model
+
+
+def network_checkpoint(checkpoints, seed, network):
+    """Where one network of a seed keeps its epochs while the seed runs (None without a checkpoint directory):
+    a seed of the full profile trains a dozen nets for about an hour, more than a stop should cost."""
+    return checkpoints / f"seed{seed}-{network}.pt" if checkpoints else None
 
 
 def classify(model, images, norm):
@@ -29,22 +36,25 @@ def classify(model, images, norm):
     return training.logits_of(models.Normalized(model.net, *norm), images).argmax(1)
 
 
-def sample_sweep(images, given, norm, student_test, teacher_test, mnist_test, test_norm, seed, p, log=print):
+def sample_sweep(images, given, norm, student_test, teacher_test, mnist_test, test_norm, seed, p, log=print,
+                 checkpoints=None):
     """The own-normalization student refitted on the first n_train / 2^k teacher-labelled Fashion images
     (k < p.sweep_points), each for the student's own number of steps from the student's own initial weights:
     how many samples of the teacher's decision function the student needs. k = 0 is the student itself
     (`student_test`: its answers on the test digits)."""
     def refit(size, idx):
-        model = train_cnn(images[idx], given[idx], norm, seed + 1, p.epochs, p.batch_size, p.lr, log=log)
+        model = train_cnn(images[idx], given[idx], norm, seed + 1, p.epochs, p.batch_size, p.lr, log=log,
+                          checkpoint=network_checkpoint(checkpoints, seed, f"sweep{size}"))
         return classify(model, mnist_test.images, test_norm)
 
     return training.sample_sweep(len(given), p.sweep_points, refit, student_test, mnist_test.labels, teacher_test,
                                  log, f"seed {seed}: the student")
 
 
-def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
+def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print, checkpoints=None):
     """One seed of the whole experiment. `norms` maps "mnist" and "fashion" to each training set's
-    own (mean, std).
+    own (mean, std). With a `checkpoints` directory every network keeps its epochs there
+    (`network_checkpoint`), so a stopped seed resumes inside the network it was training.
 
     The teacher trains on MNIST with MNIST's normalization. It labels the Fashion images
     twice: normalized with Fashion's own statistics (as each dataset's usual pipeline
@@ -57,14 +67,16 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
     train = dict(epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, log=log)
     log = log or (lambda message: None)
     log(f"seed {seed}: teacher on MNIST ({len(mnist.images):,} images)")
-    teacher = train_cnn(mnist.images, mnist.labels, norms["mnist"], seed, **{**train, "epochs": p.teacher_epochs})
+    teacher = train_cnn(mnist.images, mnist.labels, norms["mnist"], seed, **{**train, "epochs": p.teacher_epochs},
+                        checkpoint=network_checkpoint(checkpoints, seed, "teacher"))
     teacher_test = classify(teacher, mnist_test.images, norms["mnist"])
     out = {"teacher_acc": training.accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {},
            "confusion": {"teacher": training.confusion(mnist_test.labels, teacher_test)}}
     for name, norm in (("own", norms["fashion"]), ("mnist", norms["mnist"])):
         given = classify(teacher, fashion.images, norm)
         log(f"seed {seed}: student on Fashion labelled by the teacher, {name} normalization")
-        student = train_cnn(fashion.images, given, norm, seed + 1, **train)
+        student = train_cnn(fashion.images, given, norm, seed + 1, **train,
+                            checkpoint=network_checkpoint(checkpoints, seed, f"student-{name}"))
         test = classify(student, mnist_test.images, norms["mnist"])
         out["labels"][name] = given
         out["student"][name] = {"acc": training.accuracy(test, mnist_test.labels),
@@ -73,11 +85,12 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
         out["confusion"][name] = training.confusion(mnist_test.labels, test)
         if name == "own":
             out["sweep"] = sample_sweep(fashion.images, given, norm, test, teacher_test, mnist_test, norms["mnist"],
-                                        seed, p, log)
+                                        seed, p, log, checkpoints)
     random_digits = torch.randint(0, 10, fashion.labels.shape, generator=torch.Generator().manual_seed(seed))
     log(f"seed {seed}: control student on Fashion with random digits")
     control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1,
-                        **{**train, "epochs": p.control_epochs})
+                        **{**train, "epochs": p.control_epochs},
+                        checkpoint=network_checkpoint(checkpoints, seed, "control"))
     control_test = classify(control, mnist_test.images, norms["mnist"])
     out["control_acc"] = training.accuracy(control_test, mnist_test.labels)
     out["confusion"]["control"] = training.confusion(mnist_test.labels, control_test)
@@ -86,7 +99,8 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print):
 
 def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print):
     """Seeds p.seed, p.seed + 10, ... (p.n_seeds of them). With a `checkpoints` directory each
-    finished seed is saved there, and a seed found there is read back instead of run again."""
+    finished seed is saved there, and a seed found there is read back instead of run again; its networks'
+    own checkpoints, needed only until then, are removed."""
     results = []
     for k in range(p.n_seeds):
         seed = p.seed + 10 * k
@@ -98,11 +112,13 @@ def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print)
             results.append(training.load_checkpoint(path))
             continue
         start = time.perf_counter()
-        results.append(run_seed(seed, mnist, mnist_test, fashion, norms, p, log))
+        results.append(run_seed(seed, mnist, mnist_test, fashion, norms, p, log, checkpoints))
         # kept with the seed, so a record that reads it back still says how long it trained
         results[-1]["train_seconds"] = time.perf_counter() - start
         if path:
             training.save_checkpoint(results[-1], path)
+            for network in checkpoints.glob(f"seed{seed}-*.pt"):
+                network.unlink()
     return results
 
 
