@@ -8,7 +8,8 @@ SHARED_DATA ?= $(abspath ../shared/data)
 CIFAR_BIN := $(abspath .cache/cifar10-jpeg-bin)
 PROFILE ?= quick
 # Datasets: read from LEAKLAB_DATA when set, else downloaded (checksums verified). With no internet, the
-# copies in ../shared/data are used when that directory exists.
+# copies in ../shared/data are used when that directory exists. The book and the tests read the same data
+# (exported), so the tests can reuse the book that `make book` built.
 LEAKLAB_DATA ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA):$(CIFAR_BIN),)
 export LEAKLAB_DATA
 
@@ -41,14 +42,13 @@ $(CIFAR_BIN)/cifar-10-batches-bin/test_batch.bin: | install
 # The tests reuse the book that `make book` built when nothing it reads has changed since; else they
 # build it once (tests/conftest.py).
 test: install browser data
-	LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest
+	LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest
 
 # The fast tier: everything but the book build, the browser and the notebook runs (pytest -m "not book").
 test-fast: install data
 	# one single-threaded worker per core: most of these tests are small, and two threads each help them little.
 	# worksteal, with the heavy tests first (conftest.py): an idle worker takes tests queued for the other
-	OMP_NUM_THREADS=1 LEAKLAB_DATA="$(SHARED_DATA):$(CIFAR_BIN)" LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" \
-		$(PY) -m pytest -m "not book" -n auto --dist worksteal
+	OMP_NUM_THREADS=1 LEAKLAB_CIFAR_BIN="$(CIFAR_BIN)" $(PY) -m pytest -m "not book" -n auto --dist worksteal
 
 clean:
 	rm -rf _build
