@@ -118,3 +118,28 @@ def test_the_claim_is_also_scored_where_the_flips_match_the_papers():
     assert all(r["student_correct_matched"] is None for r in rows[4:])  # outside the sweep: not measured
     fitted = [r["student_correct_matched"] for r in rows[:4] if r["fits"]]
     assert out["metrics"]["student_correct_matched"] == pytest.approx(statistics.fmean(fitted))
+
+
+def test_a_sweep_of_one_fitted_seed_has_no_spread_and_draws_no_band():
+    """One fitted seed has no spread: no sd (not NaN, with torch's degrees-of-freedom warning) and no ± 1 sd band
+    in the legend; two seeds have both."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from leaklab.pages import figures
+
+    one = {"fits": [True, False], "score": [[20, 18], [5, 5]], "flipped": [[3, 9], [4, 8]], "eps": [0.1, 0.2]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, sd, flips = toy2d.sweep_stats(one)
+    assert (mean, sd, flips) == ([20.0, 18.0], None, [3.0, 9.0])
+    two = {**one, "fits": [True, True]}
+    assert toy2d.sweep_stats(two)[1] == pytest.approx([math.sqrt(112.5), math.sqrt(84.5)])
+
+    def legend(sweep):
+        fig = figures.eps_sweep(sweep["eps"], *toy2d.sweep_stats(sweep), 32, paper=23, paper_eps=0.12, chance=16)
+        return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+    assert "± 1 sd" not in legend(one) and "± 1 sd" in legend(two)

@@ -191,11 +191,13 @@ def panels_from_record(record):
 
 
 def sweep_stats(sweep):
-    """Per radius, over the sweep's fitted seeds: (mean score, sd of the score, mean flipped points)."""
+    """Per radius, over the sweep's fitted seeds: (mean score, sd of the score, mean flipped points); the sd is
+    None with a single fitted seed, which has no spread."""
     ok = torch.tensor(sweep["fits"])
     score = torch.tensor(sweep["score"], dtype=torch.float32)[ok]
     flips = torch.tensor(sweep["flipped"], dtype=torch.float32)[ok]
-    return score.mean(0).tolist(), score.std(0).tolist(), flips.mean(0).tolist()
+    sd = score.std(0).tolist() if len(score) > 1 else None
+    return score.mean(0).tolist(), sd, flips.mean(0).tolist()
 
 
 @torch.no_grad()

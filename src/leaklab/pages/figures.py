@@ -96,11 +96,13 @@ def score_distribution(scores, n_points, paper, chance, control=None, eps=None):
 
 
 def eps_sweep(eps, score_mean, score_sd, flipped_mean, n_points, paper, paper_eps, chance):
-    """Mean score and mean number of flipped points against the radius."""
+    """Mean score and mean number of flipped points against the radius; the ± 1 sd band where there is a spread
+    (`score_sd` None: one seed)."""
     fig, (ax, ax2) = _new_figure(1, 2, figsize=(11, 3.8))
     ax.plot(eps, score_mean, "o-", color="#4c72b0", ms=4, label="new net, mean over seeds")
-    ax.fill_between(eps, [m - s for m, s in zip(score_mean, score_sd)],
-                    [m + s for m, s in zip(score_mean, score_sd)], color="#4c72b0", alpha=0.2, label="± 1 sd")
+    if score_sd is not None:
+        ax.fill_between(eps, [m - s for m, s in zip(score_mean, score_sd)],
+                        [m + s for m, s in zip(score_mean, score_sd)], color="#4c72b0", alpha=0.2, label="± 1 sd")
     ax.plot([paper_eps], [paper], "*", color=PAPER_COLOR, ms=14, label=f"paper: {paper}/{n_points}")
     ax.axhline(chance, color="black", ls="--", lw=1.2, label="chance")
     ax.set(xlabel="l∞ radius eps", ylabel=f"correct of {n_points}", title="New net's score against eps")
