@@ -66,6 +66,11 @@ def test_the_paper_scale_resnet110_is_read_beside_the_blogs_one_model():
     spread = fgsm_leak.full_words(full((0.90, 0.005), (0.905, 0.03), (0.912, 0.055)))  # a mean above the blog's gap
     assert spread["full_case"] == "within_noise" and spread["full_gap_verdict"].startswith("inconclusive")
     assert "*matches the paper*" in spread["full_words"] and "3 seeds) score 90.57%" in spread["full_words"]
+    # a clean accuracy the scorecard finds below the blog's gets the setup differences, as a reading, not a test
+    assert "Our reading of the shortfall" in one["full_words"] and "about 164 passes over 50,000" in one["full_words"]
+    assert "Our reading" not in spread["full_words"]  # matches the paper: nothing to explain
+    above = fgsm_leak.full_words(full((0.96, 0.01)))["full_words"]
+    assert "*differs from the paper*" in above and "Our reading" not in above  # above the blog's: not a shortfall
 
 
 def test_sample_sweeps_pool_size_by_size_where_each_seeds_whole_set_differs():
