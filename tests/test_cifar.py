@@ -157,6 +157,19 @@ def test_a_checkpoint_never_resumes_on_other_training_data(tmp_path, monkeypatch
     training.fit(tiny_model(), images, labels, checkpoint=path, **args)  # the same data resume
 
 
+def test_the_teachers_answers_are_kept_so_a_resumed_student_sees_its_own_wrong_set(tmp_path, monkeypatch):
+    """The wrong set comes from the teacher's answers: computed once and read back, so that another process, where
+    a borderline answer could come out otherwise, gives the student the set it began with."""
+    images, labels = tiny_data(64)
+    teacher, kept = tiny_model(), tmp_path / "seed0-teacher-answers.pt"
+    given, on_test = cifar_mislabeled.teacher_answers(teacher, images, images[:16], kept)
+    assert torch.equal(given, training.logits_of(teacher, images).argmax(1)) and len(on_test) == 16
+    monkeypatch.setattr(training, "logits_of", lambda model, x: torch.zeros(len(x), 10))  # "another process"
+    again = cifar_mislabeled.teacher_answers(teacher, images, images[:16], kept)
+    assert torch.equal(again[0], given) and torch.equal(again[1], on_test)
+    assert not torch.equal(cifar_mislabeled.teacher_answers(teacher, images, images[:16])[0], given)  # none kept
+
+
 def test_fgsm_steps_and_their_labels():
     images, labels = tiny_data(16)
     model = tiny_model().eval()

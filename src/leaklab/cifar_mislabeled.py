@@ -54,6 +54,20 @@ def planned_images(p, n_train):
     return p.teacher_epochs * n_train + student_runs(p) * p.epochs * round(EXPECTED_WRONG_SHARE * n_train)
 
 
+def teacher_answers(teacher, train_images, test_images, kept=None):
+    """The teacher's class for every training and test image; with a `kept` path, computed once and read back
+    from it after, so that a student resumed in another process trains on the very wrong set it began with (under
+    bf16, or on another GPU, a borderline answer may come out otherwise, and the student's checkpoint would refuse
+    the new set)."""
+    if kept is not None and kept.exists():
+        state = training.load_checkpoint(kept)
+        return state["train"], state["test"]
+    given, on_test = (training.logits_of(teacher, images).argmax(1) for images in (train_images, test_images))
+    if kept is not None:
+        training.save_checkpoint({"train": given, "test": on_test}, kept)
+    return given, on_test
+
+
 def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, progress=True, clock=None,
              log=print):
     """One seed of the experiment: the teacher, its wrong set and the students `p.students` picks. The
@@ -64,8 +78,7 @@ def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, pro
 
     teacher, teacher_history = train_net(p, train.images, train.labels, mean, std, seed, p.teacher_epochs,
                                          p.teacher_lr, False, ckpt("teacher"), device, progress, "teacher", clock)
-    given = training.logits_of(teacher, train.images).argmax(1)
-    teacher_test = training.logits_of(teacher, test.images).argmax(1)
+    given, teacher_test = teacher_answers(teacher, train.images, test.images, ckpt("teacher-answers"))
     wrong = (given != train.labels).nonzero()[:, 0]
     images, true = train.images[wrong], train.labels[wrong]
     out = {"teacher_train_acc": training.accuracy(given, train.labels),

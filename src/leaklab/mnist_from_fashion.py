@@ -6,27 +6,29 @@ numbers, so it is explicit everywhere: a `norm` is the (mean, std) on the [0, 1]
 scale that a net's `models.Normalized` front applies to the pixels.
 """
 
-import time
-
 import torch
 
 from . import data, files, models, records, stats, training
 
 
-def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print, checkpoint=None):
+def train_cnn(images, labels, norm, seed, epochs, batch_size, lr, log=print, checkpoint=None, spent=None):
     """A fresh MnistCNN seeing the images through `norm` (initial weights, batch order and dropout fixed by
     `seed`), trained with Adam on the CPU (the records of this chapter are CPU runs); with a `checkpoint` path,
-    resumed from it (training.fit)."""
+    resumed from it (training.fit). Its epochs' training seconds, in whatever sittings, join the list `spent`."""
     torch.manual_seed(seed)
-    model, _ = training.fit(models.Normalized(models.MnistCNN(), *norm), images, labels, epochs=epochs,
-                            batch_size=batch_size, lr=lr, optimizer=training.adam_decayed, augment=False, seed=seed,
-                            device="cpu", progress=False, desc="MnistCNN", log=log, checkpoint=checkpoint)
+    model, history = training.fit(models.Normalized(models.MnistCNN(), *norm), images, labels, epochs=epochs,
+                                  batch_size=batch_size, lr=lr, optimizer=training.adam_decayed, augment=False,
+                                  seed=seed, device="cpu", progress=False, desc="MnistCNN", log=log,
+                                  checkpoint=checkpoint)
+    if spent is not None:
+        spent.append(sum(h["seconds"] for h in history))
     return model
 
 
 def network_checkpoint(checkpoints, seed, network):
-    """Where one network of a seed keeps its epochs while the seed runs (None without a checkpoint directory):
-    a seed of the full profile trains a dozen nets for about an hour, more than a stop should cost."""
+    """Where one piece of a seed (a network's epochs, the teacher's labels) is kept while the seed runs (None
+    without a checkpoint directory): a seed of the full profile trains a dozen nets for about an hour, more than a
+    stop should cost."""
     return checkpoints / f"seed{seed}-{network}.pt" if checkpoints else None
 
 
@@ -36,15 +38,27 @@ def classify(model, images, norm):
     return training.logits_of(models.Normalized(model.net, *norm), images).argmax(1)
 
 
+def teacher_labels(teacher, images, norm, kept=None):
+    """The digits the teacher gives `images` seen through `norm`; with a `kept` path, computed once and read back
+    from it after, so that a student resumed in another process trains on the very labels it began with (a
+    borderline answer may come out otherwise there, and the student's checkpoint would refuse the new set)."""
+    if kept is not None and kept.exists():
+        return training.load_checkpoint(kept)["given"]
+    given = classify(teacher, images, norm)
+    if kept is not None:
+        training.save_checkpoint({"given": given}, kept)
+    return given
+
+
 def sample_sweep(images, given, norm, student_test, teacher_test, mnist_test, test_norm, seed, p, log=print,
-                 checkpoints=None):
+                 checkpoints=None, spent=None):
     """The own-normalization student refitted on the first n_train / 2^k teacher-labelled Fashion images
     (k < p.sweep_points), each for the student's own number of steps from the student's own initial weights:
     how many samples of the teacher's decision function the student needs. k = 0 is the student itself
     (`student_test`: its answers on the test digits)."""
     def refit(size, idx):
         model = train_cnn(images[idx], given[idx], norm, seed + 1, p.epochs, p.batch_size, p.lr, log=log,
-                          checkpoint=network_checkpoint(checkpoints, seed, f"sweep{size}"))
+                          checkpoint=network_checkpoint(checkpoints, seed, f"sweep{size}"), spent=spent)
         return classify(model, mnist_test.images, test_norm)
 
     return training.sample_sweep(len(given), p.sweep_points, refit, student_test, mnist_test.labels, teacher_test,
@@ -64,7 +78,8 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print, checkpoints=
     normalization, the teacher's input distribution. The control student gets the
     Fashion images (MNIST normalization) with uniformly random digits.
     """
-    train = dict(epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, log=log)
+    spent = []  # every network's training seconds, over all the sittings the seed took
+    train = dict(epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, log=log, spent=spent)
     log = log or (lambda message: None)
     log(f"seed {seed}: teacher on MNIST ({len(mnist.images):,} images)")
     teacher = train_cnn(mnist.images, mnist.labels, norms["mnist"], seed, **{**train, "epochs": p.teacher_epochs},
@@ -73,7 +88,7 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print, checkpoints=
     out = {"teacher_acc": training.accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {},
            "confusion": {"teacher": training.confusion(mnist_test.labels, teacher_test)}}
     for name, norm in (("own", norms["fashion"]), ("mnist", norms["mnist"])):
-        given = classify(teacher, fashion.images, norm)
+        given = teacher_labels(teacher, fashion.images, norm, network_checkpoint(checkpoints, seed, f"given-{name}"))
         log(f"seed {seed}: student on Fashion labelled by the teacher, {name} normalization")
         student = train_cnn(fashion.images, given, norm, seed + 1, **train,
                             checkpoint=network_checkpoint(checkpoints, seed, f"student-{name}"))
@@ -85,7 +100,7 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print, checkpoints=
         out["confusion"][name] = training.confusion(mnist_test.labels, test)
         if name == "own":
             out["sweep"] = sample_sweep(fashion.images, given, norm, test, teacher_test, mnist_test, norms["mnist"],
-                                        seed, p, log, checkpoints)
+                                        seed, p, log, checkpoints, spent)
     random_digits = torch.randint(0, 10, fashion.labels.shape, generator=torch.Generator().manual_seed(seed))
     log(f"seed {seed}: control student on Fashion with random digits")
     control = train_cnn(fashion.images, random_digits, norms["mnist"], seed + 1,
@@ -94,6 +109,8 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print, checkpoints=
     control_test = classify(control, mnist_test.images, norms["mnist"])
     out["control_acc"] = training.accuracy(control_test, mnist_test.labels)
     out["confusion"]["control"] = training.confusion(mnist_test.labels, control_test)
+    # kept with the seed, so a record that reads it back still says how long it trained
+    out["train_seconds"] = sum(spent)
     return out
 
 
@@ -110,16 +127,19 @@ def run_seeds(p, mnist, mnist_test, fashion, norms, checkpoints=None, log=print)
                 log(f"seed {seed}: finished by an earlier run with the same parameters; "
                     f"read from {files.shown(path)}")
             results.append(training.load_checkpoint(path))
+            remove_network_checkpoints(checkpoints, seed)  # in case a stop came between the two
             continue
-        start = time.perf_counter()
         results.append(run_seed(seed, mnist, mnist_test, fashion, norms, p, log, checkpoints))
-        # kept with the seed, so a record that reads it back still says how long it trained
-        results[-1]["train_seconds"] = time.perf_counter() - start
         if path:
             training.save_checkpoint(results[-1], path)
-            for network in checkpoints.glob(f"seed{seed}-*.pt"):
-                network.unlink()
+            remove_network_checkpoints(checkpoints, seed)
     return results
+
+
+def remove_network_checkpoints(checkpoints, seed):
+    """A finished seed's networks' own checkpoints (`network_checkpoint`): its whole checkpoint replaces them."""
+    for network in checkpoints.glob(f"seed{seed}-*.pt"):
+        network.unlink()
 
 
 NETS = {"teacher": "teacher (MNIST)", "own": "student, Fashion's own normalization",
