@@ -121,6 +121,7 @@ def keep(call_dir):
         if source.exists():
             copy_over(source, KEEP / source.name)
     if (call_dir / "results.tar").exists():
+        ignore(".unpacking-*")  # a keep killed mid-unpacking leaves its folder: never carried to the device
         unpack_records(call_dir / "results.tar")
     unfinished = unfinished_checkpoints(KEEP)
     for tar in sorted(KEEP.glob("ckpt-*.tar")):
