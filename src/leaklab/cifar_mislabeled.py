@@ -56,16 +56,10 @@ def planned_images(p, n_train):
 
 def teacher_answers(teacher, train_images, test_images, kept=None):
     """The teacher's class for every training and test image; with a `kept` path, computed once and read back
-    from it after, so that a student resumed in another process trains on the very wrong set it began with (under
-    bf16, or on another GPU, a borderline answer may come out otherwise, and the student's checkpoint would refuse
-    the new set)."""
-    if kept is not None and kept.exists():
-        state = training.load_checkpoint(kept)
-        return state["train"], state["test"]
-    given, on_test = (training.logits_of(teacher, images).argmax(1) for images in (train_images, test_images))
-    if kept is not None:
-        training.save_checkpoint({"train": given, "test": on_test}, kept)
-    return given, on_test
+    (training.computed_once), so that a resumed student trains on the very wrong set it began with."""
+    answers = training.computed_once(kept, lambda: {name: training.logits_of(teacher, images).argmax(1) for
+                                                    name, images in (("train", train_images), ("test", test_images))})
+    return answers["train"], answers["test"]
 
 
 def run_seed(seed, train, test, mean, std, p, checkpoints=None, device=None, progress=True, clock=None,

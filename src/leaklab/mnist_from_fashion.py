@@ -38,18 +38,6 @@ def classify(model, images, norm):
     return training.logits_of(models.Normalized(model.net, *norm), images).argmax(1)
 
 
-def teacher_labels(teacher, images, norm, kept=None):
-    """The digits the teacher gives `images` seen through `norm`; with a `kept` path, computed once and read back
-    from it after, so that a student resumed in another process trains on the very labels it began with (a
-    borderline answer may come out otherwise there, and the student's checkpoint would refuse the new set)."""
-    if kept is not None and kept.exists():
-        return training.load_checkpoint(kept)["given"]
-    given = classify(teacher, images, norm)
-    if kept is not None:
-        training.save_checkpoint({"given": given}, kept)
-    return given
-
-
 def sample_sweep(images, given, norm, student_test, teacher_test, mnist_test, test_norm, seed, p, log=print,
                  checkpoints=None, spent=None):
     """The own-normalization student refitted on the first n_train / 2^k teacher-labelled Fashion images
@@ -88,7 +76,9 @@ def run_seed(seed, mnist, mnist_test, fashion, norms, p, log=print, checkpoints=
     out = {"teacher_acc": training.accuracy(teacher_test, mnist_test.labels), "labels": {}, "student": {},
            "confusion": {"teacher": training.confusion(mnist_test.labels, teacher_test)}}
     for name, norm in (("own", norms["fashion"]), ("mnist", norms["mnist"])):
-        given = teacher_labels(teacher, fashion.images, norm, network_checkpoint(checkpoints, seed, f"given-{name}"))
+        # kept (training.computed_once), so that a resumed student trains on the very labels it began with
+        given = training.computed_once(network_checkpoint(checkpoints, seed, f"given-{name}"),
+                                       lambda: {"given": classify(teacher, fashion.images, norm)})["given"]
         log(f"seed {seed}: student on Fashion labelled by the teacher, {name} normalization")
         student = train_cnn(fashion.images, given, norm, seed + 1, **train,
                             checkpoint=network_checkpoint(checkpoints, seed, f"student-{name}"))

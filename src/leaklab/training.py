@@ -135,6 +135,19 @@ def load_checkpoint(path):
                        "network again from the start") from err
 
 
+def computed_once(path, compute):
+    """compute() (a dict of tensors); with a `path`, computed once, kept there (a checkpoint) and read back from it
+    after: what a resumed run must see as its first process saw it, such as a teacher's answers, from which a
+    student's training set is drawn (under bf16, or on another GPU, a borderline answer may come out otherwise
+    in a new process, and the student's checkpoint would refuse the new set)."""
+    if path is not None and Path(path).exists():
+        return load_checkpoint(path)
+    out = compute()
+    if path is not None:
+        save_checkpoint(out, path)
+    return out
+
+
 def training_data_digest(images, labels, epochs, batch_size, augment):
     """What a checkpoint of `fit` was trained on: the images, the labels and the schedule's shape. A resume on
     other data (a student's wrong set that came out one image different in a new process) would otherwise go on
