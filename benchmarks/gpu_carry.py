@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 from leaklab import files
@@ -102,13 +101,10 @@ def unpack_records(tar_path, root=ROOT):
     """A call's results.tar (paths as under results/) into `root`, each file moved into place whole and a record's
     .json after its .npz and .pt: a keep cut short never leaves a record whose arrays are missing or half
     written."""
-    with tarfile.open(tar_path) as tar, tempfile.TemporaryDirectory(dir=root, prefix=".unpacking-") as unpacked:
-        tar.extractall(unpacked, filter="data")
-        names = sorted((m.name for m in tar.getmembers() if m.isfile()), key=lambda n: n.endswith(".json"))
-        for name in names:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(Path(unpacked) / name, root / name)
-    return names
+    with tarfile.open(tar_path) as tar:
+        members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name.endswith(".json"))
+        gpu_queue.extract_whole(tar, members, root)
+    return [m.name for m in members]
 
 
 def keep(call_dir):

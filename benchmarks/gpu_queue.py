@@ -183,16 +183,22 @@ def unpack_checkpoints(carry):
     holds is kept: an earlier call on this same machine wrote it, after the carried one."""
     carried, root = {}, WORK / "checkpoints"
     for tar_path in sorted(carry.glob("ckpt-*.tar")) if carry.is_dir() else ():
-        root.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(tar_path) as tar, tempfile.TemporaryDirectory(dir=root, prefix=".unpacking-") as unpacked:
+        with tarfile.open(tar_path) as tar:
             members = [m for m in tar.getmembers() if m.isfile()]
-            new = [m for m in members if not (root / m.name).exists()]
-            tar.extractall(unpacked, members=new, filter="data")
-            for member in new:  # each moved into place whole: a killed unpacking leaves no half checkpoint
-                (root / member.name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(Path(unpacked) / member.name, root / member.name)
+            extract_whole(tar, [m for m in members if not (root / m.name).exists()], root)
         carried[tar_path.name] = [m.name for m in members]
     return carried
+
+
+def extract_whole(tar, members, root):
+    """`members` of an open tar into `root`, in their order, each file moved into place whole from a hidden
+    folder beside it (.unpacking-*, which pack_checkpoints skips): a killed unpacking leaves no half file."""
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".unpacking-") as unpacked:
+        tar.extractall(unpacked, members=members, filter="data")
+        for member in members:
+            (root / member.name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(Path(unpacked) / member.name, root / member.name)
 
 
 def main():
