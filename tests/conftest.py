@@ -1,5 +1,4 @@
 """Shared pytest setup: make `import leaklab` work from a plain checkout (src layout)."""
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,8 +15,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def tree_status_before_build():
     """`git status` of tracked files before the book build, to compare with after it."""
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                          capture_output=True, text=True).stdout
+    from leaklab import book
+
+    return book.tracked_status()
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,9 @@ def text_of(path):
 def test_build_leaves_no_tracked_file_modified(tree_status_before_build, built_book):
     """Where this session built the book; a build made before it (`make book` in .ci/run) checked itself
     (book.check_tracked_untouched, below)."""
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                            capture_output=True, text=True).stdout
-    assert status == tree_status_before_build
+    from leaklab import book
+
+    assert book.tracked_status() == tree_status_before_build
 
 
 def test_a_build_that_changes_a_tracked_file_fails(tmp_path, monkeypatch):
