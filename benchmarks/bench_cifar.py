@@ -306,8 +306,10 @@ def main():
                                                               device, batch_size)
             variants[name] = row
             report["nets"][name]["variants"] = row
-        if args.json:  # after every network, so a run stopped part-way keeps what it measured (whole: a kill
-            files.write_atomic(args.json, json.dumps(report, indent=1))  # mid-write leaves the last table)
+        # after every network, so a run stopped part-way keeps what it measured; whole, so a kill mid-write
+        # leaves the last table, not half of one
+        if args.json:
+            files.write_atomic(args.json, json.dumps(report, indent=1))
 
     if variants:
         print("\nOur loop with one setting changed (images/s; training rows as a ratio to ours as above):")

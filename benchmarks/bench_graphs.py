@@ -145,8 +145,10 @@ def main():
                       f"{row['graph_loss']:.3f}"])
             print(f"{label:<20} {arithmetic:<10} {row['eager']:>11,.1f} {cells[0]:>11} {cells[1]:>11} "
                   f"{cells[2]:>8}  {row['eager_loss']:.3f}, {cells[3]}", flush=True)
-            if args.json:  # after every row, so a run stopped part-way keeps what it measured (whole: a kill
-                files.write_atomic(args.json, json.dumps(report, indent=1))  # mid-write leaves the last table)
+            # after every row, so a run stopped part-way keeps what it measured; whole, so a kill mid-write
+            # leaves the last table, not half of one
+            if args.json:
+                files.write_atomic(args.json, json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":
