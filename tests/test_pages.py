@@ -47,10 +47,13 @@ def test_the_paper_scale_resnet110_is_read_beside_the_blogs_one_model():
     verdict on the gap), and say which pixels each was scored on."""
     jpeg = ["CIFAR-10 (JPEG-recompressed copy) test, not the official pixels"]
 
-    def full(*seeds):
+    def full(*seeds, losses=(1.6, 1.2, 1.0)):  # each true-label model's training loss, epoch by epoch
         rows = [{"seed": 10 * k, "clean_acc": clean, "fgsm_acc": clean + gap, "leak_gap": gap, "leak_gap_se": 0.002}
                 for k, (clean, gap) in enumerate(seeds)]
-        return [{"per_seed": rows, "series": {"n_test": 10000}, "data": {"sources": jpeg}, "params": {"eval_eps": 6.0}}]
+        history = [{"epoch": e + 1, "loss": loss} for e, loss in enumerate(losses)]
+        models = [{"models": {"true": {"history": history}}} for _ in seeds]
+        return [{"per_seed": rows, "series": {"n_test": 10000, "seeds": models}, "data": {"sources": jpeg},
+                 "params": {"eval_eps": 6.0}}]
 
     assert fgsm_leak.full_words([])["full_case"] == "none"
     control_only = full((0.9, 0.0))
@@ -68,6 +71,14 @@ def test_the_paper_scale_resnet110_is_read_beside_the_blogs_one_model():
     assert "*matches the paper*" in spread["full_words"] and "3 seeds) score 90.57%" in spread["full_words"]
     # a clean accuracy the scorecard finds below the blog's gets the setup differences, as a reading, not a test
     assert "Our reading of the shortfall" in one["full_words"] and "about 164 passes over 50,000" in one["full_words"]
+    assert "slow start" not in one["full_words"] and "A longer schedule is the first" in one["full_words"]
+    # a second epoch still near a uniform guess's loss (ln 10 = 2.30): the slow start, read from the history
+    slow = fgsm_leak.full_words(full((0.905, 0.025), losses=[2.57, 2.19] + [1.9] * 7 + [1.56, 0.5]))["full_words"]
+    assert "slow start" in slow and "2.57 over the first epoch and 2.19 over the second, against 2.30" in slow
+    assert "still 1.56 over the tenth" in slow and "or a warm-up" in slow
+    assert "slow start" not in fgsm_leak.full_words(full((0.905, 0.025), losses=[2.3, 2.0]))["full_words"]
+    three = fgsm_leak.full_words(full((0.85, 0.025), (0.86, 0.02), (0.855, 0.02), losses=[2.5, 2.2]))["full_words"]
+    assert "in 3 of 3 models the training loss (half of every batch attacked) still averaged 2.20 over the" in three
     assert "Our reading" not in spread["full_words"]  # matches the paper: nothing to explain
     above = fgsm_leak.full_words(full((0.96, 0.01)))["full_words"]
     assert "*differs from the paper*" in above and "Our reading" not in above  # above the blog's: not a shortfall

@@ -1,6 +1,8 @@
 """The fgsm_leak page: its tables, figures, sliders and the words its notebook glues, drawn from records
 (this build's, or the committed paper-scale ones). The computation is `leaklab.fgsm_leak`."""
 
+import math
+
 import matplotlib.pyplot as plt
 
 from .. import data, experiments, records, stats
@@ -210,28 +212,63 @@ def full_words(recs):
                "known" if one else "both and our spread over seeds for the blog's one model too")
             + ("; ours is scored on the JPEG copy, the blog's on the official pixels." if data.jpeg_copy(sources)
                else ".")
-            + below_the_blog_words(exp, paper_scale.verdict("fgsm_leak", "clean_acc", trained), clean.value))
+            + below_the_blog_words(exp, paper_scale.verdict("fgsm_leak", "clean_acc", trained), clean.value,
+                                   [m["true"]["history"] for m in _trained(trained).get("true", [])
+                                    if m["true"].get("history")]))
     return {"full_case": "leaks" if gap.is_effect and gap.value > 0 else "attack_wins" if gap.is_effect else
             "within_noise", "full_words": text,
             "full_models": "this one trained model" if one else f"these {len(rows)} models",
             "full_gap_verdict": paper_scale.verdict("fgsm_leak", "leak_gap", trained)}
 
 
-def below_the_blog_words(exp, clean_verdict, clean):
+def below_the_blog_words(exp, clean_verdict, clean, histories=()):
     """Where the scorecard finds our paper-scale clean accuracy below the blog's: the setup differences that could
-    account for it, given as a reading these runs cannot test ('' otherwise)."""
+    account for it, given as a reading these runs cannot test ('' otherwise). `histories`: the true-label models'
+    per-epoch training histories, whose start the reading reports (slow_start_words)."""
     if clean_verdict != "differs from the paper" or clean >= exp.metrics["clean_acc"].paper:
         return ""
     full, he = exp.profiles["full"], experiments.HE_RESNET110
     passes = he["iterations"] * he["batch_size"] / full["n_train"]  # over as many images as ours sees
+    slow = slow_start_words(histories, full["epochs"], passes, he)
     return (f" Our reading of the shortfall, which these runs cannot test: the blog reports \"carefully tuning the "
             f"learning rate and momentum\" and gives neither, nor how long it trained; ours trains "
             f"{full['epochs']} epochs from a learning rate of {full['lr']:g}, decayed linearly (half of every batch "
             f"attacked, as the blog's). He et al.'s ResNet-110, trained without adversarial images for "
             f"{he['iterations']:,} iterations of batch {he['batch_size']} (about {passes:.0f} passes over "
             f"{full['n_train']:,} images) with the "
-            f"learning rate cut tenfold twice, reaches {he['clean_acc_mean']:.2%} clean (mean of their runs): a "
-            "longer schedule is the first thing to try.")
+            f"learning rate cut tenfold twice, reaches {he['clean_acc_mean']:.2%} clean (mean of their runs)."
+            + slow + (" A longer schedule, or a warm-up, is the first thing to try." if slow else
+                      " A longer schedule is the first thing to try."))
+
+
+# an epoch whose mean training loss is still above this share of a uniform guess's (ln 10) has barely begun to
+# learn: the test for the slow start He et al. describe
+SLOW_START_SHARE = 0.9
+
+
+def slow_start_words(histories, epochs, he_passes, he):
+    """Where a model's training loss over its second epoch was still near a uniform guess's: the slow start He et
+    al. report for a ResNet-110 begun at its full learning rate, from the models' own histories ('' otherwise)."""
+    chance = math.log(10)
+    slow = [h for h in histories if len(h) >= 2 and h[1]["loss"] >= SLOW_START_SHARE * chance]
+    if not slow:
+        return ""
+    if len(histories) == 1:
+        (h,) = slow
+        seen = (f"its training loss (half of every batch attacked) averaged {h[0]['loss']:.2f} over the first "
+                f"epoch and {h[1]['loss']:.2f} over the second, against {chance:.2f} for a uniform guess")
+        if len(h) >= 10:
+            seen += f", and still {h[9]['loss']:.2f} over the tenth"
+    else:
+        second = sorted(f"{h[1]['loss']:.2f}" for h in slow)
+        between = second[0] if second[0] == second[-1] else f"{second[0]} to {second[-1]}"
+        seen = (f"in {len(slow)} of {len(histories)} models the training loss (half of every batch attacked) "
+                f"still averaged {between} over the second epoch, against {chance:.2f} for a uniform guess")
+    return (f" The training history shows the slow start He et al. describe for a ResNet-110 begun at a learning "
+            f"rate of {he['lr']:g}: {seen}. They warm up at {he['warmup_lr']:g} until the training error is below "
+            f"{he['warmup_until_train_error']:.0%} for that reason, and "
+            f"report that without it the network starts converging only after several epochs yet reaches similar "
+            f"accuracy, over their {he_passes:.0f} passes; in our {epochs}, those epochs are a larger share.")
 
 
 def loss_rise_words(rows, whole=False):
