@@ -66,6 +66,18 @@ def loss_figure(recs):
                                "Test cross-entropy along the true-label FGSM direction", PAPER_LOSS_POINTS)
 
 
+def history_figure(recs):
+    """The paper-scale true-label models' training loss, epoch by epoch (half of every batch attacked), beside a
+    uniform guess's ln 10, where a slow start shows (slow_start_words); None without such a model."""
+    seeds = [s for r in recs for s in r["series"]["seeds"] if s["models"].get("true", {}).get("history")]
+    if not seeds:
+        return None
+    return figures.training_curves({f"seed {s['seed']}": [h["loss"] for h in s["models"]["true"]["history"]]
+                                    for s in seeds},
+                                   "Training loss of the true-label models (half of every batch attacked)",
+                                   math.log(10), "a uniform guess over the 10 classes (ln 10)")
+
+
 def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS):
     """The static slider's frames: `images` attacked with true-label FGSM by `model` at each eps of the curve
     (`eps`, `loss`; one gradient for all of them), above that curve with the eps marked."""
@@ -242,13 +254,13 @@ def below_the_blog_words(exp, clean_verdict, clean, histories=()):
 
 
 # an epoch whose mean training loss is still above this share of a uniform guess's (ln 10) has barely begun to
-# learn: the test for the slow start He et al. describe
+# learn: our test for a slow start (He et al. describe one for a ResNet-110 begun at a learning rate of 0.1)
 SLOW_START_SHARE = 0.9
 
 
 def slow_start_words(histories, epochs, he_passes, he):
-    """Where a model's training loss over its second epoch was still near a uniform guess's: the slow start He et
-    al. report for a ResNet-110 begun at its full learning rate, from the models' own histories ('' otherwise)."""
+    """Where a model's training loss over its second epoch was still near a uniform guess's, from the models' own
+    histories: a slow start, beside the one He et al. report for a ResNet-110 begun at 0.1 ('' otherwise)."""
     chance = math.log(10)
     slow = [h for h in histories if len(h) >= 2 and h[1]["loss"] >= SLOW_START_SHARE * chance]
     if not slow:
@@ -264,11 +276,11 @@ def slow_start_words(histories, epochs, he_passes, he):
         between = second[0] if second[0] == second[-1] else f"{second[0]} to {second[-1]}"
         seen = (f"in {len(slow)} of {len(histories)} models the training loss (half of every batch attacked) "
                 f"still averaged {between} over the second epoch, against {chance:.2f} for a uniform guess")
-    return (f" The training history shows the slow start He et al. describe for a ResNet-110 begun at a learning "
-            f"rate of {he['lr']:g}: {seen}. They warm up at {he['warmup_lr']:g} until the training error is below "
-            f"{he['warmup_until_train_error']:.0%} for that reason, and "
-            f"report that without it the network starts converging only after several epochs yet reaches similar "
-            f"accuracy, over their {he_passes:.0f} passes; in our {epochs}, those epochs are a larger share.")
+    return (f" The training history (the training-loss figure above) starts slowly: {seen}. He et al. found a "
+            f"learning rate of {he['lr']:g} too large for a ResNet-110 to start converging, and warm up at "
+            f"{he['warmup_lr']:g} until the training error is below {he['warmup_until_train_error']:.0%}; without "
+            f"the warm-up, they report, it starts converging only after several epochs yet reaches similar accuracy, "
+            f"over their {he_passes:.0f} passes. In our {epochs}, those epochs are a larger share.")
 
 
 def loss_rise_words(rows, whole=False):

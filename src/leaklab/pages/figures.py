@@ -258,6 +258,20 @@ def loss_curves(eps, curves, title, paper_points=None, marker=None, ax=None):
     return fig
 
 
+def training_curves(losses, title, reference=None, reference_label=""):
+    """Mean training loss against epoch: losses {name: [loss of epoch 1, 2, ...]}; `reference` a loss drawn as a
+    dotted line (a uniform guess's, say), labelled `reference_label`."""
+    fig, ax = _new_figure(figsize=(7, 3.4))
+    for name, curve in losses.items():
+        ax.plot(range(1, len(curve) + 1), curve, lw=1.6, marker=".", label=name)
+    if reference is not None:
+        ax.axhline(reference, color=CHANCE_COLOR, ls=":", lw=1.2, label=reference_label)
+    ax.set(xlabel="epoch", ylabel="mean training cross-entropy", title=title)
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
 def fgsm_frame(images, predicted, labels, p_true, classes, eps, curve_eps, curve_loss, paper_points=None):
     """One frame of the eps slider: FGSM images at `eps` with the model's answers, above the loss curve
     with that eps marked. images: uint8 [N, H, W, C]."""
