@@ -66,16 +66,25 @@ def loss_figure(recs):
                                "Test cross-entropy along the true-label FGSM direction", PAPER_LOSS_POINTS)
 
 
+def true_histories(recs):
+    """{seed: per-epoch training history} of each true-label model the records hold with one."""
+    return {seed["seed"]: seed["models"]["true"]["history"] for r in recs for seed in r["series"]["seeds"]
+            if seed["models"].get("true", {}).get("history")}
+
+
 def history_figure(recs):
-    """The paper-scale true-label models' training loss, epoch by epoch (half of every batch attacked), beside a
-    uniform guess's ln 10, where a slow start shows (slow_start_words); None without such a model."""
-    seeds = [s for r in recs for s in r["series"]["seeds"] if s["models"].get("true", {}).get("history")]
-    if not seeds:
+    """The paper-scale true-label models' mean training loss, epoch by epoch, beside a uniform guess's; None
+    without such a model. The loss mixes clean and FGSM images, as training does."""
+    histories = true_histories(recs)
+    if not histories:
         return None
-    return figures.training_curves({f"seed {s['seed']}": [h["loss"] for h in s["models"]["true"]["history"]]
-                                    for s in seeds},
-                                   "Training loss of the true-label models (half of every batch attacked)",
-                                   math.log(10), "a uniform guess over the 10 classes (ln 10)")
+    share = recs[0]["params"]["adv_share"]
+    n_classes = len(data.CLASSES["cifar10"])
+    return figures.training_curves(
+        {f"seed {seed}": ([h["epoch"] for h in history], [h["loss"] for h in history])
+         for seed, history in histories.items()},
+        f"Training loss of the true-label models ({share:.0%} of every batch FGSM images)",
+        math.log(n_classes), f"a uniform guess over the {n_classes} classes (ln {n_classes})")
 
 
 def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS):
@@ -224,63 +233,28 @@ def full_words(recs):
                "known" if one else "both and our spread over seeds for the blog's one model too")
             + ("; ours is scored on the JPEG copy, the blog's on the official pixels." if data.jpeg_copy(sources)
                else ".")
-            + below_the_blog_words(exp, paper_scale.verdict("fgsm_leak", "clean_acc", trained), clean.value,
-                                   [m["true"]["history"] for m in _trained(trained).get("true", [])
-                                    if m["true"].get("history")]))
+            + below_the_blog_words(exp, paper_scale.verdict("fgsm_leak", "clean_acc", trained), clean.value))
     return {"full_case": "leaks" if gap.is_effect and gap.value > 0 else "attack_wins" if gap.is_effect else
             "within_noise", "full_words": text,
             "full_models": "this one trained model" if one else f"these {len(rows)} models",
             "full_gap_verdict": paper_scale.verdict("fgsm_leak", "leak_gap", trained)}
 
 
-def below_the_blog_words(exp, clean_verdict, clean, histories=()):
+def below_the_blog_words(exp, clean_verdict, clean):
     """Where the scorecard finds our paper-scale clean accuracy below the blog's: the setup differences that could
-    account for it, given as a reading these runs cannot test ('' otherwise). `histories`: the true-label models'
-    per-epoch training histories, whose start the reading reports (slow_start_words)."""
+    account for it, given as a reading these runs cannot test ('' otherwise)."""
     if clean_verdict != "differs from the paper" or clean >= exp.metrics["clean_acc"].paper:
         return ""
     full, he = exp.profiles["full"], experiments.HE_RESNET110
     passes = he["iterations"] * he["batch_size"] / full["n_train"]  # over as many images as ours sees
-    slow = slow_start_words(histories, full["epochs"], passes, he)
     return (f" Our reading of the shortfall, which these runs cannot test: the blog reports \"carefully tuning the "
             f"learning rate and momentum\" and gives neither, nor how long it trained; ours trains "
             f"{full['epochs']} epochs from a learning rate of {full['lr']:g}, decayed linearly (half of every batch "
             f"attacked, as the blog's). He et al.'s ResNet-110, trained without adversarial images for "
             f"{he['iterations']:,} iterations of batch {he['batch_size']} (about {passes:.0f} passes over "
             f"{full['n_train']:,} images) with the "
-            f"learning rate cut tenfold twice, reaches {he['clean_acc_mean']:.2%} clean (mean of their runs)."
-            + slow + (" A longer schedule, or a warm-up, is the first thing to try." if slow else
-                      " A longer schedule is the first thing to try."))
-
-
-# an epoch whose mean training loss is still above this share of a uniform guess's (ln 10) has barely begun to
-# learn: our test for a slow start (He et al. describe one for a ResNet-110 begun at a learning rate of 0.1)
-SLOW_START_SHARE = 0.9
-
-
-def slow_start_words(histories, epochs, he_passes, he):
-    """Where a model's training loss over its second epoch was still near a uniform guess's, from the models' own
-    histories: a slow start, beside the one He et al. report for a ResNet-110 begun at 0.1 ('' otherwise)."""
-    chance = math.log(10)
-    slow = [h for h in histories if len(h) >= 2 and h[1]["loss"] >= SLOW_START_SHARE * chance]
-    if not slow:
-        return ""
-    if len(histories) == 1:
-        (h,) = slow
-        seen = (f"its training loss (half of every batch attacked) averaged {h[0]['loss']:.2f} over the first "
-                f"epoch and {h[1]['loss']:.2f} over the second, against {chance:.2f} for a uniform guess")
-        if len(h) >= 10:
-            seen += f", and still {h[9]['loss']:.2f} over the tenth"
-    else:
-        second = sorted(f"{h[1]['loss']:.2f}" for h in slow)
-        between = second[0] if second[0] == second[-1] else f"{second[0]} to {second[-1]}"
-        seen = (f"in {len(slow)} of {len(histories)} models the training loss (half of every batch attacked) "
-                f"still averaged {between} over the second epoch, against {chance:.2f} for a uniform guess")
-    return (f" The training history (the training-loss figure above) starts slowly: {seen}. He et al. found a "
-            f"learning rate of {he['lr']:g} too large for a ResNet-110 to start converging, and warm up at "
-            f"{he['warmup_lr']:g} until the training error is below {he['warmup_until_train_error']:.0%}; without "
-            f"the warm-up, they report, it starts converging only after several epochs yet reaches similar accuracy, "
-            f"over their {he_passes:.0f} passes. In our {epochs}, those epochs are a larger share.")
+            f"learning rate cut tenfold twice, reaches {he['clean_acc_mean']:.2%} clean (mean of their runs): a "
+            "longer schedule is the first thing to try.")
 
 
 def loss_rise_words(rows, whole=False):

@@ -258,12 +258,12 @@ def loss_curves(eps, curves, title, paper_points=None, marker=None, ax=None):
     return fig
 
 
-def training_curves(losses, title, reference=None, reference_label=""):
-    """Mean training loss against epoch: losses {name: [loss of epoch 1, 2, ...]}; `reference` a loss drawn as a
-    dotted line (a uniform guess's, say), labelled `reference_label`."""
+def training_curves(curves, title, reference=None, reference_label=""):
+    """Mean training loss against epoch: curves {name: (epochs, losses)}; `reference` a loss drawn as a dotted
+    line (a uniform guess's, say), labelled `reference_label`."""
     fig, ax = _new_figure(figsize=(7, 3.4))
-    for name, curve in losses.items():
-        ax.plot(range(1, len(curve) + 1), curve, lw=1.6, marker=".", label=name)
+    for name, (epochs, losses) in curves.items():
+        ax.plot(epochs, losses, lw=1.6, marker=".", label=name)
     if reference is not None:
         ax.axhline(reference, color=CHANCE_COLOR, ls=":", lw=1.2, label=reference_label)
     ax.set(xlabel="epoch", ylabel="mean training cross-entropy", title=title)
