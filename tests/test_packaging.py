@@ -1,6 +1,7 @@
 """pyproject.toml and environment.yml name the same dependencies; notebooks are committed clean."""
 
 import json
+import os
 import subprocess
 import tomllib
 
@@ -70,6 +71,11 @@ def test_a_build_is_reused_only_while_its_inputs_are_unchanged(tmp_path, monkeyp
     assert book.is_current("quick") and not book.is_current("full")
     monkeypatch.setenv("LEAKLAB_DATA", "/somewhere/else")  # other data: not the same build
     assert not book.is_current("quick")
+    monkeypatch.chdir(tmp_path)  # a relative path names the build the build made with it, which resolves it
+    monkeypatch.setenv("LEAKLAB_DATA", f"data{os.pathsep}../other")
+    relative = book.inputs_digest("quick")
+    monkeypatch.setenv("LEAKLAB_DATA", f"{tmp_path / 'data'}{os.pathsep}{tmp_path.parent / 'other'}")
+    assert book.inputs_digest("quick") == relative
     monkeypatch.delenv("LEAKLAB_DATA")
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "a.ipynb").write_text("{}")

@@ -8,7 +8,6 @@ jupyter-book renders that copy.
 import ast
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +32,8 @@ STAMP = HTML / ".leaklab-inputs.json"
 def inputs_digest(profile):
     """A digest of everything a build of `profile` reads: sources, notebooks, library, records, and
     where the data come from."""
-    h = hashlib.sha256(f"{profile}\n{os.environ.get('LEAKLAB_DATA', '')}\n".encode())
+    # resolved as the build resolves it (runner.check_data), so that a relative path names the same build
+    h = hashlib.sha256(f"{profile}\n{runner.resolved_data_dirs()}\n".encode())
     for item in INPUTS:
         path = ROOT / item
         files = sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts

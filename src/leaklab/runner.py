@@ -29,6 +29,12 @@ def _cell_error(executed_path):
     return "the notebook failed outside any cell"
 
 
+def resolved_data_dirs():
+    """LEAKLAB_DATA with each directory made absolute, as the build hands it to the kernels."""
+    return os.pathsep.join(str(Path(d).expanduser().resolve())
+                           for d in os.environ.get("LEAKLAB_DATA", "").split(os.pathsep) if d)
+
+
 def check_data(runs):
     """Find, verify and parse every dataset the runs need ({experiment: its resolved parameters}), before any
     notebook starts.
@@ -37,8 +43,7 @@ def check_data(runs):
     absolute here, because the kernels run in notebooks/, not where the user typed.
     """
     if os.environ.get("LEAKLAB_DATA"):
-        os.environ["LEAKLAB_DATA"] = os.pathsep.join(
-            str(Path(d).expanduser().resolve()) for d in os.environ["LEAKLAB_DATA"].split(os.pathsep) if d)
+        os.environ["LEAKLAB_DATA"] = resolved_data_dirs()
     needed = dict.fromkeys(pair for name, params in runs.items() for pair in experiments.data_needed(name, params))
     if needed:
         from . import data
