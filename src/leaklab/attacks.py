@@ -57,6 +57,19 @@ def step_direction(net, x, y, kind, gen=None):
     return (-step if kind in TOWARDS else step), logits
 
 
+def step_as_trained(net, x, y, kind, gen=None):
+    """The `kind` attack's step as FGSM training computes it (training.mixed_attack): the network in training
+    mode, so that BatchNorm normalizes by the batch's own statistics and each image's step depends on the rest of
+    its batch, with the running statistics left as they were and the network's mode restored after."""
+    was_training = net.training
+    net.train()
+    try:
+        with batchnorm_stats_kept(net):
+            return step_direction(net, x, y, kind, gen)
+    finally:
+        net.train(was_training)
+
+
 def fgsm(model, x, y, eps, lo=0.0, hi=1.0):
     """One step of size eps along sign(grad of the loss for label y), kept in [lo, hi]."""
     return (x + eps * loss_gradient(model, x, y)[0].sign()).clamp(lo, hi).detach()

@@ -1,4 +1,5 @@
-"""The `leaklab` command: compute or run one experiment, or build the whole book."""
+"""The `leaklab` command: compute or run one experiment, build the whole book, or measure an fgsm_leak record's
+kept model afterwards."""
 
 import argparse
 import sys
@@ -35,6 +36,9 @@ def main(argv=None):
     book.add_argument("--profile", default="quick", help="quick (a CPU) or full (the paper's scale)")
     params = sub.add_parser("params", help="list each experiment's parameters and profiles (or one experiment's)")
     params.add_argument("experiment", nargs="?", default=None, help="one of: " + ", ".join(experiments.EXPERIMENTS))
+    later = sub.add_parser("measure-as-trained", help="add to an fgsm_leak record made before it the kept model's "
+                           "accuracy under FGSM computed as its training computed it (BatchNorm on batch statistics)")
+    later.add_argument("record", help="the record's .json (results/fgsm_leak/...)")
     args = parser.parse_args(argv)
 
     try:
@@ -45,6 +49,10 @@ def main(argv=None):
                 for key, spec in exp.params.items():
                     values = ", ".join(f"{prof}: {vals[key]}" for prof, vals in exp.profiles.items())
                     print(f"  {key:<15} {spec.allowed():<32} {values}  -- {spec.help}")
+        elif args.command == "measure-as-trained":
+            from . import fgsm_leak
+
+            print(f"record:   {fgsm_leak.add_as_trained(args.record)}")
         elif args.command in ("run", "compute"):
             # Checked before anything heavy is imported: a bad parameter fails in a fraction of a second.
             overrides = parse_overrides(args.param)

@@ -12,7 +12,10 @@ is the whole question:
 """
 
 import io
+import os
+import time
 import types
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -35,10 +38,14 @@ def train(p, kind, train_set, mean, std, seed, checkpoint=None, device=None, pro
     return model, history
 
 
-def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, seed=0, keep_correct=False):
+def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, seed=0, keep_correct=False,
+               as_trained=False):
     """Mean cross-entropy (true label) and accuracy at x + eps * step for each eps (0-255 scale) in
     eps_grid, where step is the sign of the `kind` attack computed once at the clean x; with `keep_correct`, also
-    ("correct") each image's right or wrong at each eps, a tensor that records keep in their .npz, not JSON."""
+    ("correct") each image's right or wrong at each eps, a tensor that records keep in their .npz, not JSON.
+    The images are scored in eval mode. The step is computed there too, unless `as_trained`: then as FGSM
+    training computes it (attacks.step_as_trained), BatchNorm normalizing each batch of `batch_size` images by
+    its own statistics."""
     device = next(model.parameters()).device
     batch_size = batch_size or training.eval_batch(device)
     model.eval()
@@ -50,7 +57,7 @@ def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, se
     diff_sq = torch.zeros(len(eps), device=device, dtype=torch.float64)
     for idx in torch.arange(len(labels), device=device).split(batch_size):
         x, y = training.plain_batch(x_all, idx), y_all[idx]
-        step, _ = attacks.step_direction(model, x, y, kind, gen)
+        step, _ = (attacks.step_as_trained if as_trained else attacks.step_direction)(model, x, y, kind, gen)
         with torch.no_grad():
             first = None
             for i, e in enumerate(eps):
@@ -71,6 +78,22 @@ def along_fgsm(model, images, labels, eps_grid, kind="true", batch_size=None, se
     curve = {"eps": list(eps_grid), "loss": mean.tolist(), "acc": (correct / n).tolist(),
              "loss_diff_se": diff_se.tolist()}
     return {**curve, "correct": right} if keep_correct else curve
+
+
+def step_agreement(model, images, labels, batch_size, kind="true"):
+    """The share of pixels (over all images and channels) on which the `kind` attack's step computed as training
+    computes it, on batches of `batch_size` (attacks.step_as_trained), has the sign of the step computed in eval
+    mode, with BatchNorm's running statistics: 0.5 is what two unrelated sign patterns share."""
+    device = next(model.parameters()).device
+    model.eval()
+    x_all, y_all = training.on_device(images, device), labels.to(device)
+    same = torch.zeros((), device=device, dtype=torch.float64)
+    for idx in torch.arange(len(labels), device=device).split(batch_size):
+        x, y = training.plain_batch(x_all, idx), y_all[idx]
+        trained_step, _ = attacks.step_as_trained(model, x, y, kind)
+        eval_step, _ = attacks.step_direction(model, x, y, kind)
+        same += (trained_step == eval_step).double().sum()
+    return (same / (len(labels) * x_all[0].numel())).item()
 
 
 def adversarial_images(model, images, labels, eps_grid, kind="true"):
@@ -115,16 +138,40 @@ def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None,
                                                             seed=seed, keep_correct=True)
             i = at if a == "true" else 0
             row[a], correct[a] = attacked["acc"][i], attacked["correct"][i]
+        as_trained = measured_as_trained(model, test, grid, at, p, seed)
+        correct.update(as_trained.pop("correct"))
         out["models"][kind] = {"clean_acc": curve["acc"][0], "curve": curve, "attacked": row, "history": history,
-                               "correct": correct}
+                               "correct": correct, "as_trained": as_trained}
         if kind == "true":
             out["model"] = model  # for the slider: saved beside the record, in fp16
     return out
 
 
+AS_TRAINED_ATTACKS = ("true", "predicted")  # a step with the label, and the same step without it
+
+
+def measured_as_trained(model, test, grid, at, p, seed):
+    """The model under FGSM whose step is computed as its training computed it (BatchNorm on the batch's own
+    statistics, in batches of the attacked share of a training batch), the images scored in eval mode as
+    everywhere else: the true-label curve along that step, each AS_TRAINED_ATTACKS label's accuracy at
+    eval_eps (per image in "correct", as "{label}_as_trained"), and how often that step's signs agree with the
+    eval-mode step's (`step_agreement`)."""
+    batch = max(1, round(p.batch_size * p.adv_share))
+    measured = {a: along_fgsm(model, test.images, test.labels, grid if a == "true" else [p.eval_eps], a,
+                              batch_size=batch, seed=seed, keep_correct=True, as_trained=True)
+                for a in AS_TRAINED_ATTACKS}
+    i = {a: at if a == "true" else 0 for a in AS_TRAINED_ATTACKS}
+    return {"curve": {c: v for c, v in measured["true"].items() if c != "correct"},
+            "attacked": {a: m["acc"][i[a]] for a, m in measured.items()},
+            "sign_agreement": step_agreement(model, test.images, test.labels, batch),
+            "correct": {f"{a}_as_trained": m["correct"][i[a]] for a, m in measured.items()}}
+
+
 # what seed_row reads off the true-label model (None where a run did not train it)
 TRUE_MODEL_KEYS = ("clean_acc", "fgsm_acc", "leak_gap", "label_advantage", "label_advantage_se", "loss_eps0",
-                   "loss_rise", "loss_rise_se", "loss_peak_eps", "loss_drop", "loss_drop_se")
+                   "loss_rise", "loss_rise_se", "loss_peak_eps", "loss_drop", "loss_drop_se",
+                   "fgsm_acc_as_trained", "leak_gap_as_trained", "leak_gap_as_trained_se",
+                   "label_advantage_as_trained", "label_advantage_as_trained_se", "step_sign_agreement")
 
 
 def seed_row(seed, s):
@@ -148,6 +195,7 @@ def seed_row(seed, s):
                     "loss_rise_se": diff_se[peak] if interior else None,
                     "loss_peak_eps": s["eps"][peak] if interior else None,
                     "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1]})
+        row.update(as_trained_row(true))
     for kind in ATTACKS:
         key = "leak_gap" if kind == "true" else f"leak_gap_{kind}"
         m = models_.get(kind)
@@ -155,6 +203,22 @@ def seed_row(seed, s):
             row[key] = None if m is None else m["attacked"][kind] - m["clean_acc"]
         row[f"{key}_se"] = None if m is None else stats.paired_gap_se(m["correct"][kind], m["correct"]["clean"])
     return row
+
+
+def as_trained_row(model):
+    """The seed_row numbers of a model under the step computed as its training computed it (`measured_as_trained`;
+    {} for a record made before that measurement): FGSM accuracy, FGSM minus clean, true minus predicted label,
+    with their paired errors, and the steps' sign agreement."""
+    measured = model.get("as_trained")
+    if measured is None:
+        return {}
+    right, attacked = model["correct"], measured["attacked"]
+    return {"fgsm_acc_as_trained": attacked["true"], "leak_gap_as_trained": attacked["true"] - model["clean_acc"],
+            "leak_gap_as_trained_se": stats.paired_gap_se(right["true_as_trained"], right["clean"]),
+            "label_advantage_as_trained": attacked["true"] - attacked["predicted"],
+            "label_advantage_as_trained_se": stats.paired_gap_se(right["true_as_trained"],
+                                                                 right["predicted_as_trained"]),
+            "step_sign_agreement": measured["sign_agreement"]}
 
 
 def summarize(rows):
@@ -204,7 +268,8 @@ def compute(p, log=print):
               "normalization": [mean, std], "seeds": [{
         "seed": n, "models": {k: {"clean_acc": m["clean_acc"], "attacked": m["attacked"], "history": m["history"],
                                   # the per-image bits go to the .npz, not into the JSON
-                                  "curve": {c: v for c, v in m["curve"].items() if c != "correct"}}
+                                  "curve": {c: v for c, v in m["curve"].items() if c != "correct"},
+                                  "as_trained": m["as_trained"]}
                               for k, m in s["models"].items()}} for n, s in zip(numbers, seeds)]}
     attached = {".npz": records.to_npz(**correctness(numbers, seeds))}
     live = {}
@@ -222,3 +287,51 @@ def correctness(numbers, seeds):
     return {f"seed{n}_{kind}_{scored}_correct": records.packed_bits(right)
             for n, s in zip(numbers, seeds) for kind, m in s["models"].items()
             for scored, right in m["correct"].items()}
+
+
+def add_as_trained(path, log=print):
+    """Add `measured_as_trained` to a record made before it existed, for the model kept beside it (the first
+    seed's true-label model, in fp16), on the record's own test images (checked by digest); the record is written
+    back in place (its .npz, then its JSON, each atomically), its provenance saying in "as_trained_added" which
+    commit measured it, when, in how long, and on how many test images the kept fp16 model's clean answers match
+    the record's. Refused, before any work, for a record that holds more than that one model (the rest would go
+    unmeasured), has no kept model, or has the measurement already."""
+    start = time.perf_counter()
+    try:
+        record = records.load(path)
+    except (OSError, ValueError) as err:
+        raise experiments.RunError(f"{path}: not a readable record ({err})") from None
+    if not os.access(Path(path).parent, os.W_OK) or not os.access(path, os.W_OK):
+        raise experiments.RunError(f"{path}: cannot write the record back in place")
+    if record.get("experiment") != "fgsm_leak":
+        raise experiments.RunError(f"{path}: not an fgsm_leak record")
+    seeds = record.get("series", {}).get("seeds", [])
+    if len(seeds) != 1 or set(seeds[0]["models"]) != {"true"} or ".pt" not in record.get("files", ()):
+        raise experiments.RunError(f"{path}: only a record of one true-label model kept beside it (.pt) can be "
+                                   "measured afterwards; run the experiment again for the others")
+    if "as_trained" in seeds[0]["models"]["true"]:
+        raise experiments.RunError(f"{path} already holds the measurement")
+    p = types.SimpleNamespace(**record["params"])
+    test = data.subset(data.load("cifar10", "test"), p.n_eval)
+    if test.digest not in record["data"]["sha256"]:
+        raise experiments.RunError(f"{path} was scored on other test images than these (their digest differs)")
+    commit, seed, n = records.git_commit(), seeds[0]["seed"], record["series"]["n_test"]
+    kept = records.arrays(record)
+    model = model_from_record(record)
+    log(f"{files.shown(path)}: the seed-{seed} true-label model under FGSM computed as its training computed it")
+    clean = torch.from_numpy(records.unpacked_bits(kept[f"seed{seed}_true_clean_correct"], n))
+    grid = record["series"]["eps"]
+    fp16_clean = along_fgsm(model, test.images, test.labels, [0.0], keep_correct=True)["correct"][0]
+    measured = measured_as_trained(model, test, grid, grid.index(p.eval_eps), p, seed)
+    right = {"clean": clean, **measured.pop("correct")}
+    seeds[0]["models"]["true"]["as_trained"] = measured
+    record["per_seed"][0].update(as_trained_row({**seeds[0]["models"]["true"], "correct": right}))
+    record["metrics"] = summarize(record["per_seed"])
+    kept.update({f"seed{seed}_true_{scored}_correct": records.packed_bits(bits) for scored, bits in right.items()})
+    record["_files"] = {".npz": records.to_npz(**kept)}
+    record["provenance"]["as_trained_added"] = {
+        "git_commit": commit, "date": records.provenance(0, commit)["date"],
+        "wall_time_s": round(time.perf_counter() - start, 2),
+        "model": f"the fp16 weights beside the record; their clean answers match the record's on "
+                 f"{int((fp16_clean == clean).sum())} of {n} test images"}
+    return records.save(record, path)
