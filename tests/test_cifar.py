@@ -219,6 +219,24 @@ def test_the_training_attack_leaves_batchnorm_statistics_untouched():
     assert not all(torch.equal(before[k], v) for k, v in stats().items())
 
 
+def test_the_step_as_trained_normalizes_by_its_batch_and_leaves_the_network_as_it_was():
+    """step_as_trained is the eval-mode step with BatchNorm on the batch's own statistics: the same step a
+    network without BatchNorm takes either way, another one here, and the network keeps its mode and statistics."""
+    images, labels = tiny_data(16)
+    x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(16))
+    model = tiny_model().eval()
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    as_trained, _ = attacks.step_as_trained(model, x, labels, "true")
+    assert not model.training and all(torch.equal(kept[k], v) for k, v in model.state_dict().items())
+    with attacks.batchnorm_stats_kept(model.train()):
+        by_hand, _ = attacks.step_direction(model, x, labels, "true")
+    assert torch.equal(as_trained, by_hand)
+    assert not torch.equal(as_trained, attacks.step_direction(model.eval(), x, labels, "true")[0])
+    assert fgsm_leak.step_agreement(model, images, labels, 8) < 0.99
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10)).eval()
+    assert fgsm_leak.step_agreement(plain, images, labels, 8) == 1.0
+
+
 def test_a_fixed_eps_attacks_the_given_share_by_exactly_that_much():
     images, labels = tiny_data(32)
     x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))
@@ -347,6 +365,45 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     frames = fgsm_leak_page.slider_frames(model, test.images[:8], test.labels[:8], loaded["series"]["eps"],
                                      fgsm_leak_page.mean_losses([loaded])["true"])
     assert [f["value"] for f in frames] == [f"{e:g}" for e in loaded["series"]["eps"]]
+    # every model also under the step computed as its training computed it, its gap's error paired too
+    row, as_trained = loaded["per_seed"][0], true["as_trained"]
+    assert set(as_trained["attacked"]) == set(fgsm_leak.AS_TRAINED_ATTACKS)
+    assert len(as_trained["curve"]["loss"]) == len(loaded["series"]["eps"])
+    assert row["leak_gap_as_trained"] == pytest.approx(as_trained["attacked"]["true"] - true["clean_acc"])
+    with np.load(io.BytesIO(records.file_bytes(loaded, ".npz"))) as bits:
+        right["as_trained"] = records.unpacked_bits(bits["seed0_true_true_as_trained_correct"], 200)
+    assert right["as_trained"].mean() == pytest.approx(as_trained["attacked"]["true"])
+    assert row["leak_gap_as_trained_se"] == pytest.approx(stats.paired_gap_se(right["as_trained"], right["clean"]))
+    assert 0 < row["step_sign_agreement"] < 1
+
+
+@pytest.mark.heavy
+@needs_cifar
+def test_a_record_made_before_the_step_as_trained_gets_it_afterwards(tmp_path):
+    """`leaklab measure-as-trained`: a one-model record stripped of the measurement gets it back from its kept
+    fp16 model, with the numbers a fresh run records (up to fp16 rounding), once; other records are refused."""
+    from leaklab import cli, records
+
+    params = experiments.resolve("fgsm_leak", "quick", {**TINY, "n_eval": 200, "eps_points": 3, "depth_n": 1,
+                                                         "labels": "true"})
+    out = fgsm_leak.compute(SimpleNamespace(**params), log=lambda m: None)
+    path = records.save(records.complete(records.payload("fgsm_leak", params, out), 1.0, "test"),
+                        tmp_path / "run.json")
+    fresh = records.load(path)
+    old = records.load(path)
+    del old["series"]["seeds"][0]["models"]["true"]["as_trained"]
+    for key in list(old["per_seed"][0]):
+        if "as_trained" in key or key == "step_sign_agreement":
+            del old["per_seed"][0][key]
+    records.save(old, path)
+    assert cli.main(["measure-as-trained", str(path)]) == 0
+    again = records.load(path)
+    assert "test images" in again["provenance"]["as_trained_added"]["model"]
+    for key in ("fgsm_acc_as_trained", "leak_gap_as_trained", "step_sign_agreement"):
+        assert again["per_seed"][0][key] == pytest.approx(fresh["per_seed"][0][key], abs=0.03)
+        assert again["metrics"][key] == again["per_seed"][0][key]
+    assert cli.main(["measure-as-trained", str(path)]) == 1  # already measured
+    assert cli.main(["measure-as-trained", str(tmp_path / "none.json")]) == 1
 
 
 @pytest.mark.heavy

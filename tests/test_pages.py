@@ -1,6 +1,7 @@
 """What the pages say, on hand-made numbers: each verdict follows its data and its noise (no training here)."""
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -99,6 +100,50 @@ def test_the_training_loss_figure_draws_each_true_label_models_history_beside_a_
     assert "50% of every batch FGSM" in ax.get_title() and ax.get_xlabel() == "epoch"
     assert "cross-entropy" in ax.get_ylabel()
     assert fig.get_facecolor()[3] == 1.0 and fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+    plt.close(fig)
+
+
+def test_the_step_as_trained_is_read_beside_the_standard_one_and_drawn_with_it():
+    """A model measured with the step computed as its training computed it gets words that give both steps' FGSM
+    accuracy, the gap and the label's advantage with their paired errors and the steps' sign agreement, and a
+    case judged by the noise rule; a record made before the measurement gets none; the figure draws both steps."""
+    import matplotlib.pyplot as plt
+
+    def measured(gap, se=0.003):
+        model = {"curve": {"eps": [0.0, 0.5, 6.0], "acc": [0.9, 0.8, 0.3], "loss": [0.4, 0.7, 5.0],
+                           "loss_diff_se": [0.0, 0.01, 0.1]},
+                 "as_trained": {"curve": {"eps": [0.0, 0.5, 6.0], "acc": [0.9, 0.89, 0.9 + gap],
+                                          "loss": [0.4, 0.43, 0.2], "loss_diff_se": [0.0, 0.002, 0.01]}}}
+        row = {"seed": 0, "clean_acc": 0.9, "fgsm_acc": 0.3, "leak_gap": -0.6, "leak_gap_se": 0.005,
+               "fgsm_acc_as_trained": 0.9 + gap, "leak_gap_as_trained": gap, "leak_gap_as_trained_se": se,
+               "label_advantage_as_trained": 0.05, "label_advantage_as_trained_se": 0.002,
+               "step_sign_agreement": 0.505}
+        return [{"per_seed": [row], "series": {"n_test": 10000, "eps": [0.0, 0.5, 6.0], "seeds": [
+            {"seed": 0, "models": {"true": model}}]}}]
+
+    leaks = fgsm_leak.as_trained_words(measured(0.043))
+    assert leaks["full_as_trained_case"] == "leaks"
+    text = leaks["full_as_trained_words"]
+    assert "batch of 64 test images" in text and "94.30%" in text and "against 30.00% for the step computed in eval" \
+        in text and "the blog's 94.81%" in text and "+4.30 ± 0.30 points" in text and "89.30%" in text
+    assert "50.5% of the pixels" in text and "starts at 0.400; it peaks at ε = 0.50/255" in text
+    assert "+0.030 ± 0.002" in text and "the end minus the start is -0.200 ± 0.010" in text
+    assert fgsm_leak.as_trained_words(measured(0.004))["full_as_trained_case"] == "within_noise"
+    assert fgsm_leak.as_trained_words(measured(-0.2))["full_as_trained_case"] == "attack_wins"
+    before = measured(0.04)
+    for key in [k for k in before[0]["per_seed"][0] if "as_trained" in k or k == "step_sign_agreement"]:
+        del before[0]["per_seed"][0][key]
+    del before[0]["series"]["seeds"][0]["models"]["true"]["as_trained"]
+    assert fgsm_leak.as_trained_words(before) == {"full_as_trained_case": "none", "full_as_trained_words": ""}
+    assert fgsm_leak.as_trained_figure(before) is None
+    fig = fgsm_leak.as_trained_figure(measured(0.043))
+    acc_ax, loss_ax = fig.axes
+    lines = {line.get_label(): list(line.get_ydata()) for line in acc_ax.get_lines()}
+    assert lines["step as trained (each batch's own statistics)"] == pytest.approx([90.0, 89.0, 94.3])
+    assert lines["step in eval mode (BatchNorm's running statistics)"] == pytest.approx([90.0, 80.0, 30.0])
+    assert lines["the blog's numbers"] == pytest.approx([92.12, 94.81])
+    assert "accuracy" in acc_ax.get_ylabel() and "cross-entropy" in loss_ax.get_ylabel() and fig._suptitle
+    assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
     plt.close(fig)
 
 

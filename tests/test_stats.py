@@ -282,7 +282,7 @@ def test_the_loss_rise_exists_only_for_a_curve_with_an_interior_peak():
     from leaklab.pages import paper_scale
 
     def seed(losses):
-        curve = {"loss": losses, "acc": [0.5] * len(losses), "loss_diff_se": [0.01] * len(losses)}
+        curve = {"eps": [0, 1, 2, 3], "loss": losses, "acc": [0.5] * len(losses), "loss_diff_se": [0.01] * len(losses)}
         right = [True] * 500 + [False] * 500  # per image: half right, clean and under every attack
         true = {"clean_acc": 0.5, "curve": curve, "attacked": {a: 0.4 for a in fgsm_leak.ATTACKS},
                 "correct": {k: right for k in ("clean", *fgsm_leak.ATTACKS)}}

@@ -181,20 +181,12 @@ def seed_row(seed, s):
     row = {"seed": seed, **dict.fromkeys(TRUE_MODEL_KEYS)}
     true = models_.get("true")
     if true is not None:
-        loss = true["curve"]["loss"]
-        peak = max(range(len(loss)), key=loss.__getitem__)
-        # a rise "to its peak" needs a peak inside the curve: at either end the curve only climbs or only falls
-        interior = 0 < peak < len(loss) - 1
-        diff_se = true["curve"]["loss_diff_se"]
         right = true["correct"]
         row.update({"clean_acc": true["clean_acc"], "fgsm_acc": true["attacked"]["true"],
                     "leak_gap": true["attacked"]["true"] - true["clean_acc"],
                     "label_advantage": true["attacked"]["true"] - true["attacked"]["predicted"],
                     "label_advantage_se": stats.paired_gap_se(right["true"], right["predicted"]),
-                    "loss_eps0": loss[0], "loss_rise": loss[peak] - loss[0] if interior else None,
-                    "loss_rise_se": diff_se[peak] if interior else None,
-                    "loss_peak_eps": s["eps"][peak] if interior else None,
-                    "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1]})
+                    **loss_shape(true["curve"])})
         row.update(as_trained_row(true))
     for kind in ATTACKS:
         key = "leak_gap" if kind == "true" else f"leak_gap_{kind}"
@@ -203,6 +195,20 @@ def seed_row(seed, s):
             row[key] = None if m is None else m["attacked"][kind] - m["clean_acc"]
         row[f"{key}_se"] = None if m is None else stats.paired_gap_se(m["correct"][kind], m["correct"]["clean"])
     return row
+
+
+def loss_shape(curve):
+    """A loss curve along an FGSM step (along_fgsm's) as the blog reads its own: the start, the rise to the peak and
+    the peak's eps, and the end minus the start, with the image-by-image errors along_fgsm kept. A rise "to its
+    peak" needs a peak inside the curve: where the highest point is at either end, the curve only climbs or only
+    falls, and the rise and the peak are None."""
+    loss, diff_se = curve["loss"], curve["loss_diff_se"]
+    peak = max(range(len(loss)), key=loss.__getitem__)
+    interior = 0 < peak < len(loss) - 1
+    return {"loss_eps0": loss[0], "loss_rise": loss[peak] - loss[0] if interior else None,
+            "loss_rise_se": diff_se[peak] if interior else None,
+            "loss_peak_eps": curve["eps"][peak] if interior else None,
+            "loss_drop": loss[-1] - loss[0], "loss_drop_se": diff_se[-1]}
 
 
 def as_trained_row(model):
@@ -312,9 +318,10 @@ def add_as_trained(path, log=print):
     if "as_trained" in seeds[0]["models"]["true"]:
         raise experiments.RunError(f"{path} already holds the measurement")
     p = types.SimpleNamespace(**record["params"])
-    test = data.subset(data.load("cifar10", "test"), p.n_eval)
-    if test.digest not in record["data"]["sha256"]:
+    test_full = data.load("cifar10", "test")
+    if test_full.digest not in record["data"]["sha256"]:
         raise experiments.RunError(f"{path} was scored on other test images than these (their digest differs)")
+    test = data.subset(test_full, p.n_eval)
     commit, seed, n = records.git_commit(), seeds[0]["seed"], record["series"]["n_test"]
     kept = records.arrays(record)
     model = model_from_record(record)

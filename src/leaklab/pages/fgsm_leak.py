@@ -6,7 +6,7 @@ import math
 import matplotlib.pyplot as plt
 
 from .. import data, experiments, records, stats
-from ..fgsm_leak import ATTACKS, adversarial_images, model_from_record
+from ..fgsm_leak import ATTACKS, adversarial_images, loss_shape, model_from_record
 from . import figures, paper_scale, widgets
 
 
@@ -85,6 +85,69 @@ def history_figure(recs):
          for seed, history in histories.items()},
         f"Training loss of the true-label models ({share:.0%} of every batch FGSM images)",
         math.log(n_classes), f"a uniform guess over the {n_classes} classes (ln {n_classes})")
+
+
+def as_trained_models(recs):
+    """The true-label models (each seed's model dict) that the records measured under the step computed as their
+    training computed it (fgsm_leak.measured_as_trained)."""
+    return [s["models"]["true"] for r in recs for s in r["series"]["seeds"]
+            if "as_trained" in s["models"].get("true", {})]
+
+
+def as_trained_figure(recs):
+    """The true-label models' mean accuracy and loss along the true-label FGSM step computed in eval mode (the
+    standard evaluation, as everywhere above) and as their training computed it, beside the blog's numbers; None
+    without a model measured both ways."""
+    measured = as_trained_models(recs)
+    if not measured:
+        return None
+    eps, exp = recs[0]["series"]["eps"], experiments.get("fgsm_leak")
+
+    def mean(curves, key):
+        return [records.mean_sd(c[key][i] for c in curves)[0] for i in range(len(eps))]
+
+    steps = {"step in eval mode (BatchNorm's running statistics)": [m["curve"] for m in measured],
+             "step as trained (each batch's own statistics)": [m["as_trained"]["curve"] for m in measured]}
+    blog_acc = [(0.0, exp.metrics["clean_acc"].paper),
+                (exp.profiles["full"]["eval_eps"], exp.metrics["fgsm_acc"].paper)]
+    return figures.along_eps(eps, {name: (mean(c, "acc"), mean(c, "loss")) for name, c in steps.items()},
+                             "True-label models along the true-label FGSM step, computed two ways", blog_acc,
+                             PAPER_LOSS_POINTS)
+
+
+def as_trained_words(recs):
+    """The paper-scale true-label models under the step computed as their training computed it, beside the
+    standard evaluation's step and the blog's number: FGSM accuracy, FGSM minus clean and true minus predicted
+    label with their paired errors, and how often the two steps agree in sign; `full_as_trained_case` picks the
+    paragraph after it (none, leaks, within_noise, attack_wins)."""
+    measured = [r for r in recs if any(row.get("leak_gap_as_trained") is not None for row in r["per_seed"])]
+    rows = [row for r in measured for row in r["per_seed"] if row.get("leak_gap_as_trained") is not None]
+    if not rows:
+        return {"full_as_trained_case": "none", "full_as_trained_words": ""}
+    exp, n_test = experiments.get("fgsm_leak"), records.n_test(measured[0])
+    full, whole, one = exp.profiles["full"], n_test >= data.TEST_SET_SIZE, len(rows) == 1
+    gap, advantage = (stats.stored(rows, key) for key in ("leak_gap_as_trained", "label_advantage_as_trained"))
+    as_trained = stats.accuracy(rows, "fgsm_acc_as_trained", n_test)
+    mean = {key: records.mean_sd(row[key] for row in rows)[0]
+            for key in ("fgsm_acc", "fgsm_acc_as_trained", "label_advantage_as_trained", "step_sign_agreement")}
+    blog = exp.metrics["fgsm_acc"].paper
+    shapes = [loss_shape(m["as_trained"]["curve"]) for m in as_trained_models(measured)]
+    text = (f"Computed as {'its' if one else 'their'} training computed it, with BatchNorm normalizing each batch "
+            f"of {round(full['batch_size'] * full['adv_share'])} test images by that batch's own statistics, the "
+            f"true-label step leaves {'the model' if one else f'the {len(rows)} models'} at "
+            f"{as_trained.text('{:.2f}', '%')} on FGSM images at ε = {full['eval_eps']:g}/255, against "
+            f"{mean['fgsm_acc']:.2%} for the step computed in eval mode and the blog's {blog:.2%}. FGSM minus clean "
+            f"is then {gap.words(all_images=whole)}. The same step with the model's predicted label in place of the "
+            f"true one gives {mean['fgsm_acc_as_trained'] - mean['label_advantage_as_trained']:.2%}: true minus "
+            f"predicted label is {advantage.words(all_images=whole)}. The step computed with the batch's statistics "
+            f"and the one computed with the running statistics agree in sign on {mean['step_sign_agreement']:.1%} "
+            "of the pixels, where two unrelated sign patterns would agree on half. Along the step as trained, the "
+            f"mean test loss starts at {records.mean_sd(r['loss_eps0'] for r in shapes)[0]:.3f}; "
+            f"{loss_rise_words(shapes, whole)}; the end minus the start is "
+            f"{stats.stored(shapes, 'loss_drop').words('{:+.3f}', '', 1, all_images=whole)} (the blog's: about "
+            f"{exp.metrics['loss_drop'].paper:+.2f}).")
+    return {"full_as_trained_case": "leaks" if gap.is_effect and gap.value > 0 else
+            "attack_wins" if gap.is_effect else "within_noise", "full_as_trained_words": text}
 
 
 def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS):
@@ -205,7 +268,7 @@ def words(p, record, recs=()):
     out["seeds_text"] = stats.seeds_text(p.n_seeds)
     out["table_over"] = ("each row one trained model" if p.n_seeds == 1 else
                          f"each entry a mean over {stats.seeds_text(p.n_seeds)}")
-    return {**out, **full_words(recs)}
+    return {**out, **full_words(recs), **as_trained_words(recs)}
 
 
 def full_words(recs):

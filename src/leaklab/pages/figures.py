@@ -258,6 +258,25 @@ def loss_curves(eps, curves, title, paper_points=None, marker=None, ax=None):
     return fig
 
 
+def along_eps(eps, curves, title, paper_acc=None, paper_loss=None):
+    """Accuracy (left) and mean cross-entropy (right) against eps, one line per curve: curves {name: (accuracies,
+    losses)}; `paper_acc` and `paper_loss` [(eps, value)] are the source's numbers, drawn as stars."""
+    fig, (acc_ax, loss_ax) = _new_figure(1, 2, figsize=(10, 3.8))
+    for name, (acc, loss) in curves.items():
+        acc_ax.plot(eps, [100 * a for a in acc], lw=2, label=name)
+        loss_ax.plot(eps, loss, lw=2, label=name)
+    for ax, points, scale in ((acc_ax, paper_acc, 100), (loss_ax, paper_loss, 1)):
+        if points:
+            ax.plot([e for e, _ in points], [scale * v for _, v in points], "*", color=PAPER_COLOR, ms=13,
+                    label="the blog's numbers")
+    acc_ax.set(xlabel="FGSM eps (0-255 scale)", ylabel="test accuracy (%)")
+    loss_ax.set(xlabel="FGSM eps (0-255 scale)", ylabel="mean test cross-entropy (log scale)")
+    loss_ax.set_yscale("log")  # a loss that climbs tenfold along one step and one that dips, on one axis
+    acc_ax.legend(frameon=False, fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
 def training_curves(curves, title, reference=None, reference_label=""):
     """Mean training loss against epoch: curves {name: (epochs, losses)}; `reference` a loss drawn as a dotted
     line (a uniform guess's, say), labelled `reference_label`."""
