@@ -237,6 +237,31 @@ def test_the_step_as_trained_normalizes_by_its_batch_and_leaves_the_network_as_i
     assert fgsm_leak.step_agreement(plain, images, labels, 8) == 1.0
 
 
+def test_measuring_a_record_afterwards_refuses_what_it_cannot_measure_before_any_work(tmp_path, capsys):
+    """One line each, before the data are read: not a record, not fgsm_leak's, a record of more models than the
+    one kept beside it, a kept model that is missing."""
+    import json
+
+    from leaklab import cli
+
+    def record(name, experiment="fgsm_leak", labels=("true",), beside=(".pt", ".npz")):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"experiment": experiment, "series": {"seeds": [
+            {"seed": 0, "models": {k: {} for k in labels}}]}}))
+        for suffix in beside:
+            path.with_suffix(suffix).write_bytes(b"")
+        return str(path)
+
+    cases = {record("other", experiment="toy2d"): "not an fgsm_leak record",
+             record("four", labels=fgsm_leak.ATTACKS): "only a record of one true-label model",
+             record("no_model", beside=(".npz",)): "only a record of one true-label model",
+             str(tmp_path / "absent.json"): "not a readable record"}
+    for path, message in cases.items():
+        assert cli.main(["measure-as-trained", path]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_a_fixed_eps_attacks_the_given_share_by_exactly_that_much():
     images, labels = tiny_data(32)
     x = training.plain_batch(training.on_device(images, "cpu"), torch.arange(32))

@@ -119,13 +119,16 @@ def test_the_step_as_trained_is_read_beside_the_standard_one_and_drawn_with_it()
                "label_advantage_as_trained": 0.05, "label_advantage_as_trained_se": 0.002,
                "step_sign_agreement": 0.505}
         return [{"per_seed": [row], "series": {"n_test": 10000, "eps": [0.0, 0.5, 6.0], "seeds": [
-            {"seed": 0, "models": {"true": model}}]}}]
+            {"seed": 0, "models": {"true": model}}]}, "params": {"batch_size": 128, "adv_share": 0.5, "eval_eps": 6.0},
+                 "provenance": {"as_trained_added": {"git_commit": "339dadeebd", "model": "the fp16 weights"}}}]
 
     leaks = fgsm_leak.as_trained_words(measured(0.043))
     assert leaks["full_as_trained_case"] == "leaks"
     text = leaks["full_as_trained_words"]
-    assert "batch of 64 test images" in text and "94.30%" in text and "against 30.00% for the step computed in eval" \
+    assert "batches of 64 test images" in text and "94.30%" in text and "against 30.00% for the step computed in eval" \
         in text and "the blog's 94.81%" in text and "+4.30 ± 0.30 points" in text and "89.30%" in text
+    assert "measured after the record was made, at commit `339dade`, from the fp16 weights." in text
+    assert leaks["full_as_trained_models"] == "this one trained model"
     assert "50.5% of the pixels" in text and "starts at 0.400; it peaks at ε = 0.50/255" in text
     assert "+0.030 ± 0.002" in text and "the end minus the start is -0.200 ± 0.010" in text
     assert fgsm_leak.as_trained_words(measured(0.004))["full_as_trained_case"] == "within_noise"
@@ -134,7 +137,7 @@ def test_the_step_as_trained_is_read_beside_the_standard_one_and_drawn_with_it()
     for key in [k for k in before[0]["per_seed"][0] if "as_trained" in k or k == "step_sign_agreement"]:
         del before[0]["per_seed"][0][key]
     del before[0]["series"]["seeds"][0]["models"]["true"]["as_trained"]
-    assert fgsm_leak.as_trained_words(before) == {"full_as_trained_case": "none", "full_as_trained_words": ""}
+    assert fgsm_leak.as_trained_words(before)["full_as_trained_case"] == "none"
     assert fgsm_leak.as_trained_figure(before) is None
     fig = fgsm_leak.as_trained_figure(measured(0.043))
     acc_ax, loss_ax = fig.axes

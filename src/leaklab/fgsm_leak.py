@@ -312,9 +312,11 @@ def add_as_trained(path, log=print):
     if record.get("experiment") != "fgsm_leak":
         raise experiments.RunError(f"{path}: not an fgsm_leak record")
     seeds = record.get("series", {}).get("seeds", [])
-    if len(seeds) != 1 or set(seeds[0]["models"]) != {"true"} or ".pt" not in record.get("files", ()):
-        raise experiments.RunError(f"{path}: only a record of one true-label model kept beside it (.pt) can be "
-                                   "measured afterwards; run the experiment again for the others")
+    beside = [Path(path).with_suffix(suffix) for suffix in (".pt", ".npz")]
+    if len(seeds) != 1 or set(seeds[0]["models"]) != {"true"} or not all(f.is_file() for f in beside):
+        raise experiments.RunError(f"{path}: only a record of one true-label model, with that model (.pt) and its "
+                                   "per-image answers (.npz) beside it, can be measured afterwards; run the "
+                                   "experiment again for the others")
     if "as_trained" in seeds[0]["models"]["true"]:
         raise experiments.RunError(f"{path} already holds the measurement")
     p = types.SimpleNamespace(**record["params"])

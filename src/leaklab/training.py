@@ -168,7 +168,7 @@ def mixed_attack(kind, sigma, share=0.5, fixed_eps=0.0):
             eps = torch.full((n, 1, 1, 1), fixed_eps / 255, device=x.device)
         else:
             eps = torch.randn(n, 1, 1, 1, generator=gen, device=x.device).abs_().mul_(sigma / 255)
-        step, _ = attacks.step_as_trained(net, x[:n], y[:n], kind, gen)  # statistics: the step's pass sets them
+        step, _ = attacks.step_as_trained(net, x[:n], y[:n], kind, gen)  # keeps the running statistics as they are
         return torch.cat([(x[:n] + eps * step).clamp_(0, 1), x[n:]])
     return adversarial
 

@@ -101,7 +101,7 @@ def as_trained_figure(recs):
     measured = as_trained_models(recs)
     if not measured:
         return None
-    eps, exp = recs[0]["series"]["eps"], experiments.get("fgsm_leak")
+    eps, exp = measured[0]["curve"]["eps"], experiments.get("fgsm_leak")
 
     def mean(curves, key):
         return [records.mean_sd(c[key][i] for c in curves)[0] for i in range(len(eps))]
@@ -123,31 +123,36 @@ def as_trained_words(recs):
     measured = [r for r in recs if any(row.get("leak_gap_as_trained") is not None for row in r["per_seed"])]
     rows = [row for r in measured for row in r["per_seed"] if row.get("leak_gap_as_trained") is not None]
     if not rows:
-        return {"full_as_trained_case": "none", "full_as_trained_words": ""}
+        return {"full_as_trained_case": "none", "full_as_trained_words": "", "full_as_trained_models": ""}
     exp, n_test = experiments.get("fgsm_leak"), records.n_test(measured[0])
-    full, whole, one = exp.profiles["full"], n_test >= data.TEST_SET_SIZE, len(rows) == 1
+    p, whole, one = measured[0]["params"], n_test >= data.TEST_SET_SIZE, len(rows) == 1
     gap, advantage = (stats.stored(rows, key) for key in ("leak_gap_as_trained", "label_advantage_as_trained"))
     as_trained = stats.accuracy(rows, "fgsm_acc_as_trained", n_test)
     mean = {key: records.mean_sd(row[key] for row in rows)[0]
             for key in ("fgsm_acc", "fgsm_acc_as_trained", "label_advantage_as_trained", "step_sign_agreement")}
     blog = exp.metrics["fgsm_acc"].paper
     shapes = [loss_shape(m["as_trained"]["curve"]) for m in as_trained_models(measured)]
-    text = (f"Computed as {'its' if one else 'their'} training computed it, with BatchNorm normalizing each batch "
-            f"of {round(full['batch_size'] * full['adv_share'])} test images by that batch's own statistics, the "
-            f"true-label step leaves {'the model' if one else f'the {len(rows)} models'} at "
-            f"{as_trained.text('{:.2f}', '%')} on FGSM images at ε = {full['eval_eps']:g}/255, against "
+    later = [r["provenance"]["as_trained_added"] for r in measured if "as_trained_added" in r["provenance"]]
+    text = (f"Computed in training mode, as {'its' if one else 'their'} training attack computes it, with BatchNorm "
+            f"normalizing batches of {round(p['batch_size'] * p['adv_share'])} test images by their own "
+            f"statistics, the true-label step leaves {'the model' if one else f'the {len(rows)} models'} at "
+            f"{as_trained.text('{:.2f}', '%')} on FGSM images at ε = {p['eval_eps']:g}/255, against "
             f"{mean['fgsm_acc']:.2%} for the step computed in eval mode and the blog's {blog:.2%}. FGSM minus clean "
-            f"is then {gap.words(all_images=whole)}. The same step with the model's predicted label in place of the "
-            f"true one gives {mean['fgsm_acc_as_trained'] - mean['label_advantage_as_trained']:.2%}: true minus "
-            f"predicted label is {advantage.words(all_images=whole)}. The step computed with the batch's statistics "
+            f"is then {gap.words(all_images=whole)}. The same step with the label the network predicts in training "
+            f"mode in place of the true one gives "
+            f"{mean['fgsm_acc_as_trained'] - mean['label_advantage_as_trained']:.2%}: true minus that label is "
+            f"{advantage.words(all_images=whole)}. The step computed with the batch's statistics "
             f"and the one computed with the running statistics agree in sign on {mean['step_sign_agreement']:.1%} "
             "of the pixels, where two unrelated sign patterns would agree on half. Along the step as trained, the "
             f"mean test loss starts at {records.mean_sd(r['loss_eps0'] for r in shapes)[0]:.3f}; "
             f"{loss_rise_words(shapes, whole)}; the end minus the start is "
             f"{stats.stored(shapes, 'loss_drop').words('{:+.3f}', '', 1, all_images=whole)} (the blog's: about "
-            f"{exp.metrics['loss_drop'].paper:+.2f}).")
+            f"{exp.metrics['loss_drop'].paper:+.2f})."
+            + "".join(f" This was measured after the record was made, at commit `{m['git_commit'][:7]}`, from "
+                      f"{m['model']}." for m in later))
     return {"full_as_trained_case": "leaks" if gap.is_effect and gap.value > 0 else
-            "attack_wins" if gap.is_effect else "within_noise", "full_as_trained_words": text}
+            "attack_wins" if gap.is_effect else "within_noise", "full_as_trained_words": text,
+            "full_as_trained_models": "this one trained model" if one else f"these {len(rows)} models"}
 
 
 def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS):

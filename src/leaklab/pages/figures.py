@@ -2,11 +2,13 @@
 
 import base64
 import io
+import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
 # Wallace's colours: class 0 blue, class 1 red; light for regions, dark for points.
 REGION_CMAP = ListedColormap(["#a9c4ff", "#f5a58c"])
@@ -261,18 +263,21 @@ def loss_curves(eps, curves, title, paper_points=None, marker=None, ax=None):
 def along_eps(eps, curves, title, paper_acc=None, paper_loss=None):
     """Accuracy (left) and mean cross-entropy (right) against eps, one line per curve: curves {name: (accuracies,
     losses)}; `paper_acc` and `paper_loss` [(eps, value)] are the source's numbers, drawn as stars."""
-    fig, (acc_ax, loss_ax) = _new_figure(1, 2, figsize=(10, 3.8))
-    for name, (acc, loss) in curves.items():
-        acc_ax.plot(eps, [100 * a for a in acc], lw=2, label=name)
-        loss_ax.plot(eps, loss, lw=2, label=name)
-    for ax, points, scale in ((acc_ax, paper_acc, 100), (loss_ax, paper_loss, 1)):
-        if points:
-            ax.plot([e for e, _ in points], [scale * v for _, v in points], "*", color=PAPER_COLOR, ms=13,
+    fig, (acc_ax, loss_ax) = _new_figure(1, 2, figsize=(10.5, 3.8), layout="constrained")
+    for i, (name, (acc, _)) in enumerate(curves.items()):
+        acc_ax.plot(eps, [100 * a for a in acc], lw=2.4 if i == 0 else 1.2, label=name)
+    if paper_acc:
+        acc_ax.plot(*zip(*[(e, 100 * a) for e, a in paper_acc]), "*", color=PAPER_COLOR, ms=13,
                     label="the blog's numbers")
     acc_ax.set(xlabel="FGSM eps (0-255 scale)", ylabel="test accuracy (%)")
+    acc_ax.legend(frameon=False, fontsize=8)
+    loss_curves(eps, {name: loss for name, (_, loss) in curves.items()}, "", paper_loss, ax=loss_ax)
     loss_ax.set(xlabel="FGSM eps (0-255 scale)", ylabel="mean test cross-entropy (log scale)")
     loss_ax.set_yscale("log")  # a loss that climbs tenfold along one step and one that dips, on one axis
-    acc_ax.legend(frameon=False, fontsize=8)
+    loss_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 1 and 0.1, not 10^0 and 10^-1
+    loss_ax.yaxis.set_minor_formatter(FuncFormatter(  # 0.2, 0.3 and 0.5 of each decade, written plainly
+        lambda v, _: f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5) else ""))
+    loss_ax.get_legend().remove()  # the left panel's legend names the same lines
     fig.suptitle(title)
     return fig
 
