@@ -400,6 +400,8 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     assert right["as_trained"].mean() == pytest.approx(as_trained["attacked"]["true"])
     assert row["leak_gap_as_trained_se"] == pytest.approx(stats.paired_gap_se(right["as_trained"], right["clean"]))
     assert 0 < row["step_sign_agreement"] < 1
+    build_words = fgsm_leak_page.words(SimpleNamespace(**params), loaded)["build_as_trained_words"]
+    assert build_words.startswith("Computed in training mode") and f"{row['fgsm_acc_as_trained']:.2%}" in build_words
 
 
 @pytest.mark.heavy

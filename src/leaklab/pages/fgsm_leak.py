@@ -132,7 +132,7 @@ def as_trained_words(recs):
             for key in ("fgsm_acc", "fgsm_acc_as_trained", "label_advantage_as_trained", "step_sign_agreement")}
     blog = exp.metrics["fgsm_acc"].paper
     shapes = [loss_shape(m["as_trained"]["curve"]) for m in as_trained_models(measured)]
-    later = [r["provenance"]["as_trained_added"] for r in measured if "as_trained_added" in r["provenance"]]
+    later = [r["provenance"]["as_trained_added"] for r in measured if "as_trained_added" in r.get("provenance", {})]
     text = (f"Computed in training mode, as {'its' if one else 'their'} training attack computes it, with BatchNorm "
             f"normalizing batches of {round(p['batch_size'] * p['adv_share'])} test images by their own "
             f"statistics, the true-label step leaves {'the model' if one else f'the {len(rows)} models'} at "
@@ -273,6 +273,7 @@ def words(p, record, recs=()):
     out["seeds_text"] = stats.seeds_text(p.n_seeds)
     out["table_over"] = ("each row one trained model" if p.n_seeds == 1 else
                          f"each entry a mean over {stats.seeds_text(p.n_seeds)}")
+    out["build_as_trained_words"] = as_trained_words([record])["full_as_trained_words"]
     return {**out, **full_words(recs), **as_trained_words(recs)}
 
 
