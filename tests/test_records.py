@@ -140,6 +140,24 @@ def test_records_name_no_directory_of_this_machine(tmp_path, monkeypatch):
 
 # --- checkpoints never cross data -------------------------------------------------------------------
 
+def test_an_atomic_write_is_on_disk_before_it_replaces_the_old_file_and_a_failed_one_leaves_it(tmp_path,
+                                                                                              monkeypatch):
+    from leaklab import files
+
+    path = tmp_path / "record.json"
+    files.write_atomic(path, "old")
+    with pytest.raises(RuntimeError):
+        with files.atomic(path) as tmp:
+            Path(tmp).write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old" and [f.name for f in tmp_path.iterdir()] == ["record.json"]
+    events, fsync, replace = [], os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.fstat(fd).st_size)), fsync(fd)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", Path(b).name)), replace(a, b)))
+    files.write_atomic(path, "new!")
+    assert events[:2] == [("fsync", 4), ("replace", "record.json")] and path.read_text() == "new!"
+
+
 def test_log_lines_show_the_home_directory_as_a_tilde():
     """A log line lands in the executed page: it names a checkpoint under ~, not this machine's home."""
     from leaklab import files

@@ -19,7 +19,17 @@ def atomic(path):
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make committed records private to one user
     try:
         yield tmp
+        # on disk before the name points at it: a machine that loses power just after the rename then finds the
+        # whole new file, not an empty one (what a filesystem that delays its writes can leave without the fsync)
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
         os.replace(tmp, path)
+        if hasattr(os, "O_DIRECTORY"):  # the rename itself, where the system can sync a directory
+            directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
