@@ -150,6 +150,36 @@ def test_the_step_as_trained_is_read_beside_the_standard_one_and_drawn_with_it()
     plt.close(fig)
 
 
+def test_the_control_attacked_with_the_step_as_trained_pairs_with_the_true_label_model_across_records():
+    """The predicted-label control and the true-label model of one seed, in two records scored on the same test
+    images, pair image by image; a model alone, or one scored on other test images, pairs with nothing."""
+    import numpy as np
+
+    from leaklab import records
+
+    n, rng = 1000, np.random.default_rng(0)
+    answers = {label: (rng.random(n) < attacked, rng.random(n) < 0.9)
+               for label, attacked in (("true", 0.95), ("predicted", 0.88))}
+
+    def record(label, test="same"):
+        bits = {f"seed0_{label}_{scored}_correct": records.packed_bits(right)
+                for scored, right in zip(("true_as_trained", "clean"), answers[label])}
+        return {"series": {"n_test": n, "seeds": [{"seed": 0, "models": {label: {}}}]},
+                "data": {"sha256": ["train", test]}, "_files": {".npz": records.to_npz(**bits)}}
+
+    (row,) = fgsm_leak.as_trained_control([record("true"), record("predicted")])
+    (ta, tc), (pa, pc) = answers["true"], answers["predicted"]
+    assert row["excess"] == pytest.approx((ta.mean() - tc.mean()) - (pa.mean() - pc.mean()))
+    assert row["excess_se"] == pytest.approx(stats.paired_combination_se([(1, ta), (-1, tc), (-1, pa), (1, pc)]))
+    assert row["control_gap_se"] == pytest.approx(stats.paired_gap_se(pa, pc)) and row["control_acc"] == pa.mean()
+    assert fgsm_leak.as_trained_control([record("true")]) == []
+    assert fgsm_leak.as_trained_control([record("true"), record("predicted", test="other")]) == []
+    words = fgsm_leak.as_trained_control_words([record("true"), record("predicted")], True)
+    assert words.startswith(f"the control (1 seed) scores {pa.mean():.2%} under that step")
+    assert "the true-label model's gap minus the control's is" in words
+    assert "no committed record" in fgsm_leak.as_trained_control_words([record("true")], True)
+
+
 def test_sample_sweeps_pool_size_by_size_where_each_seeds_whole_set_differs():
     """cifar_mislabeled's sweep halves each teacher's own wrong set, so no two seeds share their sizes: they pool
     by halving, the words give each size's range, and a sweep with another number of sizes is left out, said so."""
