@@ -177,6 +177,7 @@ def test_the_control_attacked_with_the_step_as_trained_pairs_with_the_true_label
     words = fgsm_leak.as_trained_control_words([record("true"), record("predicted")], True)
     assert words.startswith(f"the control (1 seed) scores {pa.mean():.2%} under that step")
     assert "the true-label model's gap minus the control's is" in words
+    assert "for this one pair of trained models" in words  # a difference between two models, not one
     assert "no committed record" in fgsm_leak.as_trained_control_words([record("true")], True)
 
 

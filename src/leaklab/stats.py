@@ -201,14 +201,15 @@ class Estimate:
         return f"{value} ± {se}{unit}" if unit.startswith(" ") else f"{value}{unit} ± {se}{unit}"
 
     def words(self, num="{:+.2f}", unit=" points", scale=100, null_name="zero", more=None, all_images=False,
-              df_source=None, settle=True):
+              df_source=None, settle=True, one="this one trained model"):
         """The value ± its standard error and the verdict by the noise rule, as a clause; `more` names what
         it would take more of to settle a difference that cannot be told apart (test images, and seeds). With
         `all_images` the numbers were scored on the whole test set, so only seeds can be added: the clause says
         how many would do (`seeds_to_tell`), or that the test images' own error is too large for seeds alone.
         With `df_source` (what gives the error its degrees of freedom) a line above twice the error is spelt out:
         a difference many errors wide can still be noise when the degrees of freedom are few. With settle=False
-        (a control built to sit at its null) the clause says only that it cannot be told apart."""
+        (a control built to sit at its null) the clause says only that it cannot be told apart. `one` names what a
+        single seed's number is about (one trained model, or one pair of them for a difference between two)."""
         size = self.text(num, unit, scale)
         line = (f" (its line is {self.critical_line} its standard error: Student's t for the {self.df:.1f} degrees "
                 f"of freedom {df_source})" if df_source and self.critical > Z else "")
@@ -217,9 +218,9 @@ class Estimate:
             unit_words = unit if unit.startswith(" ") else ""
             # the page's noise rule says once that one seed speaks for one model, not for the procedure
             if self.se == 0:  # nothing sampled: an exact number for this model, no error to show
-                return f"{value}{unit_words}, exact, for this one trained model"
+                return f"{value}{unit_words}, exact, for {one}"
             side = "beyond" if self.is_effect else "within"
-            return f"{size} for this one trained model ({side} {Z:g} standard errors of {null_name} on its test images)"
+            return f"{size} for {one} ({side} {Z:g} standard errors of {null_name} on its test images)"
         if self.is_effect:
             return f"{size}, more than {self.critical_line} its standard error from {null_name}{line}"
         said = f"{size}, which cannot be told apart from {null_name} at this scale{line}"

@@ -10,6 +10,8 @@ from ..fgsm_leak import ATTACKS, adversarial_images, loss_shape, model_from_reco
 from . import figures, paper_scale, widgets
 
 
+PAIR = "this one pair of trained models"  # a difference between two models of one seed
+
 NAMES = {"true": "true", "predicted": "predicted", "least_likely": "least-likely", "random": "random"}
 
 
@@ -152,7 +154,7 @@ def as_trained_control_words(recs, whole):
     acc = records.mean_sd(r["control_acc"] for r in rows)[0]
     return (f"the control ({stats.seeds_text(len(rows))}) scores {acc:.2%} under that step, FGSM minus clean "
             f"{stats.stored(rows, 'control_gap').words(all_images=whole)}; the true-label model's gap minus the "
-            f"control's is {stats.stored(rows, 'excess').words(all_images=whole)}")
+            f"control's is {stats.stored(rows, 'excess').words(all_images=whole, one=PAIR)}")
 
 
 def as_trained_words(recs):
@@ -293,7 +295,7 @@ def words(p, record, recs=()):
                          if true.is_effect else "**not distinguishable** from its clean accuracy at this scale"),
         "leak_words": true.words(all_images=whole),
         "label_advantage_words": stats.stored(rows, "label_advantage").words(all_images=whole),
-        "control_excess_words": (stats.stored(excess, "excess").words(all_images=whole) if excess else
+        "control_excess_words": (stats.stored(excess, "excess").words(all_images=whole, one=PAIR) if excess else
                                  "not measured: this run did not train both the true-label model and the control"),
         "loss_rise_words": loss_rise_words(rows, whole),
         "loss_drop_words": stats.stored(rows, "loss_drop").words("{:+.3f}", "", 1, all_images=whole),
