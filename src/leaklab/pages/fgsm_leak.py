@@ -52,11 +52,14 @@ def table(recs):
     return figures.Table("\n".join(lines))
 
 
+def mean_curve(curves, key):
+    """The mean over `curves` (along_fgsm's, on one eps grid) of their `key` ("loss" or "acc") at each eps."""
+    return [records.mean_sd(c[key][i] for c in curves)[0] for i in range(len(curves[0][key]))]
+
+
 def mean_losses(recs):
     """{attack label: mean test loss at each eps of the curve} over the seeds that trained with it."""
-    n = len(recs[0]["series"]["eps"])
-    return {k: [records.mean_sd(m[k]["curve"]["loss"][i] for m in ms)[0] for i in range(n)]
-            for k, ms in _trained(recs).items()}
+    return {k: mean_curve([m[k]["curve"] for m in ms], "loss") for k, ms in _trained(recs).items()}
 
 
 def loss_figure(recs):
@@ -104,15 +107,11 @@ def as_trained_figure(recs):
     if not measured:
         return None
     eps, exp = measured[0]["curve"]["eps"], experiments.get("fgsm_leak")
-
-    def mean(curves, key):
-        return [records.mean_sd(c[key][i] for c in curves)[0] for i in range(len(eps))]
-
     steps = {"step in eval mode (BatchNorm's running statistics)": [m["curve"] for m in measured],
              "step as trained (each batch's own statistics)": [m["as_trained"]["curve"] for m in measured]}
     blog_acc = [(0.0, exp.metrics["clean_acc"].paper),
                 (exp.profiles["full"]["eval_eps"], exp.metrics["fgsm_acc"].paper)]
-    return figures.along_eps(eps, {name: (mean(c, "acc"), mean(c, "loss")) for name, c in steps.items()},
+    return figures.along_eps(eps, {name: (mean_curve(c, "acc"), mean_curve(c, "loss")) for name, c in steps.items()},
                              "True-label models along the true-label FGSM step, computed two ways", blog_acc,
                              PAPER_LOSS_POINTS)
 
