@@ -273,6 +273,38 @@ def test_the_difficulty_cells_and_the_four_label_table_are_recorded_and_reuse_th
                                                                       ("fashion_mnist", "test"))
 
 
+@pytest.mark.heavy
+def test_pieces_of_the_full_profile_run_as_separate_records_share_their_finished_networks(tmp_path, monkeypatch):
+    """The README's pieces: a record of the page's seeds, then one of the four-label table alone. The parts only
+    pick networks, so the table reads back the page seed's true- and predicted-label networks and trains only the
+    two labels the seeds do not; a change in how networks are trained gives them a directory of their own."""
+    from leaklab import training
+
+    monkeypatch.setenv("LEAKLAB_CHECKPOINTS", str(tmp_path))
+    written, real_save = [], training.save_checkpoint
+    monkeypatch.setattr(training, "save_checkpoint", lambda obj, path: (written.append(Path(path)),
+                                                                      real_save(obj, path)))
+    tiny = {**TINY_RUNS["leak_conditions"], "n_seeds": 1, "map_eps_points": 0, "cells_seeds": 0, "label_seeds": 0}
+    seeds = leak_conditions.compute(SimpleNamespace(**experiments.resolve("leak_conditions", "full", tiny)),
+                                    log=lambda m: None)
+    assert sorted(path.name for path in written) == ["seed0-predicted.pt", "seed0-true.pt"]
+    first_dir, written[:] = written[0].parent, []
+    table_alone = {**tiny, "n_seeds": 0, "label_seeds": 1}
+    table = leak_conditions.compute(SimpleNamespace(**experiments.resolve("leak_conditions", "full", table_alone)),
+                                    log=lambda m: None)
+    assert sorted(path.name for path in written) == ["seed0-least_likely.pt", "seed0-random.pt"]
+    assert {path.parent for path in written} == {first_dir}
+    for kind in leak_conditions.ATTACKS:
+        page_model = seeds["series"]["seeds"][0]["models"][kind]
+        in_table = table["series"]["label_table"]["trained"][kind][0]["attacked"]["true"]
+        assert (in_table["clean_acc"], in_table["fgsm_acc"]) == (page_model["clean_acc"], page_model["fgsm_acc"])
+    params = SimpleNamespace(**experiments.resolve("leak_conditions", "full", tiny))
+    other = SimpleNamespace(**experiments.resolve("leak_conditions", "full", {**tiny, "adv_share": 0.25}))
+    data = ["a" * 64]
+    assert records.checkpoint_dir("leak_conditions", params, data, picks=leak_conditions.PICKS) != \
+        records.checkpoint_dir("leak_conditions", other, data, picks=leak_conditions.PICKS)
+
+
 def synthetic_cell(dataset, eps, clean, gap, control_gap, spread=0.004):
     """A difficulty cell of five seeds around the given numbers (the test images' error: 0.3 points)."""
     wiggle = [-2, -1, 0, 1, 2]

@@ -19,6 +19,10 @@ from . import attacks, data, experiments, fgsm_leak, models, records, stats, tra
 
 ATTACKS = ("true", "predicted")
 PROBE = 1000  # validation images, held out from the end of the training set, probed after every epoch
+# The full profile's parts only pick which networks a run trains, and each network's checkpoint is named by what
+# sets it apart (seed, attack label, eps, width), so the pieces of a full profile run as separate records share
+# their finished networks: the four-label table reads back the page seeds' networks a run before trained.
+PICKS = experiments.get("leak_conditions").parts
 
 
 def build_model(width, train_set, mean, std):
@@ -117,7 +121,7 @@ def run_cells(p, device=None, log=print):
         train_set, test, probe, mean, std = prepared(name, p)
         width = p.cifar_width if name == "cifar10" else p.width
         checkpoints = records.checkpoint_dir("leak_conditions", p, [train_set.digest, test.digest, probe.digest],
-                                              training.arithmetic(device))
+                                              training.arithmetic(device), PICKS)
         for eps in experiments.leak_conditions_grid(vars(p))["cell eps"]:
             seeds = []
             for k in range(p.cells_seeds):
@@ -204,7 +208,7 @@ def compute(p, log=print):
         used += [name for name in experiments.picked(p.cells_datasets) if name not in used]
     train_set, test, probe, mean, std = prepared(p.dataset, p) if on_page_data else (None,) * 5
     checkpoints = None if train_set is None else records.checkpoint_dir(
-        "leak_conditions", p, [train_set.digest, test.digest, probe.digest], training.arithmetic(device))
+        "leak_conditions", p, [train_set.digest, test.digest, probe.digest], training.arithmetic(device), PICKS)
     numbers = [p.seed + 10 * k for k in range(p.n_seeds)]
     seeds = []
     for n in numbers:

@@ -313,17 +313,19 @@ def checkpoint_root():
     return Path(chosen).expanduser() if chosen else Path.home() / ".cache" / "leaklab" / "checkpoints"
 
 
-def checkpoint_dir(name, params, data=(), arithmetic=""):
+def checkpoint_dir(name, params, data=(), arithmetic="", picks=()):
     """Where a run of `name` with these parameters, on exactly this data, keeps its finished pieces, so
     that a killed run started again the same way resumes instead of starting over.
 
-    The key covers the parameters (but the SELECTION_PARAMS), the data (`data`: the digests of the
-    datasets used, see data.Dataset), the library's source and the arithmetic (`training.arithmetic`: the
-    device's type, bf16 autocast, which LEAKLAB_BF16 or the CPU's own bf16 units switch, torch.compile and the
-    torch release), so a run never resumes from pieces computed from other data, by other code or in other
-    arithmetic. (`training.fit` checks each network's own training set against its checkpoint as well.)
+    The key covers the parameters (but the SELECTION_PARAMS, and `picks`: an experiment's own parameters that only
+    pick which networks a run trains, where each network's file is named by what sets it apart), the data (`data`:
+    the digests of the datasets used, see data.Dataset), the library's source and the arithmetic
+    (`training.arithmetic`: the device's type, bf16 autocast, which LEAKLAB_BF16 or the CPU's own bf16 units
+    switch, torch.compile and the torch release), so a run never resumes from pieces computed from other data, by
+    other code or in other arithmetic. (`training.fit` checks each network's own training set against its
+    checkpoint as well.)
     """
-    given = {k: v for k, v in dict(vars(params)).items() if k not in SELECTION_PARAMS}
+    given = {k: v for k, v in dict(vars(params)).items() if k not in SELECTION_PARAMS + tuple(picks)}
     digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode())
     digest.update(json.dumps(list(data)).encode())
     for source in sorted(Path(__file__).parent.glob("*.py")):
