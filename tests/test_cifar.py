@@ -390,6 +390,11 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     frames = fgsm_leak_page.slider_frames(model, test.images[:8], test.labels[:8], loaded["series"]["eps"],
                                      fgsm_leak_page.mean_losses([loaded])["true"])
     assert [f["value"] for f in frames] == [f"{e:g}" for e in loaded["series"]["eps"]]
+    # the slider's model is the committed one where a committed record keeps it, and its words say so
+    assert fgsm_leak_page.slider_records([], loaded) == ([loaded], "this run's true-label model")
+    committed = {**loaded}
+    kept, which = fgsm_leak_page.slider_records([committed], loaded)
+    assert kept == [committed] and which.startswith("the paper-scale true-label model")
     # every model also under the step computed as its training computed it, its gap's error paired too
     row, as_trained = loaded["per_seed"][0], true["as_trained"]
     assert set(as_trained["attacked"]) == set(fgsm_leak.AS_TRAINED_ATTACKS)
@@ -400,6 +405,13 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     assert right["as_trained"].mean() == pytest.approx(as_trained["attacked"]["true"])
     assert row["leak_gap_as_trained_se"] == pytest.approx(stats.paired_gap_se(right["as_trained"], right["clean"]))
     assert 0 < row["step_sign_agreement"] < 1
+    # the slider's step as trained is the measurement's: on the first batch of test images, the shown images right
+    # or wrong at eval_eps as the record scored them (the trained fp32 model, so no fp16 rounding in between)
+    batch, at = fgsm_leak.as_trained_batch(SimpleNamespace(**params)), loaded["series"]["eps"].index(params["eval_eps"])
+    frame = fgsm_leak_page.slider_frames(out["live"]["model"], test.images[:batch], test.labels[:batch],
+                                         loaded["series"]["eps"], as_trained["curve"]["loss"], step="as trained")[at]
+    shown = int(right["as_trained"][:fgsm_leak_page.SHOWN].sum())
+    assert f"<b>{shown}/{fgsm_leak_page.SHOWN}</b> right" in frame["caption"] and "as trained" in frame["caption"]
     build_words = fgsm_leak_page.words(SimpleNamespace(**params), loaded)["build_as_trained_words"]
     assert build_words.startswith("Computed in training mode") and f"{row['fgsm_acc_as_trained']:.2%}" in build_words
 

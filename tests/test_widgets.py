@@ -64,6 +64,11 @@ def test_frame_slider_inlines_every_frame():
     assert html.count("data:image/png;base64,") == 2 + 1  # both frames in the script, the initial one in <img>
     assert 'max="1"' in html and 'value="1"' in html and "score 1" in html
     assert "http" not in html  # nothing fetched from anywhere
+    # two sets of frames over the same values: a button for each, every frame inlined, the first set shown
+    html = widgets.frame_slider({"step A": frames, "step B": frames[::-1]}, "eps", initial=1).data
+    assert html.count("data:image/png;base64,") == 4 + 1 and html.count('type="radio"') == 2
+    assert "step A" in html and "step B" in html and 'value="0" checked' in html
+    assert 'alt="score 1"' in html  # the frame's alt text is its caption, without markup
 
 
 def test_a_batch_run_makes_no_live_slider(monkeypatch):

@@ -96,14 +96,15 @@ def step_agreement(model, images, labels, batch_size, kind="true"):
     return (same / (len(labels) * x_all[0].numel())).item()
 
 
-def adversarial_images(model, images, labels, eps_grid, kind="true"):
+def adversarial_images(model, images, labels, eps_grid, kind="true", as_trained=False):
     """For a few images: the FGSM images at each eps (uint8 [len(eps), N, H, W, C]) and the model's
-    predictions and softmax probabilities of the true class there."""
+    predictions and softmax probabilities of the true class there, scored in eval mode. The step is computed in
+    eval mode too, unless `as_trained`: then as FGSM training computes it, `images` being one batch (along_fgsm)."""
     device = next(model.parameters()).device
     model.eval()
     x, y = training.plain_batch(training.on_device(images, device), torch.arange(len(images), device=device)), \
         labels.to(device)
-    step, _ = attacks.step_direction(model, x, y, kind)
+    step, _ = (attacks.step_as_trained if as_trained else attacks.step_direction)(model, x, y, kind)
     frames, preds, p_true = [], [], []
     with torch.no_grad():
         for e in eps_grid:
@@ -150,13 +151,18 @@ def run_seed(seed, train_set, test, mean, std, p, checkpoints=None, device=None,
 AS_TRAINED_ATTACKS = ("true", "predicted")  # a step with the label, and the same step without it
 
 
+def as_trained_batch(p):
+    """How many images FGSM training computes one step on: the attacked share of a training batch."""
+    return max(1, round(p.batch_size * p.adv_share))
+
+
 def measured_as_trained(model, test, grid, at, p, seed):
     """The model under FGSM whose step is computed as its training computed it (BatchNorm on the batch's own
     statistics, in batches of the attacked share of a training batch), the images scored in eval mode as
     everywhere else: the true-label curve along that step, each AS_TRAINED_ATTACKS label's accuracy at
     eval_eps (per image in "correct", as "{label}_as_trained"), and how often that step's signs agree with the
     eval-mode step's (`step_agreement`)."""
-    batch = max(1, round(p.batch_size * p.adv_share))
+    batch = as_trained_batch(p)
     measured = {a: along_fgsm(model, test.images, test.labels, grid if a == "true" else [p.eval_eps], a,
                               batch_size=batch, seed=seed, keep_correct=True, as_trained=True)
                 for a in AS_TRAINED_ATTACKS}
@@ -229,7 +235,8 @@ def as_trained_row(model):
 
 def summarize(rows):
     """The record's metrics: means over seeds, with standard deviations of the paper's numbers."""
-    return records.summarize_rows(rows, spread=("leak_gap", "clean_acc", "fgsm_acc"))
+    return records.summarize_rows(rows, spread=("leak_gap", "clean_acc", "fgsm_acc", "leak_gap_as_trained",
+                                                "fgsm_acc_as_trained"))
 
 
 def model_bytes(model):

@@ -2,11 +2,12 @@
 (this build's, or the committed paper-scale ones). The computation is `leaklab.fgsm_leak`."""
 
 import math
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 
 from .. import data, experiments, records, stats
-from ..fgsm_leak import ATTACKS, adversarial_images, loss_shape, model_from_record
+from ..fgsm_leak import ATTACKS, adversarial_images, as_trained_batch, loss_shape, model_from_record
 from . import figures, paper_scale, widgets
 
 
@@ -176,7 +177,7 @@ def as_trained_words(recs):
     shapes = [loss_shape(m["as_trained"]["curve"]) for m in as_trained_models(measured)]
     later = [r["provenance"]["as_trained_added"] for r in measured if "as_trained_added" in r.get("provenance", {})]
     text = (f"Computed in training mode, as {'its' if one else 'their'} training attack computes it, with BatchNorm "
-            f"normalizing batches of {round(p['batch_size'] * p['adv_share'])} test images by their own "
+            f"normalizing batches of {as_trained_batch(SimpleNamespace(**p))} test images by their own "
             f"statistics, the true-label step leaves {'the model' if one else f'the {len(rows)} models'} at "
             f"{as_trained.text('{:.2f}', '%')} on FGSM images at ε = {p['eval_eps']:g}/255, against "
             f"{mean['fgsm_acc']:.2%} for the step computed in eval mode and the blog's {blog:.2%}. FGSM minus clean "
@@ -198,41 +199,54 @@ def as_trained_words(recs):
             "full_as_trained_control_words": as_trained_control_words(recs, whole)}
 
 
-def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS):
-    """The static slider's frames: `images` attacked with true-label FGSM by `model` at each eps of the curve
-    (`eps`, `loss`; one gradient for all of them), above that curve with the eps marked."""
+# the slider's two ways of computing the step: {name shown: as FGSM training computes it?}
+SLIDER_STEPS = {"in eval mode": False, "as trained": True}
+SHOWN = 8  # images the slider shows
+
+
+def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS, step="in eval mode"):
+    """The static slider's frames: the first SHOWN `images` attacked with true-label FGSM by `model` at each eps of
+    the curve (`eps`, `loss`; one gradient for all of them), above that curve with the eps marked. The step is
+    computed as SLIDER_STEPS[step] says: as trained, on all of `images` as one training-sized batch."""
     classes = classes or data.CLASSES["cifar10"]
-    adv, predicted, p_true = adversarial_images(model, images, labels, eps)
+    adv, predicted, p_true = (t[:, :SHOWN] for t in adversarial_images(model, images, labels, eps,
+                                                                       as_trained=SLIDER_STEPS[step]))
+    labels = labels[:SHOWN]
     frames = []
     for i, e in enumerate(eps):
-        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], classes, e, eps, loss, paper_points)
+        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], classes, e, eps, loss, paper_points, step)
         right = int((predicted[i] == labels).sum())
         frames.append({"value": f"{e:g}", "png": figures.png_bytes(fig),
                        "caption": f"eps = {e:g}/255: <b>{right}/{len(labels)}</b> right; mean test loss "
-                                  f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f})"})
+                                  f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f}); step computed {step}"})
         plt.close(fig)
     return frames
 
 
 def slider_records(recs, record):
-    """The records whose model the slider attacks: the committed paper-scale ones when they keep a model,
-    else this run's."""
+    """The records whose model the slider attacks, and that model in words: the committed paper-scale ones when
+    they keep a model, else this run's."""
     with_model = [r for r in recs if ".pt" in r["files"]]
-    return with_model or [record]
+    if with_model:
+        return with_model, "the paper-scale true-label model (first seed of the committed records)"
+    return [record], "this run's true-label model"
 
 
-def show_eps_slider(model, test, eps, loss, initial, classes=None, paper_points=PAPER_LOSS_POINTS, eps_max=16.0,
-                    step=0.25):
-    """Display the static slider over the first 8 `test` images attacked by `model` at each eps of the curve
-    (`eps`, `loss`), starting at eps `initial`; return what `live_slider` needs to attack them at any eps."""
+def show_eps_slider(model, test, eps, losses, initial, batch, classes=None, paper_points=PAPER_LOSS_POINTS,
+                    eps_max=16.0, step=0.25):
+    """Display the static slider over the first SHOWN `test` images attacked by `model` at each eps of the curve
+    (`eps`), with a choice of how the step is computed: {SLIDER_STEPS name: the mean loss along that step} in
+    `losses` (the step as trained is computed on the first `batch` test images, the batch the record's measurement
+    computed it on); start at eps `initial`. Return what `live_slider` needs to attack them at any eps."""
     from IPython.display import display
 
-    images, labels = test.images[:8], test.labels[:8]
+    images, labels = test.images[:batch], test.labels[:batch]
     classes = classes or data.CLASSES["cifar10"]
-    frames = slider_frames(model, images, labels, eps, loss, classes, paper_points)
+    frames = {f"step {name}": slider_frames(model, images, labels, eps, loss, classes, paper_points, name)
+              for name, loss in losses.items()}
     display(widgets.frame_slider(frames, "eps", initial=eps.index(initial)))
     return {"model": model, "images": images, "labels": labels, "classes": classes,
-            "eps": eps, "loss": loss, "paper_points": paper_points, "eps_max": eps_max, "step": step}
+            "eps": eps, "losses": losses, "paper_points": paper_points, "eps_max": eps_max, "step": step}
 
 
 def control_excess(record):
@@ -317,7 +331,25 @@ def words(p, record, recs=()):
     out["table_over"] = ("each row one trained model" if p.n_seeds == 1 else
                          f"each entry a mean over {stats.seeds_text(p.n_seeds)}")
     out["build_as_trained_words"] = as_trained_words([record])["full_as_trained_words"]
-    return {**out, **full_words(recs), **as_trained_words(recs)}
+    return {**out, **full_words(recs), **as_trained_words(recs), "meaning_recap": recap_words(recs)}
+
+
+def recap_words(recs):
+    """For "What it means": the committed paper-scale true-label models' FGSM minus clean with the step computed in
+    eval mode and, where they were measured so, as trained, beside the blog's number."""
+    rows = [row for r in recs for row in r["per_seed"] if row.get("leak_gap") is not None]
+    if not rows:
+        return "No paper-scale true-label model is committed yet: at paper scale the question is open here."
+    as_trained = [row for row in rows if row.get("leak_gap_as_trained") is not None]
+    paper = 100 * experiments.get("fgsm_leak").metrics["leak_gap"].paper
+    models = ("the one committed paper-scale true-label model" if len(rows) == 1 else
+              f"the {len(rows)} committed paper-scale true-label models")
+    text = (f"For {models}, FGSM minus clean is {stats.stored(rows, 'leak_gap').text()} with the step computed in "
+            "eval mode")
+    if as_trained:
+        text += f" and {stats.stored(as_trained, 'leak_gap_as_trained').text()} with the step computed as trained"
+    return text + (f" (the sections above judge each against its noise); the blog's is {paper:+.2f} points, for a "
+                   "step its post does not specify.")
 
 
 def full_words(recs):
@@ -389,20 +421,26 @@ def loss_rise_words(rows, whole=False):
 def eps_slider(recs, record):
     """Show the static eps slider (the committed paper-scale model when there is one, else this run's) and
     glue the prose's words about it; return what the live slider needs (`live_slider`)."""
-    use = slider_records(recs, record)
+    use, which = slider_records(recs, record)
     p = use[0]["params"]
     eps_max = max(16.0, p["eps_max"])  # the live slider reaches past the curve
-    records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed records)"
-                        if use is recs else "this run's true-label model", "live_eps_max": eps_max})
+    batch = as_trained_batch(SimpleNamespace(**p))
+    records.glue_words({"slider_model": which, "live_eps_max": eps_max, "slider_batch": batch})
+    losses = {"in eval mode": mean_losses(use)["true"]}
+    if as_trained_models(use):  # records made before the measurement have no curve along that step
+        losses["as trained"] = mean_curve([m["as_trained"]["curve"] for m in as_trained_models(use)], "loss")
     return show_eps_slider(model_from_record(use[0]), data.load("cifar10", "test"), use[0]["series"]["eps"],
-                           mean_losses(use)["true"], p["eval_eps"], eps_max=eps_max)
+                           losses, p["eval_eps"], batch, eps_max=eps_max)
 
 
 def live_slider(live):
-    """In Jupyter: a slider that attacks the images with the same model at any eps (needs a kernel)."""
-    def draw(eps):  # one gradient and one forward pass on the 8 images per move, at any eps up to eps_max
-        frames, predicted, p_true = adversarial_images(live["model"], live["images"], live["labels"], [eps])
-        return figures.fgsm_frame(frames[0], predicted[0], live["labels"], p_true[0], live["classes"], eps,
-                                  live["eps"], live["loss"], live["paper_points"])
+    """In Jupyter: a slider that attacks the images with the same model at any eps, the step computed either
+    way the static slider offers (needs a kernel)."""
+    def draw(eps, step):  # one gradient and one forward pass on the images per move, at any eps up to eps_max
+        adv, predicted, p_true = (t[0, :SHOWN] for t in adversarial_images(
+            live["model"], live["images"], live["labels"], [eps], as_trained=SLIDER_STEPS[step]))
+        return figures.fgsm_frame(adv, predicted, live["labels"][:SHOWN], p_true, live["classes"], eps,
+                                  live["eps"], live["losses"][step], live["paper_points"], step)
 
-    return widgets.eps_slider(draw, live["eps_max"], live["step"])
+    return widgets.eps_slider(draw, live["eps_max"], live["step"], choices=list(live["losses"]),
+                              choice_label="step")

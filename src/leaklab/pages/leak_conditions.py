@@ -11,7 +11,7 @@ from .. import attacks, data, experiments, records, stats
 from ..leak_conditions import ATTACKS, eval_eps, model_from_record
 from . import figures, paper_scale
 from .fgsm_leak import NAMES as LABEL_NAMES
-from .fgsm_leak import PAPER_LOSS_POINTS, show_eps_slider, slider_records
+from .fgsm_leak import PAPER_LOSS_POINTS, SHOWN, show_eps_slider, slider_records
 from .fgsm_leak import live_slider as fgsm_live_slider
 
 # The notebook's live slider is fgsm_leak's, over this chapter's model (`eps_slider` returns what it needs).
@@ -324,6 +324,7 @@ def words(p, record, recs=(), variants=()):
     else:
         out["paper_conjecture_case"] = "no_record"
     out["blog_clean_acc"] = experiments.get("fgsm_leak").metrics["clean_acc"].paper
+    out["blog_eval_eps"] = experiments.get("fgsm_leak").profiles["full"]["eval_eps"]
     out["probe_words"] = probe_images(record)
     out["paper_probe_words"] = (
         "No paper-scale record is committed yet." if not seeded else
@@ -622,17 +623,18 @@ def statistics_correlation(x, y):
 def eps_slider(recs, record):
     """Show the static eps slider over the paper-scale model when one is committed, else this run's, and glue
     the prose's words about it; return what the live slider needs (`live_slider`)."""
-    use = slider_records(recs, record)
+    use, _ = slider_records(recs, record)
     p, seeds = use[0]["params"], use[0]["series"]["seeds"]
     eps = use[0]["series"]["eps"]
     loss = [sum(s["curve"]["loss"][i] for s in seeds) / len(seeds) for i in range(len(eps))]
-    records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record; "
-                                        "the loss beside each frame is the mean over that record's seeds)"
-                        if use is recs else "this run's true-label model (first seed; the loss beside each frame is "
-                                            "the mean over this run's seeds)"})
+    records.glue_words({"slider_model": "this run's true-label model (first seed; the loss beside each frame is "
+                                        "the mean over this run's seeds)" if use[0] is record else
+                                        "the paper-scale true-label model (first seed of the committed record; "
+                                        "the loss beside each frame is the mean over that record's seeds)"})
     at = eval_eps(types.SimpleNamespace(**p), p["train_eps"])
-    return show_eps_slider(model_from_record(use[0]), data.load(p["dataset"], "test"), eps,
-                                     loss, at, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)
+    # cnn4 has no BatchNorm: its step is the same in either mode, and the slider offers one
+    return show_eps_slider(model_from_record(use[0]), data.load(p["dataset"], "test"), eps, {"in eval mode": loss},
+                           at, SHOWN, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)
 
 
 # --- the difficulty cells: one net and one recipe on three datasets (issue 22) -----------------------------

@@ -223,12 +223,17 @@ def words(p, record, recs=()):
     teacher = stats.accuracy(rows, "teacher_acc", n_test).value
     shrunk = ("; this scaled-down run trains on fewer images for fewer epochs than the paper's, whose student reached "
               f"{paper['student_acc']:.2%}" if experiments.scale_note("mnist_from_fashion", p) else "")
+    full = [row for r in recs for row in r["per_seed"] if row.get("student_acc") is not None]
+    at_scale = "" if not full else (
+        f"; at paper scale the committed {'student' if len(full) == 1 else 'students'} ({stats.seeds_text(len(full))}) "
+        f"{'scores' if len(full) == 1 else 'score'} {records.mean_sd(row['student_acc'] for row in full)[0]:.1%} on "
+        f"average, the paper's {paper['student_acc']:.2%}")
     out["recovery_words"] = (
         f"here enough to read handwritten digits without ever seeing one (this build's student: {student.value:.1%}, "
-        f"beyond chance, 10%, by the noise rule, beside its teacher's {teacher:.1%}{shrunk})"
+        f"beyond chance, 10%, by the noise rule, beside its teacher's {teacher:.1%}{shrunk}{at_scale})"
         if student.is_effect and student.value > student.null else
         "though this build's student cannot be told apart from chance (10%) on the digits, so this run shows no "
-        "such recovery")
+        f"such recovery{f' ({at_scale[2:]})' if at_scale else ''}")
     out["shared_mistakes"] = shared_mistakes(rows)
     gain = norm_gain([record])
     out["norm_gain_words"] = gain.words(all_images=n_test >= data.TEST_SET_SIZE)

@@ -2,6 +2,7 @@
 
 import html
 import json
+import re
 import uuid
 
 import matplotlib.pyplot as plt
@@ -57,63 +58,78 @@ def eps_seed_slider(grid, initial, seed, recompute, draw, figsize=(13, 3.7)):
     return box
 
 
-def eps_slider(draw, eps_max, step, description="eps (/255)"):
+def eps_slider(draw, eps_max, step, description="eps (/255)", choices=(), choice_label=""):
     """A live slider from 0 to `eps_max` in the running kernel; each move calls `draw(eps)`, which returns a
-    new figure to show (and that is then closed)."""
+    new figure to show (and that is then closed). With two or more `choices`, buttons beside it pick one, and
+    `draw(eps, choice)` is called."""
     if records.in_batch():
         return NOT_IN_BATCH
     import ipywidgets as W
 
     slider = W.FloatSlider(value=0.0, min=0.0, max=eps_max, step=step, description=description,
                            continuous_update=False, layout=W.Layout(width="60%"))
+    picker = W.ToggleButtons(options=list(choices), description=choice_label) if len(choices) > 1 else None
     out = W.Output()
 
     def redraw(_=None):
-        fig = draw(slider.value)
+        fig = draw(slider.value, picker.value) if picker else draw(slider.value)
         with out:
             out.clear_output(wait=True)
             display(fig)
         plt.close(fig)
 
     slider.observe(redraw, names="value")
+    if picker:
+        picker.observe(redraw, names="value")
     redraw()
-    box = W.VBox([slider, out])
-    box.slider = slider
+    box = W.VBox([W.HBox([slider, picker]) if picker else slider, out])
+    box.slider, box.picker = slider, picker
     return box
 
 
 def frame_slider(frames, label, initial=0):
     """A slider over precomputed frames that works in a static HTML page, with no kernel.
 
-    frames: list of dicts with `value` (shown beside the slider), `caption`
-    (HTML) and `png` (bytes). Everything is inlined: no request leaves the page.
+    frames: list of dicts with `value` (shown beside the slider), `caption` (HTML) and `png` (bytes); or
+    {choice: such a list}, each list over the same values, with a button per choice that switches between them at
+    the slider's position. Everything is inlined: no request leaves the page.
     """
     uid = "ll-" + uuid.uuid4().hex[:8]
-    data = [{"value": f["value"], "caption": f["caption"], "src": figures.data_uri(f["png"])} for f in frames]
-    first = data[initial]
+    sets = frames if isinstance(frames, dict) else {"": frames}
+    data = [[{"value": f["value"], "caption": f["caption"], "alt": re.sub("<[^>]+>", "", f["caption"]),
+              "src": figures.data_uri(f["png"])} for f in chosen] for chosen in sets.values()]
+    first = data[0][initial]
+    buttons = "" if len(sets) < 2 else '<div class="ll-choices" style="margin:4px 0">' + "".join(
+        f'<label style="margin-right:1em"><input type="radio" name="{uid}-choice" value="{i}"'
+        f'{" checked" if i == 0 else ""}> {html.escape(name)}</label>' for i, name in enumerate(sets)) + "</div>"
     return HTML(f"""
 <div id="{uid}" class="leaklab-frame-slider" style="background:#fff;padding:4px 0">
+  {buttons}
   <label style="font-weight:600">{html.escape(label)} =
     <output class="ll-value">{html.escape(first['value'])}</output></label>
-  <input class="ll-range" type="range" min="0" max="{len(data) - 1}" step="1" value="{initial}"
+  <input class="ll-range" type="range" min="0" max="{len(data[0]) - 1}" step="1" value="{initial}"
          aria-label="{html.escape(label)}" style="width:60%;vertical-align:middle">
   <div class="ll-caption" style="margin:4px 0">{first['caption']}</div>
-  <img class="ll-frame" src="{first['src']}" alt="figure at {html.escape(label)} = {html.escape(first['value'])}"
-       style="max-width:100%;background:#fff">
+  <img class="ll-frame" src="{first['src']}" alt="{html.escape(first['alt'])}" style="max-width:100%;background:#fff">
 </div>
 <script>
 (function() {{
-  const frames = {json.dumps(data)};
+  const sets = {json.dumps(data)};
   const root = document.getElementById("{uid}");
   const range = root.querySelector(".ll-range");
+  let chosen = 0;
   function show(i) {{
-    const f = frames[i];
+    const f = sets[chosen][i];
     root.querySelector(".ll-value").textContent = f.value;
     root.querySelector(".ll-caption").innerHTML = f.caption;
     const img = root.querySelector(".ll-frame");
     img.src = f.src;
-    img.alt = "figure at {html.escape(label)} = " + f.value;
+    img.alt = f.alt;
   }}
   range.addEventListener("input", () => show(Number(range.value)));
+  root.querySelectorAll("input[type=radio]").forEach(button => button.addEventListener("change", () => {{
+    chosen = Number(button.value);
+    show(Number(range.value));
+  }}));
 }})();
 </script>""")
