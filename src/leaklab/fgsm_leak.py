@@ -96,15 +96,23 @@ def step_agreement(model, images, labels, batch_size, kind="true"):
     return (same / (len(labels) * x_all[0].numel())).item()
 
 
-def adversarial_images(model, images, labels, eps_grid, kind="true", as_trained=False):
-    """For a few images: the FGSM images at each eps (uint8 [len(eps), N, H, W, C]) and the model's
-    predictions and softmax probabilities of the true class there, scored in eval mode. The step is computed in
-    eval mode too, unless `as_trained`: then as FGSM training computes it, `images` being one batch (along_fgsm)."""
+def fgsm_step(model, images, labels, kind="true", as_trained=False):
+    """The `kind` attack's sign step at a few clean images, computed in eval mode, or with `as_trained` as FGSM
+    training computes it, `images` being one batch (along_fgsm)."""
     device = next(model.parameters()).device
     model.eval()
     x, y = training.plain_batch(training.on_device(images, device), torch.arange(len(images), device=device)), \
         labels.to(device)
-    step, _ = (attacks.step_as_trained if as_trained else attacks.step_direction)(model, x, y, kind)
+    return (attacks.step_as_trained if as_trained else attacks.step_direction)(model, x, y, kind)[0]
+
+
+def moved_along(model, images, labels, step, eps_grid):
+    """`images` moved by eps * `step` for each eps of the grid (0-255 scale), scored in eval mode: the images
+    (uint8 [len(eps), N, H, W, C]), the model's predictions and its softmax probability of the true class."""
+    device = next(model.parameters()).device
+    model.eval()
+    x, y = training.plain_batch(training.on_device(images, device), torch.arange(len(images), device=device)), \
+        labels.to(device)
     frames, preds, p_true = [], [], []
     with torch.no_grad():
         for e in eps_grid:
@@ -114,6 +122,12 @@ def adversarial_images(model, images, labels, eps_grid, kind="true", as_trained=
             preds.append(probs.argmax(1).cpu())
             p_true.append(probs.gather(1, y[:, None])[:, 0].cpu())
     return torch.stack(frames), torch.stack(preds), torch.stack(p_true)
+
+
+def adversarial_images(model, images, labels, eps_grid, kind="true", as_trained=False):
+    """For a few images: the FGSM images at each eps, with the model's answers there (moved_along), the step
+    computed once at the clean images (fgsm_step)."""
+    return moved_along(model, images, labels, fgsm_step(model, images, labels, kind, as_trained), eps_grid)
 
 
 def eps_grid(p):

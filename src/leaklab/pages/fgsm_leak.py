@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import matplotlib.pyplot as plt
 
 from .. import data, experiments, records, stats
-from ..fgsm_leak import ATTACKS, adversarial_images, as_trained_batch, loss_shape, model_from_record
+from ..fgsm_leak import (ATTACKS, adversarial_images, as_trained_batch, fgsm_step, loss_shape, model_from_record,
+                         moved_along)
 from . import figures, paper_scale, widgets
 
 
@@ -242,7 +243,10 @@ def show_eps_slider(model, test, eps, losses, initial, batch, classes=None, pape
 
     images, labels = test.images[:batch], test.labels[:batch]
     classes = classes or data.CLASSES["cifar10"]
-    frames = {f"step {name}": slider_frames(model, images, labels, eps, loss, classes, paper_points, name)
+    # a step in eval mode is each image's own: the shown images alone give it
+    frames = {f"step {name}": slider_frames(model, *((images, labels) if SLIDER_STEPS[name] else
+                                                     (images[:SHOWN], labels[:SHOWN])), eps, loss, classes,
+                                            paper_points, name)
               for name, loss in losses.items()}
     display(widgets.frame_slider(frames, "eps", initial=eps.index(initial)))
     return {"model": model, "images": images, "labels": labels, "classes": classes,
@@ -436,11 +440,16 @@ def eps_slider(recs, record):
 def live_slider(live):
     """In Jupyter: a slider that attacks the images with the same model at any eps, the step computed either
     way the static slider offers (needs a kernel)."""
-    def draw(eps, step):  # one gradient and one forward pass on the images per move, at any eps up to eps_max
-        adv, predicted, p_true = (t[0, :SHOWN] for t in adversarial_images(
-            live["model"], live["images"], live["labels"], [eps], as_trained=SLIDER_STEPS[step]))
-        return figures.fgsm_frame(adv, predicted, live["labels"][:SHOWN], p_true, live["classes"], eps,
-                                  live["eps"], live["losses"][step], live["paper_points"], step)
+    model, images, labels = live["model"], live["images"], live["labels"]
+    # each step once, at the clean images (as trained: on the whole batch); a move is then one forward pass
+    steps = {name: fgsm_step(model, *((images, labels) if SLIDER_STEPS[name] else (images[:SHOWN], labels[:SHOWN])),
+                             as_trained=SLIDER_STEPS[name])[:SHOWN] for name in live["losses"]}
+
+    def draw(eps, step):
+        adv, predicted, p_true = (t[0] for t in moved_along(model, images[:SHOWN], labels[:SHOWN], steps[step],
+                                                            [eps]))
+        return figures.fgsm_frame(adv, predicted, labels[:SHOWN], p_true, live["classes"], eps, live["eps"],
+                                  live["losses"][step], live["paper_points"], step)
 
     return widgets.eps_slider(draw, live["eps_max"], live["step"], choices=list(live["losses"]),
                               choice_label="step")
