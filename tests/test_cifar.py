@@ -405,6 +405,14 @@ def test_a_fgsm_leak_record_redraws_its_page_and_keeps_its_model(tmp_path):
     assert right["as_trained"].mean() == pytest.approx(as_trained["attacked"]["true"])
     assert row["leak_gap_as_trained_se"] == pytest.approx(stats.paired_gap_se(right["as_trained"], right["clean"]))
     assert 0 < row["step_sign_agreement"] < 1
+    # the random-sign baseline: its per-image answers kept, its differences paired on the same images
+    with np.load(io.BytesIO(records.file_bytes(loaded, ".npz"))) as bits:
+        right["noise"] = records.unpacked_bits(bits["seed0_true_noise_correct"], 200)
+    assert right["noise"].mean() == pytest.approx(row["noise_acc"])
+    assert row["true_as_trained_over_noise"] == pytest.approx(row["fgsm_acc_as_trained"] - row["noise_acc"])
+    assert row["true_as_trained_over_noise_se"] == pytest.approx(stats.paired_gap_se(right["as_trained"],
+                                                                                     right["noise"]))
+    assert row["noise_gap_se"] == pytest.approx(stats.paired_gap_se(right["noise"], right["clean"]))
     # the slider's step as trained is the measurement's: on the first batch of test images, the shown images right
     # or wrong at eval_eps as the record scored them (the trained fp32 model, so no fp16 rounding in between)
     batch, at = fgsm_leak.as_trained_batch(SimpleNamespace(**params)), loaded["series"]["eps"].index(params["eval_eps"])
@@ -443,6 +451,19 @@ def test_a_record_made_before_the_step_as_trained_gets_it_afterwards(tmp_path):
         assert again["metrics"][key] == again["per_seed"][0][key]
     assert cli.main(["measure-as-trained", str(path)]) == 1  # already measured
     assert cli.main(["measure-as-trained", str(tmp_path / "none.json")]) == 1
+    # a record measured before the random-sign baseline existed gets the baseline alone, its other numbers kept
+    del again["series"]["seeds"][0]["models"]["true"]["as_trained"]["noise_acc"]
+    for key in list(again["per_seed"][0]):
+        if "noise" in key:
+            del again["per_seed"][0][key]
+    records.save(again, path)
+    assert cli.main(["measure-as-trained", str(path)]) == 0
+    last = records.load(path)
+    assert last["per_seed"][0]["noise_acc"] == pytest.approx(fresh["per_seed"][0]["noise_acc"], abs=0.03)
+    assert "test images" in last["provenance"]["noise_added"]["model"]
+    for key in ("fgsm_acc_as_trained", "leak_gap_as_trained_se", "step_sign_agreement"):
+        assert last["per_seed"][0][key] == again["per_seed"][0][key]
+    assert cli.main(["measure-as-trained", str(path)]) == 1
 
 
 @pytest.mark.heavy
@@ -548,3 +569,12 @@ def test_the_time_left_leaves_out_a_pause_but_not_a_slowdown(monkeypatch):
         now[0] += took
         timer.step()
     assert timer.paused == pytest.approx(3600.0 - 2.0, abs=0.1)  # the hour counts as one typical step; the 30 s in full
+
+
+def test_the_static_slider_has_at_most_about_max_frames_a_step_the_evaluation_eps_and_the_last_among_them():
+    """Each frame is a PNG inlined in the page: a 49-point curve gets every other eps, a short one every eps."""
+    full = [6 * i / 48 for i in range(49)]
+    at = fgsm_leak_page.frame_indices(full, 6.0)
+    assert len(at) <= fgsm_leak_page.MAX_FRAMES and at[0] == 0 and at[-1] == 48 and at == sorted(set(at))
+    assert fgsm_leak_page.frame_indices(full, full[7]).count(7) == 1  # an eps off the stride is kept too
+    assert fgsm_leak_page.frame_indices(full[:13], 3.0) == list(range(13))

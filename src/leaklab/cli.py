@@ -37,7 +37,9 @@ def main(argv=None):
     params = sub.add_parser("params", help="list each experiment's parameters and profiles (or one experiment's)")
     params.add_argument("experiment", nargs="?", default=None, help="one of: " + ", ".join(experiments.EXPERIMENTS))
     later = sub.add_parser("measure-as-trained", help="add to an fgsm_leak record made before it the kept model's "
-                           "accuracy under FGSM computed as its training computed it (BatchNorm on batch statistics)")
+                           "accuracy under FGSM computed as its training computed it (BatchNorm on batch statistics) "
+                           "and under random signs of the same size, or that baseline alone to a record that lacks "
+                           "only it")
     later.add_argument("record", help="the record's .json (results/fgsm_leak/...)")
     args = parser.parse_args(argv)
 

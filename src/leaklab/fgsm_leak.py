@@ -96,6 +96,24 @@ def step_agreement(model, images, labels, batch_size, kind="true"):
     return (same / (len(labels) * x_all[0].numel())).item()
 
 
+def noise_correct(model, images, labels, eps, seed=0, batch_size=None):
+    """Each image right or wrong (bool [N]) at x + eps * s (eps on the 0-255 scale), s a random sign per pixel and
+    channel drawn from `seed`: a step of FGSM's size that carries neither the label nor the model's gradient, the
+    baseline any sign step of that size is read against. At eps 0: the clean answers, in one forward pass each."""
+    device = next(model.parameters()).device
+    batch_size = batch_size or training.eval_batch(device)
+    model.eval()
+    gen = torch.Generator(device).manual_seed(seed)
+    x_all, y_all = training.on_device(images, device), labels.to(device)
+    right = torch.zeros(len(labels), dtype=torch.bool)
+    with torch.no_grad():
+        for idx in torch.arange(len(labels), device=device).split(batch_size):
+            x = training.plain_batch(x_all, idx)
+            sign = torch.randint(0, 2, x.shape, generator=gen, device=device).to(x.dtype) * 2 - 1
+            right[idx.cpu()] = (model((x + eps / 255 * sign).clamp_(0, 1)).argmax(1) == y_all[idx]).cpu()
+    return right
+
+
 def fgsm_step(model, images, labels, kind="true", as_trained=False):
     """The `kind` attack's sign step at a few clean images, computed in eval mode, or with `as_trained` as FGSM
     training computes it, `images` being one batch (along_fgsm)."""
@@ -175,23 +193,29 @@ def measured_as_trained(model, test, grid, at, p, seed):
     statistics, in batches of the attacked share of a training batch), the images scored in eval mode as
     everywhere else: the true-label curve along that step, each AS_TRAINED_ATTACKS label's accuracy at
     eval_eps (per image in "correct", as "{label}_as_trained"), and how often that step's signs agree with the
-    eval-mode step's (`step_agreement`)."""
+    eval-mode step's (`step_agreement`); and, as the baseline both labels' steps are read against, the accuracy
+    under random signs of the same size (`noise_correct`, per image in "correct" as "noise")."""
     batch = as_trained_batch(p)
     measured = {a: along_fgsm(model, test.images, test.labels, grid if a == "true" else [p.eval_eps], a,
                               batch_size=batch, seed=seed, keep_correct=True, as_trained=True)
                 for a in AS_TRAINED_ATTACKS}
     i = {a: at if a == "true" else 0 for a in AS_TRAINED_ATTACKS}
+    noise = noise_correct(model, test.images, test.labels, p.eval_eps, seed)
     return {"curve": {c: v for c, v in measured["true"].items() if c != "correct"},
             "attacked": {a: m["acc"][i[a]] for a, m in measured.items()},
             "sign_agreement": step_agreement(model, test.images, test.labels, batch),
-            "correct": {f"{a}_as_trained": m["correct"][i[a]] for a, m in measured.items()}}
+            "noise_acc": noise.float().mean().item(),
+            "correct": {**{f"{a}_as_trained": m["correct"][i[a]] for a, m in measured.items()}, "noise": noise}}
 
 
 # what seed_row reads off the true-label model (None where a run did not train it)
 TRUE_MODEL_KEYS = ("clean_acc", "fgsm_acc", "leak_gap", "label_advantage", "label_advantage_se", "loss_eps0",
                    "loss_rise", "loss_rise_se", "loss_peak_eps", "loss_drop", "loss_drop_se",
                    "fgsm_acc_as_trained", "leak_gap_as_trained", "leak_gap_as_trained_se",
-                   "label_advantage_as_trained", "label_advantage_as_trained_se", "step_sign_agreement")
+                   "label_advantage_as_trained", "label_advantage_as_trained_se", "step_sign_agreement",
+                   "noise_acc", "noise_gap", "noise_gap_se", "true_as_trained_over_noise",
+                   "true_as_trained_over_noise_se", "predicted_as_trained_over_noise",
+                   "predicted_as_trained_over_noise_se")
 
 
 def seed_row(seed, s):
@@ -239,12 +263,21 @@ def as_trained_row(model):
     if measured is None:
         return {}
     right, attacked = model["correct"], measured["attacked"]
-    return {"fgsm_acc_as_trained": attacked["true"], "leak_gap_as_trained": attacked["true"] - model["clean_acc"],
-            "leak_gap_as_trained_se": stats.paired_gap_se(right["true_as_trained"], right["clean"]),
-            "label_advantage_as_trained": attacked["true"] - attacked["predicted"],
-            "label_advantage_as_trained_se": stats.paired_gap_se(right["true_as_trained"],
-                                                                 right["predicted_as_trained"]),
-            "step_sign_agreement": measured["sign_agreement"]}
+    row = {"fgsm_acc_as_trained": attacked["true"], "leak_gap_as_trained": attacked["true"] - model["clean_acc"],
+           "leak_gap_as_trained_se": stats.paired_gap_se(right["true_as_trained"], right["clean"]),
+           "label_advantage_as_trained": attacked["true"] - attacked["predicted"],
+           "label_advantage_as_trained_se": stats.paired_gap_se(right["true_as_trained"],
+                                                                right["predicted_as_trained"]),
+           "step_sign_agreement": measured["sign_agreement"]}
+    if "noise_acc" in measured:  # records measured before the random-sign baseline lack it
+        noise = measured["noise_acc"]
+        row.update({"noise_acc": noise, "noise_gap": noise - model["clean_acc"],
+                    "noise_gap_se": stats.paired_gap_se(right["noise"], right["clean"])})
+        for label in AS_TRAINED_ATTACKS:
+            row[f"{label}_as_trained_over_noise"] = attacked[label] - noise
+            row[f"{label}_as_trained_over_noise_se"] = stats.paired_gap_se(right[f"{label}_as_trained"],
+                                                                           right["noise"])
+    return row
 
 
 def summarize(rows):
@@ -318,11 +351,12 @@ def correctness(numbers, seeds):
 
 def add_as_trained(path, log=print):
     """Add `measured_as_trained` to a record made before it existed, for the model kept beside it (the first
-    seed's true-label model, in fp16), on the record's own test images (checked by digest); the record is written
-    back in place (its .npz, then its JSON, each atomically), its provenance saying in "as_trained_added" which
-    commit measured it, when, in how long, and on how many test images the kept fp16 model's clean answers match
-    the record's. Refused, before any work, for a record that holds more than that one model (the rest would go
-    unmeasured), has no kept model, or has the measurement already."""
+    seed's true-label model, in fp16), on the record's own test images (checked by digest); to a record measured
+    before the random-sign baseline existed, that baseline alone. The record is written back in place (its .npz,
+    then its JSON, each atomically), its provenance saying in "as_trained_added" (or "noise_added") which commit
+    measured it, when, in how long, and on how many test images the kept fp16 model's clean answers match the
+    record's. Refused, before any work, for a record that holds more than that one model (the rest would go
+    unmeasured), has no kept model, or has the whole measurement already."""
     start = time.perf_counter()
     try:
         record = records.load(path)
@@ -338,7 +372,9 @@ def add_as_trained(path, log=print):
         raise experiments.RunError(f"{path}: only a record of one true-label model, with that model (.pt) and its "
                                    "per-image answers (.npz) beside it, can be measured afterwards; run the "
                                    "experiment again for the others")
-    if "as_trained" in seeds[0]["models"]["true"]:
+    true = seeds[0]["models"]["true"]
+    earlier = true.get("as_trained")
+    if earlier is not None and "noise_acc" in earlier:
         raise experiments.RunError(f"{path} already holds the measurement")
     p = types.SimpleNamespace(**record["params"])
     test_full = data.load("cifar10", "test")
@@ -348,20 +384,33 @@ def add_as_trained(path, log=print):
     commit, seed, n = records.git_commit(), seeds[0]["seed"], record["series"]["n_test"]
     kept = records.arrays(record)
     model = model_from_record(record)
-    log(f"{files.shown(path)}: the seed-{seed} true-label model under FGSM computed as its training computed it")
-    clean = torch.from_numpy(records.unpacked_bits(kept[f"seed{seed}_true_clean_correct"], n))
-    grid = record["series"]["eps"]
-    fp16_clean = along_fgsm(model, test.images, test.labels, [0.0], keep_correct=True)["correct"][0]
-    measured = measured_as_trained(model, test, grid, grid.index(p.eval_eps), p, seed)
-    right = {"clean": clean, **measured.pop("correct")}
-    seeds[0]["models"]["true"]["as_trained"] = measured
-    record["per_seed"][0].update(as_trained_row({**seeds[0]["models"]["true"], "correct": right}))
+
+    def bits(scored):
+        return torch.from_numpy(records.unpacked_bits(kept[f"seed{seed}_true_{scored}_correct"], n))
+
+    right = {"clean": bits("clean")}
+    fp16_clean = noise_correct(model, test.images, test.labels, 0.0)
+    if earlier is None:
+        log(f"{files.shown(path)}: the seed-{seed} true-label model under FGSM computed as its training computed it")
+        grid = record["series"]["eps"]
+        measured = measured_as_trained(model, test, grid, grid.index(p.eval_eps), p, seed)
+        right.update(measured.pop("correct"))
+        added = "as_trained_added"
+    else:  # measured before the baseline existed: add the baseline alone
+        log(f"{files.shown(path)}: the seed-{seed} true-label model under random signs of FGSM's size")
+        measured = earlier
+        right.update({scored: bits(scored) for scored in ("true_as_trained", "predicted_as_trained")})
+        right["noise"] = noise_correct(model, test.images, test.labels, p.eval_eps, seed)
+        measured["noise_acc"] = right["noise"].float().mean().item()
+        added = "noise_added"
+    true["as_trained"] = measured
+    record["per_seed"][0].update(as_trained_row({**true, "correct": right}))
     record["metrics"] = summarize(record["per_seed"])
-    kept.update({f"seed{seed}_true_{scored}_correct": records.packed_bits(bits) for scored, bits in right.items()})
+    kept.update({f"seed{seed}_true_{scored}_correct": records.packed_bits(b) for scored, b in right.items()})
     record["_files"] = {".npz": records.to_npz(**kept)}
-    record["provenance"]["as_trained_added"] = {
+    record["provenance"][added] = {
         "git_commit": commit, "date": records.provenance(0, commit)["date"],
         "wall_time_s": round(time.perf_counter() - start, 2),
         "model": f"the fp16 weights beside the record; their clean answers match the record's on "
-                 f"{int((fp16_clean == clean).sum())} of {n} test images"}
+                 f"{int((fp16_clean == right['clean']).sum())} of {n} test images"}
     return records.save(record, path)

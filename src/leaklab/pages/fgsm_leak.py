@@ -176,7 +176,8 @@ def as_trained_words(recs):
             for key in ("fgsm_acc", "fgsm_acc_as_trained", "label_advantage_as_trained", "step_sign_agreement")}
     blog = exp.metrics["fgsm_acc"].paper
     shapes = [loss_shape(m["as_trained"]["curve"]) for m in as_trained_models(measured)]
-    later = [r["provenance"]["as_trained_added"] for r in measured if "as_trained_added" in r.get("provenance", {})]
+    later = {what: [r["provenance"][key] for r in measured if key in r.get("provenance", {})]
+             for what, key in (("This was", "as_trained_added"), ("The random-sign baseline was", "noise_added"))}
     text = (f"Computed in training mode, as {'its' if one else 'their'} training attack computes it, with BatchNorm "
             f"normalizing batches of {as_trained_batch(SimpleNamespace(**p))} test images by their own "
             f"statistics, the true-label step leaves {'the model' if one else f'the {len(rows)} models'} at "
@@ -187,17 +188,33 @@ def as_trained_words(recs):
             f"{mean['fgsm_acc_as_trained'] - mean['label_advantage_as_trained']:.2%}: true minus that label is "
             f"{advantage.words(all_images=whole)}. The step computed with the batch's statistics "
             f"and the one computed with the running statistics agree in sign on {mean['step_sign_agreement']:.1%} "
-            "of the pixels, where two unrelated sign patterns would agree on half. Along the step as trained, the "
+            "of the pixels, where two unrelated sign patterns would agree on half."
+            + noise_words(rows, whole) + " Along the step as trained, the "
             f"mean test loss starts at {records.mean_sd(r['loss_eps0'] for r in shapes)[0]:.3f}; "
             f"{loss_rise_words(shapes, whole)}; the end minus the start is "
             f"{stats.stored(shapes, 'loss_drop').words('{:+.3f}', '', 1, all_images=whole)} (the blog's: about "
             f"{exp.metrics['loss_drop'].paper:+.2f})."
-            + "".join(f" This was measured after the record was made, at commit `{m['git_commit'][:7]}`, from "
-                      f"{m['model']}." for m in later))
+            + "".join(f" {what} measured after the record was made, at commit `{m['git_commit'][:7]}`, from "
+                      f"{m['model']}." for what, added in later.items() for m in added))
     return {"full_as_trained_case": "leaks" if gap.is_effect and gap.value > 0 else
             "attack_wins" if gap.is_effect else "within_noise", "full_as_trained_words": text,
             "full_as_trained_models": "this one trained model" if one else f"these {len(rows)} models",
             "full_as_trained_control_words": as_trained_control_words(recs, whole)}
+
+
+def noise_words(rows, whole):
+    """The random-sign baseline beside both labels' steps as trained, for the seeds' rows that measured it ('' for
+    none: records measured before it existed)."""
+    noise = [row for row in rows if row.get("noise_acc") is not None]
+    if not noise:
+        return ""
+    which = "" if len(noise) == len(rows) else f" (the {len(noise)} models measured so)"
+    return (f" Random signs of the same size, which carry neither a label nor the model's gradient, leave "
+            f"{'it' if len(rows) == 1 else 'them'}{which} at {records.mean_sd(r['noise_acc'] for r in noise)[0]:.2%}: "
+            f"minus clean, {stats.stored(noise, 'noise_gap').words(all_images=whole)}. Against that baseline, the "
+            f"true-label step as trained is {stats.stored(noise, 'true_as_trained_over_noise').words(all_images=whole)}"
+            ", and the predicted-label step as trained "
+            f"{stats.stored(noise, 'predicted_as_trained_over_noise').words(all_images=whole)}.")
 
 
 # the slider's two ways of computing the step: {name shown: as FGSM training computes it?}
@@ -205,18 +222,32 @@ SLIDER_STEPS = {"in eval mode": False, "as trained": True}
 SHOWN = 8  # images the slider shows
 
 
-def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS, step="in eval mode"):
-    """The static slider's frames: the first SHOWN `images` attacked with true-label FGSM by `model` at each eps of
-    the curve (`eps`, `loss`; one gradient for all of them), above that curve with the eps marked. The step is
-    computed as SLIDER_STEPS[step] says: as trained, on all of `images` as one training-sized batch."""
+MAX_FRAMES = 25  # about the most frames per step the static slider gets: each is a PNG inlined in the page
+
+
+def frame_indices(eps, keep):
+    """The eps of the curve the static slider has frames at: every k-th, about MAX_FRAMES of them at most, with the
+    last and `keep` among them."""
+    stride = math.ceil(len(eps) / MAX_FRAMES)
+    return sorted(set(range(0, len(eps), stride)) | {len(eps) - 1, eps.index(keep)})
+
+
+def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS, step="in eval mode",
+                  at=None):
+    """The static slider's frames: the first SHOWN `images` attacked with true-label FGSM by `model` at the eps of
+    the curve (`eps`, `loss`) whose indices `at` gives (all by default; one gradient for all of them), above that
+    curve with the eps marked. The step is computed as SLIDER_STEPS[step] says: as trained, on all of `images` as
+    one training-sized batch."""
     classes = classes or data.CLASSES["cifar10"]
-    adv, predicted, p_true = (t[:, :SHOWN] for t in adversarial_images(model, images, labels, eps,
+    at = range(len(eps)) if at is None else at
+    adv, predicted, p_true = (t[:, :SHOWN] for t in adversarial_images(model, images, labels, [eps[i] for i in at],
                                                                        as_trained=SLIDER_STEPS[step]))
     labels = labels[:SHOWN]
     frames = []
-    for i, e in enumerate(eps):
-        fig = figures.fgsm_frame(adv[i], predicted[i], labels, p_true[i], classes, e, eps, loss, paper_points, step)
-        right = int((predicted[i] == labels).sum())
+    for k, i in enumerate(at):
+        e = eps[i]
+        fig = figures.fgsm_frame(adv[k], predicted[k], labels, p_true[k], classes, e, eps, loss, paper_points, step)
+        right = int((predicted[k] == labels).sum())
         frames.append({"value": f"{e:g}", "png": figures.png_bytes(fig),
                        "caption": f"eps = {e:g}/255: <b>{right}/{len(labels)}</b> right; mean test loss "
                                   f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f}); step computed {step}"})
@@ -243,12 +274,13 @@ def show_eps_slider(model, test, eps, losses, initial, batch, classes=None, pape
 
     images, labels = test.images[:batch], test.labels[:batch]
     classes = classes or data.CLASSES["cifar10"]
+    at = frame_indices(eps, initial)
     # a step in eval mode is each image's own: the shown images alone give it
     frames = {f"step {name}": slider_frames(model, *((images, labels) if SLIDER_STEPS[name] else
                                                      (images[:SHOWN], labels[:SHOWN])), eps, loss, classes,
-                                            paper_points, name)
+                                            paper_points, name, at)
               for name, loss in losses.items()}
-    display(widgets.frame_slider(frames, "eps", initial=eps.index(initial)))
+    display(widgets.frame_slider(frames, "eps", initial=at.index(eps.index(initial))))
     return {"model": model, "images": images, "labels": labels, "classes": classes,
             "eps": eps, "losses": losses, "paper_points": paper_points, "eps_max": eps_max, "step": step}
 
