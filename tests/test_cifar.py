@@ -578,3 +578,15 @@ def test_the_static_slider_has_at_most_about_max_frames_a_step_the_evaluation_ep
     assert len(at) <= fgsm_leak_page.MAX_FRAMES and at[0] == 0 and at[-1] == 48 and at == sorted(set(at))
     assert fgsm_leak_page.frame_indices(full, full[7]).count(7) == 1  # an eps off the stride is kept too
     assert fgsm_leak_page.frame_indices(full[:13], full[12]) == list(range(13))
+
+
+def test_the_random_sign_baseline_gives_one_verdict_for_one_models_three_differences_and_each_its_own_else():
+    row = {"seed": 0, "noise_acc": 0.886, "noise_gap": -0.0067, "noise_gap_se": 0.0019,
+           "true_as_trained_over_noise": 0.0606, "true_as_trained_over_noise_se": 0.0026,
+           "predicted_as_trained_over_noise": -0.0076, "predicted_as_trained_over_noise_se": 0.0026}
+    text = fgsm_leak_page.noise_words([row], True)
+    assert "88.60%" in text and "+6.06 ± 0.26 points" in text and text.count("standard errors") == 1
+    within = fgsm_leak_page.noise_words([{**row, "noise_gap": 0.0001}], True)
+    assert "within 2 standard errors" in within and "(each beyond" not in within
+    assert "(the 1 of them measured so)" in fgsm_leak_page.noise_words([row, {"seed": 10}], True)
+    assert fgsm_leak_page.noise_words([{"seed": 10}], True) == ""

@@ -208,13 +208,18 @@ def noise_words(rows, whole):
     noise = [row for row in rows if row.get("noise_acc") is not None]
     if not noise:
         return ""
-    which = "" if len(noise) == len(rows) else f" (the {len(noise)} models measured so)"
+    which = "" if len(noise) == len(rows) else f" (the {len(noise)} of them measured so)"
+    gaps = [stats.stored(noise, key) for key in ("noise_gap", "true_as_trained_over_noise",
+                                                 "predicted_as_trained_over_noise")]
+    if all(g.one_model and g.is_effect for g in gaps):  # one verdict for the three, not three times the same clause
+        said, verdict = [g.text() for g in gaps], (f" (each beyond {stats.Z:g} standard errors of zero on its test "
+                                                   "images, for this one trained model)")
+    else:
+        said, verdict = [g.words(all_images=whole) for g in gaps], ""
     return (f" Random signs of the same size, which carry neither a label nor the model's gradient, leave "
-            f"{'it' if len(rows) == 1 else 'them'}{which} at {records.mean_sd(r['noise_acc'] for r in noise)[0]:.2%}: "
-            f"minus clean, {stats.stored(noise, 'noise_gap').words(all_images=whole)}. Against that baseline, the "
-            f"true-label step as trained is {stats.stored(noise, 'true_as_trained_over_noise').words(all_images=whole)}"
-            ", and the predicted-label step as trained "
-            f"{stats.stored(noise, 'predicted_as_trained_over_noise').words(all_images=whole)}.")
+            f"{'it' if len(rows) == 1 else 'them'}{which} at {records.mean_sd(r['noise_acc'] for r in noise)[0]:.2%}, "
+            f"{said[0]} from clean; against that baseline, the true-label step as trained is {said[1]} and the "
+            f"predicted-label step as trained {said[2]}{verdict}.")
 
 
 # the slider's two ways of computing the step: {name shown: as FGSM training computes it?}
