@@ -68,7 +68,7 @@ def test_frame_slider_inlines_every_frame():
     html = widgets.frame_slider({"step A": frames, "step B": frames[::-1]}, "eps", initial=1).data
     assert html.count("data:image/png;base64,") == 4 + 1 and html.count('type="radio"') == 2
     assert "step A" in html and "step B" in html and 'value="0" checked' in html
-    assert 'alt="score 1"' in html  # the frame's alt text is its caption, without markup
+    assert 'alt="figure at eps = 0.10: score 1"' in html  # the frame's alt text: its value and caption, no markup
 
 
 def test_a_batch_run_makes_no_live_slider(monkeypatch):
@@ -79,3 +79,23 @@ def test_a_batch_run_makes_no_live_slider(monkeypatch):
     monkeypatch.setenv(records.BATCH_ENV, "1")
     assert widgets.eps_slider(lambda eps: None, 16.0, 0.25) is widgets.NOT_IN_BATCH
     assert toy2d_page.live_slider(small_params()) is widgets.NOT_IN_BATCH
+
+
+def test_a_live_slider_draws_with_its_choice_one_offered_or_picked_from_two():
+    """fgsm_leak's live slider offers the two steps where the model was measured both ways, leak_conditions' one:
+    either way each move draws with a choice, and a second choice is a button that redraws."""
+    import matplotlib.pyplot as plt
+
+    calls = []
+
+    def draw(eps, choice):
+        calls.append((eps, choice))
+        return plt.figure()
+
+    one = widgets.eps_slider(draw, 4.0, 0.5, choices=["in eval mode"], choice_label="step")
+    assert calls == [(0.0, "in eval mode")] and one.picker is None
+    one.slider.value = 1.0
+    assert calls[-1] == (1.0, "in eval mode")
+    two = widgets.eps_slider(draw, 4.0, 0.5, choices=["in eval mode", "as trained"], choice_label="step")
+    two.picker.value = "as trained"
+    assert calls[-1] == (0.0, "as trained")

@@ -60,8 +60,8 @@ def eps_seed_slider(grid, initial, seed, recompute, draw, figsize=(13, 3.7)):
 
 def eps_slider(draw, eps_max, step, description="eps (/255)", choices=(), choice_label=""):
     """A live slider from 0 to `eps_max` in the running kernel; each move calls `draw(eps)`, which returns a
-    new figure to show (and that is then closed). With two or more `choices`, buttons beside it pick one, and
-    `draw(eps, choice)` is called."""
+    new figure to show (and that is then closed). With `choices`, `draw(eps, choice)` is called instead, the choice
+    picked by buttons beside the slider where there are two or more."""
     if records.in_batch():
         return NOT_IN_BATCH
     import ipywidgets as W
@@ -72,7 +72,7 @@ def eps_slider(draw, eps_max, step, description="eps (/255)", choices=(), choice
     out = W.Output()
 
     def redraw(_=None):
-        fig = draw(slider.value, picker.value) if picker else draw(slider.value)
+        fig = draw(slider.value, picker.value if picker else choices[0]) if choices else draw(slider.value)
         with out:
             out.clear_output(wait=True)
             display(fig)
@@ -96,7 +96,8 @@ def frame_slider(frames, label, initial=0):
     """
     uid = "ll-" + uuid.uuid4().hex[:8]
     sets = frames if isinstance(frames, dict) else {"": frames}
-    data = [[{"value": f["value"], "caption": f["caption"], "alt": re.sub("<[^>]+>", "", f["caption"]),
+    data = [[{"value": f["value"], "caption": f["caption"],
+              "alt": f"figure at {label} = {f['value']}: " + re.sub("<[^>]+>", "", f["caption"]),
               "src": figures.data_uri(f["png"])} for f in chosen] for chosen in sets.values()]
     first = data[0][initial]
     buttons = "" if len(sets) < 2 else '<div class="ll-choices" style="margin:4px 0">' + "".join(
