@@ -298,11 +298,21 @@ def test_pieces_of_the_full_profile_run_as_separate_records_share_their_finished
         page_model = seeds["series"]["seeds"][0]["models"][kind]
         in_table = table["series"]["label_table"]["trained"][kind][0]["attacked"]["true"]
         assert (in_table["clean_acc"], in_table["fgsm_acc"]) == (page_model["clean_acc"], page_model["fgsm_acc"])
-    params = SimpleNamespace(**experiments.resolve("leak_conditions", "full", tiny))
-    other = SimpleNamespace(**experiments.resolve("leak_conditions", "full", {**tiny, "adv_share": 0.25}))
-    data = ["a" * 64]
-    assert records.checkpoint_dir("leak_conditions", params, data, picks=leak_conditions.PICKS) != \
-        records.checkpoint_dir("leak_conditions", other, data, picks=leak_conditions.PICKS)
+
+    # every other parameter stays in the key: a change to any of them gives the networks a directory of their own
+    params, data = experiments.resolve("leak_conditions", "full", tiny), ["a" * 64]
+    exp = experiments.get("leak_conditions")
+    assert not set(leak_conditions.PICKS) & set(exp.setting) and set(leak_conditions.PICKS) <= set(exp.parts)
+    home = records.checkpoint_dir("leak_conditions", SimpleNamespace(**params), data, picks=leak_conditions.PICKS)
+    kept = [k for k in params if k not in leak_conditions.PICKS + records.SELECTION_PARAMS]
+    for key in kept:
+        other = {**params, key: params[key] + ("x" if isinstance(params[key], str) else 1)}
+        assert records.checkpoint_dir("leak_conditions", SimpleNamespace(**other), data,
+                                      picks=leak_conditions.PICKS) != home, key
+    for key in leak_conditions.PICKS:
+        other = {**params, key: params[key] + ("x" if isinstance(params[key], str) else 1)}
+        assert records.checkpoint_dir("leak_conditions", SimpleNamespace(**other), data,
+                                      picks=leak_conditions.PICKS) == home, key
 
 
 def synthetic_cell(dataset, eps, clean, gap, control_gap, spread=0.004):

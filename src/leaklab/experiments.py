@@ -517,7 +517,8 @@ EXPERIMENTS = {
             "fgsm_acc_as_trained_sd": Metric("that accuracy, standard deviation over seeds", kind="spread",
                                              fmt="{:.2%}"),
             "label_advantage": Metric("that model's FGSM accuracy with the true label minus with its predicted "
-                                      "label (at the evaluation eps)", chance=0.0, kind="difference", fmt="{:+.2%}"),
+                                      "label (at the evaluation eps, the step computed in eval mode)", chance=0.0,
+                                      kind="difference", fmt="{:+.2%}"),
             "loss_eps0": Metric("mean test cross-entropy at eps = 0 (read off the blog's figure)", paper=0.28,
                                 kind="loss", fmt="{:.3f}", setup=True, read_off=0.02),
             "loss_rise": Metric("loss curve along the eval-mode step: its peak minus its eps = 0 value (read off the "

@@ -99,17 +99,19 @@ def step_agreement(model, images, labels, batch_size, kind="true"):
 def noise_correct(model, images, labels, eps, seed=0, batch_size=None):
     """Each image right or wrong (bool [N]) at x + eps * s (eps on the 0-255 scale), s a random sign per pixel and
     channel drawn from `seed`: a step of FGSM's size that carries neither the label nor the model's gradient, the
-    baseline any sign step of that size is read against. At eps 0: the clean answers, in one forward pass each."""
+    baseline any sign step of that size is read against. At eps 0: the clean answers, in one forward pass each.
+    The signs are drawn on the CPU, image after image, so a seed gives the same signs on any device and in batches
+    of any size."""
     device = next(model.parameters()).device
     batch_size = batch_size or training.eval_batch(device)
     model.eval()
-    gen = torch.Generator(device).manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
     x_all, y_all = training.on_device(images, device), labels.to(device)
     right = torch.zeros(len(labels), dtype=torch.bool)
     with torch.no_grad():
         for idx in torch.arange(len(labels), device=device).split(batch_size):
             x = training.plain_batch(x_all, idx)
-            sign = torch.randint(0, 2, x.shape, generator=gen, device=device).to(x.dtype) * 2 - 1
+            sign = (torch.randint(0, 2, x.shape, generator=gen) * 2 - 1).to(device, x.dtype)
             right[idx.cpu()] = (model((x + eps / 255 * sign).clamp_(0, 1)).argmax(1) == y_all[idx]).cpu()
     return right
 
@@ -140,12 +142,6 @@ def moved_along(model, images, labels, step, eps_grid):
             preds.append(probs.argmax(1).cpu())
             p_true.append(probs.gather(1, y[:, None])[:, 0].cpu())
     return torch.stack(frames), torch.stack(preds), torch.stack(p_true)
-
-
-def adversarial_images(model, images, labels, eps_grid, kind="true", as_trained=False):
-    """For a few images: the FGSM images at each eps, with the model's answers there (moved_along), the step
-    computed once at the clean images (fgsm_step)."""
-    return moved_along(model, images, labels, fgsm_step(model, images, labels, kind, as_trained), eps_grid)
 
 
 def eps_grid(p):
@@ -389,7 +385,7 @@ def add_as_trained(path, log=print):
         return torch.from_numpy(records.unpacked_bits(kept[f"seed{seed}_true_{scored}_correct"], n))
 
     right = {"clean": bits("clean")}
-    fp16_clean = noise_correct(model, test.images, test.labels, 0.0)
+    fp16_clean = noise_correct(model, test.images, test.labels, 0.0)  # eps 0: its clean answers, forward only
     if earlier is None:
         log(f"{files.shown(path)}: the seed-{seed} true-label model under FGSM computed as its training computed it")
         grid = record["series"]["eps"]
@@ -399,7 +395,7 @@ def add_as_trained(path, log=print):
     else:  # measured before the baseline existed: add the baseline alone
         log(f"{files.shown(path)}: the seed-{seed} true-label model under random signs of FGSM's size")
         measured = earlier
-        right.update({scored: bits(scored) for scored in ("true_as_trained", "predicted_as_trained")})
+        right.update({f"{a}_as_trained": bits(f"{a}_as_trained") for a in AS_TRAINED_ATTACKS})
         right["noise"] = noise_correct(model, test.images, test.labels, p.eval_eps, seed)
         measured["noise_acc"] = right["noise"].float().mean().item()
         added = "noise_added"

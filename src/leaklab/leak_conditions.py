@@ -19,10 +19,12 @@ from . import attacks, data, experiments, fgsm_leak, models, records, stats, tra
 
 ATTACKS = ("true", "predicted")
 PROBE = 1000  # validation images, held out from the end of the training set, probed after every epoch
-# The full profile's parts only pick which networks a run trains, and each network's checkpoint is named by what
-# sets it apart (seed, attack label, eps, width), so the pieces of a full profile run as separate records share
-# their finished networks: the four-label table reads back the page seeds' networks a run before trained.
-PICKS = experiments.get("leak_conditions").parts
+# The parameters that only pick which networks a run trains, left out of the checkpoint key: a network's file names
+# its seed and attack label, and a map or cell network's its eps and width too (a cell's dataset is in its
+# directory's data digest; everything that changes how a network trains stays in the key), so the pieces of a full
+# profile run as separate records share finished networks: the four-label table reads back the page seeds'.
+PICKS = ("map_eps_points", "map_eps_max", "map_width_min", "map_widths", "map_seeds", "cells_datasets",
+         "cells_eps_points", "cells_eps_max", "cells_seeds", "label_seeds")
 
 
 def build_model(width, train_set, mean, std):

@@ -7,8 +7,7 @@ from types import SimpleNamespace
 import matplotlib.pyplot as plt
 
 from .. import data, experiments, records, stats
-from ..fgsm_leak import (ATTACKS, adversarial_images, as_trained_batch, fgsm_step, loss_shape, model_from_record,
-                         moved_along)
+from ..fgsm_leak import ATTACKS, as_trained_batch, fgsm_step, loss_shape, model_from_record, moved_along
 from . import figures, paper_scale, widgets
 
 
@@ -217,7 +216,7 @@ def noise_words(rows, whole):
     else:
         said, verdict = [g.words(all_images=whole) for g in gaps], ""
     return (f" Random signs of the same size, which carry neither a label nor the model's gradient, leave "
-            f"{'it' if len(rows) == 1 else 'them'}{which} at {records.mean_sd(r['noise_acc'] for r in noise)[0]:.2%}, "
+            f"{'it' if len(noise) == 1 else 'them'}{which} at {records.mean_sd(r['noise_acc'] for r in noise)[0]:.2%}, "
             f"{said[0]} from clean; against that baseline, the true-label step as trained is {said[1]} and the "
             f"predicted-label step as trained {said[2]}{verdict}.")
 
@@ -237,57 +236,60 @@ def frame_indices(eps, keep):
     return sorted(set(range(0, len(eps), stride)) | {len(eps) - 1, eps.index(keep)})
 
 
-def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS, step="in eval mode",
+def slider_step(model, images, labels, mode):
+    """The true-label FGSM step of the first SHOWN `images`, computed as SLIDER_STEPS[mode] says: as trained, on all
+    of `images` as one training-sized batch; in eval mode each image's step is its own, so the shown ones suffice."""
+    as_trained = SLIDER_STEPS[mode]
+    batch = slice(None) if as_trained else slice(SHOWN)
+    return fgsm_step(model, images[batch], labels[batch], as_trained=as_trained)[:SHOWN]
+
+
+def slider_frames(model, images, labels, eps, loss, classes=None, paper_points=PAPER_LOSS_POINTS, mode="in eval mode",
                   at=None):
     """The static slider's frames: the first SHOWN `images` attacked with true-label FGSM by `model` at the eps of
-    the curve (`eps`, `loss`) whose indices `at` gives (all by default; one gradient for all of them), above that
-    curve with the eps marked. The step is computed as SLIDER_STEPS[step] says: as trained, on all of `images` as
-    one training-sized batch."""
+    the curve (`eps`, `loss`) whose indices `at` gives (all by default; one step for all of them, `slider_step`),
+    above that curve with the eps marked."""
     classes = classes or data.CLASSES["cifar10"]
     at = range(len(eps)) if at is None else at
-    adv, predicted, p_true = (t[:, :SHOWN] for t in adversarial_images(model, images, labels, [eps[i] for i in at],
-                                                                       as_trained=SLIDER_STEPS[step]))
+    step = slider_step(model, images, labels, mode)
     labels = labels[:SHOWN]
+    adv, predicted, p_true = moved_along(model, images[:SHOWN], labels, step, [eps[i] for i in at])
     frames = []
     for k, i in enumerate(at):
         e = eps[i]
-        fig = figures.fgsm_frame(adv[k], predicted[k], labels, p_true[k], classes, e, eps, loss, paper_points, step)
+        fig = figures.fgsm_frame(adv[k], predicted[k], labels, p_true[k], classes, e, eps, loss, paper_points, mode)
         right = int((predicted[k] == labels).sum())
         frames.append({"value": f"{e:g}", "png": figures.png_bytes(fig),
                        "caption": f"eps = {e:g}/255: <b>{right}/{len(labels)}</b> right; mean test loss "
-                                  f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f}); step computed {step}"})
+                                  f"{loss[i]:.3f} (at eps 0: {loss[0]:.3f}); step computed {mode}"})
         plt.close(fig)
     return frames
 
 
 def slider_records(recs, record):
-    """The records whose model the slider attacks, and that model in words: the committed paper-scale ones when
-    they keep a model, else this run's."""
+    """The records whose model the slider attacks, and whether they are the committed paper-scale ones (those that
+    keep a model) rather than this run's."""
     with_model = [r for r in recs if ".pt" in r["files"]]
-    if with_model:
-        return with_model, "the paper-scale true-label model (first seed of the committed records)"
-    return [record], "this run's true-label model"
+    return (with_model, True) if with_model else ([record], False)
 
 
 def show_eps_slider(model, test, eps, losses, initial, batch, classes=None, paper_points=PAPER_LOSS_POINTS,
-                    eps_max=16.0, step=0.25):
+                    eps_max=16.0, increment=0.25):
     """Display the static slider over the first SHOWN `test` images attacked by `model` at each eps of the curve
     (`eps`), with a choice of how the step is computed: {SLIDER_STEPS name: the mean loss along that step} in
     `losses` (the step as trained is computed on the first `batch` test images, the batch the record's measurement
-    computed it on); start at eps `initial`. Return what `live_slider` needs to attack them at any eps."""
+    computed it on); start at eps `initial`. Return what `live_slider` needs to attack them at any eps up to
+    `eps_max`, in steps of `increment`."""
     from IPython.display import display
 
     images, labels = test.images[:batch], test.labels[:batch]
     classes = classes or data.CLASSES["cifar10"]
     at = frame_indices(eps, initial)
-    # a step in eval mode is each image's own: the shown images alone give it
-    frames = {f"step {name}": slider_frames(model, *((images, labels) if SLIDER_STEPS[name] else
-                                                     (images[:SHOWN], labels[:SHOWN])), eps, loss, classes,
-                                            paper_points, name, at)
-              for name, loss in losses.items()}
+    frames = {f"step {mode}": slider_frames(model, images, labels, eps, loss, classes, paper_points, mode, at)
+              for mode, loss in losses.items()}
     display(widgets.frame_slider(frames, "eps", initial=at.index(eps.index(initial))))
     return {"model": model, "images": images, "labels": labels, "classes": classes,
-            "eps": eps, "losses": losses, "paper_points": paper_points, "eps_max": eps_max, "step": step}
+            "eps": eps, "losses": losses, "paper_points": paper_points, "eps_max": eps_max, "increment": increment}
 
 
 def control_excess(record):
@@ -388,7 +390,9 @@ def recap_words(recs):
     text = (f"For {models}, FGSM minus clean is {stats.stored(rows, 'leak_gap').text()} with the step computed in "
             "eval mode")
     if as_trained:
-        text += f" and {stats.stored(as_trained, 'leak_gap_as_trained').text()} with the step computed as trained"
+        which = "" if len(as_trained) == len(rows) else f" (the {len(as_trained)} of them measured so)"
+        text += (f" and {stats.stored(as_trained, 'leak_gap_as_trained').text()} with the step computed as "
+                 f"trained{which}")
     return text + (f" (the sections above judge each against its noise); the blog's is {paper:+.2f} points, for a "
                    "step its post does not specify.")
 
@@ -462,7 +466,9 @@ def loss_rise_words(rows, whole=False):
 def eps_slider(recs, record):
     """Show the static eps slider (the committed paper-scale model when there is one, else this run's) and
     glue the prose's words about it; return what the live slider needs (`live_slider`)."""
-    use, which = slider_records(recs, record)
+    use, committed = slider_records(recs, record)
+    which = ("the paper-scale true-label model (first seed of the committed records)" if committed else
+             "this run's true-label model")
     p = use[0]["params"]
     eps_max = max(16.0, p["eps_max"])  # the live slider reaches past the curve
     batch = as_trained_batch(SimpleNamespace(**p))
@@ -477,16 +483,17 @@ def eps_slider(recs, record):
 def live_slider(live):
     """In Jupyter: a slider that attacks the images with the same model at any eps, the step computed either
     way the static slider offers (needs a kernel)."""
+    if records.in_batch():  # before the steps' gradients: no one can move it
+        return widgets.NOT_IN_BATCH
     model, images, labels = live["model"], live["images"], live["labels"]
-    # each step once, at the clean images (as trained: on the whole batch); a move is then one forward pass
-    steps = {name: fgsm_step(model, *((images, labels) if SLIDER_STEPS[name] else (images[:SHOWN], labels[:SHOWN])),
-                             as_trained=SLIDER_STEPS[name])[:SHOWN] for name in live["losses"]}
+    # each step once, at the clean images; a move is then one forward pass on the shown images
+    steps = {mode: slider_step(model, images, labels, mode) for mode in live["losses"]}
 
-    def draw(eps, step):
-        adv, predicted, p_true = (t[0] for t in moved_along(model, images[:SHOWN], labels[:SHOWN], steps[step],
+    def draw(eps, mode):
+        adv, predicted, p_true = (t[0] for t in moved_along(model, images[:SHOWN], labels[:SHOWN], steps[mode],
                                                             [eps]))
         return figures.fgsm_frame(adv, predicted, labels[:SHOWN], p_true, live["classes"], eps, live["eps"],
-                                  live["losses"][step], live["paper_points"], step)
+                                  live["losses"][mode], live["paper_points"], mode)
 
-    return widgets.eps_slider(draw, live["eps_max"], live["step"], choices=list(live["losses"]),
+    return widgets.eps_slider(draw, live["eps_max"], live["increment"], choices=list(live["losses"]),
                               choice_label="step")

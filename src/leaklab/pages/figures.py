@@ -297,9 +297,9 @@ def training_curves(curves, title, reference=None, reference_label=""):
 
 
 def fgsm_frame(images, predicted, labels, p_true, classes, eps, curve_eps, curve_loss, paper_points=None,
-               step="in eval mode"):
+               mode="in eval mode"):
     """One frame of the eps slider: FGSM images at `eps` with the model's answers, above the loss curve (along
-    the same step, computed as `step` says) with that eps marked. images: uint8 [N, H, W, C]."""
+    the same step, computed as `mode` says) with that eps marked. images: uint8 [N, H, W, C]."""
     fig = plt.figure(figsize=(10, 5.2), facecolor="white")
     grid = fig.add_gridspec(2, len(images), height_ratios=[1, 1.6])
     for i, img in enumerate(images):
@@ -317,7 +317,7 @@ def fgsm_frame(images, predicted, labels, p_true, classes, eps, curve_eps, curve
         ax.set_xlabel(f"{classes[int(labels[i])]}\np={float(p_true[i]):.2f}", fontsize=8)
     loss_curves(curve_eps, {"true-label FGSM training": curve_loss}, "", paper_points, eps,
                 ax=fig.add_subplot(grid[1, :]))
-    fig.suptitle(f"FGSM (true label, step computed {step}) at eps = {eps:g}/255: prediction above (green right, "
+    fig.suptitle(f"FGSM (true label, step computed {mode}) at eps = {eps:g}/255: prediction above (green right, "
                  "red wrong), true class and its probability below", fontsize=10)
     fig.tight_layout()
     return fig

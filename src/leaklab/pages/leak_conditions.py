@@ -623,18 +623,18 @@ def statistics_correlation(x, y):
 def eps_slider(recs, record):
     """Show the static eps slider over the paper-scale model when one is committed, else this run's, and glue
     the prose's words about it; return what the live slider needs (`live_slider`)."""
-    use, _ = slider_records(recs, record)
+    use, committed = slider_records(recs, record)
     p, seeds = use[0]["params"], use[0]["series"]["seeds"]
     eps = use[0]["series"]["eps"]
     loss = [sum(s["curve"]["loss"][i] for s in seeds) / len(seeds) for i in range(len(eps))]
-    records.glue_words({"slider_model": "this run's true-label model (first seed; the loss beside each frame is "
-                                        "the mean over this run's seeds)" if use[0] is record else
-                                        "the paper-scale true-label model (first seed of the committed record; "
-                                        "the loss beside each frame is the mean over that record's seeds)"})
+    records.glue_words({"slider_model": "the paper-scale true-label model (first seed of the committed record; the "
+                                        "loss beside each frame is the mean over that record's seeds)" if committed
+                        else "this run's true-label model (first seed; the loss beside each frame is the mean over "
+                             "this run's seeds)"})
     at = eval_eps(types.SimpleNamespace(**p), p["train_eps"])
     # cnn4 has no BatchNorm: its step is the same in either mode, and the slider offers one
     return show_eps_slider(model_from_record(use[0]), data.load(p["dataset"], "test"), eps, {"in eval mode": loss},
-                           at, SHOWN, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, step=1.0)
+                           at, SHOWN, data.CLASSES[p["dataset"]], paper_points=None, eps_max=255.0, increment=1.0)
 
 
 # --- the difficulty cells: one net and one recipe on three datasets (issue 22) -----------------------------

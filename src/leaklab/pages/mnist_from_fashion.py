@@ -221,13 +221,14 @@ def words(p, record, recs=()):
     out["control_verdict"] = control_verdict(rows, n_test, record["series"].get("seeds", ()))
     student = stats.accuracy(rows, "student_acc", n_test)
     teacher = stats.accuracy(rows, "teacher_acc", n_test).value
-    shrunk = ("; this scaled-down run trains on fewer images for fewer epochs than the paper's, whose student reached "
-              f"{paper['student_acc']:.2%}" if experiments.scale_note("mnist_from_fashion", p) else "")
     full = [row for r in recs for row in r["per_seed"] if row.get("student_acc") is not None]
+    shrunk = ("; this scaled-down run trains on fewer images for fewer epochs than the paper's" +
+              ("" if full else f", whose student reached {paper['student_acc']:.2%}")
+              if experiments.scale_note("mnist_from_fashion", p) else "")
     at_scale = "" if not full else (
         f"; at paper scale the committed {'student' if len(full) == 1 else 'students'} ({stats.seeds_text(len(full))}) "
-        f"{'scores' if len(full) == 1 else 'score'} {records.mean_sd(row['student_acc'] for row in full)[0]:.1%} on "
-        f"average, the paper's {paper['student_acc']:.2%}")
+        f"{'scores' if len(full) == 1 else 'score'} {records.mean_sd(row['student_acc'] for row in full)[0]:.1%}"
+        f"{'' if len(full) == 1 else ' on average'}, the paper's {paper['student_acc']:.2%}")
     out["recovery_words"] = (
         f"here enough to read handwritten digits without ever seeing one (this build's student: {student.value:.1%}, "
         f"beyond chance, 10%, by the noise rule, beside its teacher's {teacher:.1%}{shrunk}{at_scale})"
