@@ -145,9 +145,24 @@ def test_the_step_as_trained_is_read_beside_the_standard_one_and_drawn_with_it()
     assert lines["step as trained (each batch's own statistics)"] == pytest.approx([90.0, 89.0, 94.3])
     assert lines["step in eval mode (BatchNorm's running statistics)"] == pytest.approx([90.0, 80.0, 30.0])
     assert lines["the blog's numbers"] == pytest.approx([92.12, 94.81])
+    assert "random signs of the same size" not in lines  # a record measured before the baseline has no cross
     assert "accuracy" in acc_ax.get_ylabel() and "cross-entropy" in loss_ax.get_ylabel() and fig._suptitle
     assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
     plt.close(fig)
+    # with the random-sign baseline: a cross at the evaluation eps, and its words after the steps' agreement
+    with_noise = measured(0.043)
+    with_noise[0]["series"]["seeds"][0]["models"]["true"]["as_trained"]["noise_acc"] = 0.886
+    with_noise[0]["per_seed"][0].update({"noise_acc": 0.886, "noise_gap": -0.014, "noise_gap_se": 0.002,
+                                         "true_as_trained_over_noise": 0.057, "true_as_trained_over_noise_se": 0.003,
+                                         "predicted_as_trained_over_noise": 0.007,
+                                         "predicted_as_trained_over_noise_se": 0.003})
+    fig = fgsm_leak.as_trained_figure(with_noise)
+    cross = [line for line in fig.axes[0].get_lines() if line.get_label() == "random signs of the same size"]
+    assert [(list(c.get_xdata()), list(c.get_ydata())) for c in cross] == [([6.0], [pytest.approx(88.6)])]
+    plt.close(fig)
+    text = fgsm_leak.as_trained_words(with_noise)["full_as_trained_words"]
+    assert "of the pixels, where two unrelated sign patterns would agree on half. Random signs of the same size" in text
+    assert "leave it at 88.60%, -1.40 ± 0.20 points from clean" in text and "+5.70 ± 0.30 points" in text
 
 
 def test_the_control_attacked_with_the_step_as_trained_pairs_with_the_true_label_model_across_records():

@@ -112,9 +112,11 @@ def as_trained_figure(recs):
              "step as trained (each batch's own statistics)": [m["as_trained"]["curve"] for m in measured]}
     blog_acc = [(0.0, exp.metrics["clean_acc"].paper),
                 (exp.profiles["full"]["eval_eps"], exp.metrics["fgsm_acc"].paper)]
+    noise = [m["as_trained"]["noise_acc"] for m in measured if "noise_acc" in m["as_trained"]]
+    baseline = noise and ("random signs of the same size", exp.profiles["full"]["eval_eps"], sum(noise) / len(noise))
     return figures.along_eps(eps, {name: (mean_curve(c, "acc"), mean_curve(c, "loss")) for name, c in steps.items()},
                              "True-label models along the true-label FGSM step, computed two ways", blog_acc,
-                             PAPER_LOSS_POINTS)
+                             PAPER_LOSS_POINTS, baseline)
 
 
 def as_trained_control(recs):
@@ -359,8 +361,9 @@ def words(p, record, recs=()):
         "leakers": ((f"Leaking, with attacked images easier than clean ones beyond the noise rule: "
                      f"{stats.listed(leaks)}." if leaks else
                      "None of them leaks, with attacked images easier than clean ones beyond the noise rule.")
-                    + (f" Cannot be told apart from no gap at this scale: {stats.listed(unclear)}." if unclear
-                       else "")),
+                    + (f" The {'gaps' if len(unclear) > 1 else 'gap'} of the {stats.listed(unclear)} "
+                       f"model{'s' if len(unclear) > 1 else ''} cannot be told apart from zero at this scale."
+                       if unclear else "")),
     }
     # the cases pick the notebook's paragraphs (book.keep_holding_branches); what each says is in the notebook
     least = gaps.get("least_likely")

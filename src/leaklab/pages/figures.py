@@ -260,15 +260,19 @@ def loss_curves(eps, curves, title, paper_points=None, marker=None, ax=None):
     return fig
 
 
-def along_eps(eps, curves, title, paper_acc=None, paper_loss=None):
+def along_eps(eps, curves, title, paper_acc=None, paper_loss=None, baseline=None):
     """Accuracy (left) and mean cross-entropy (right) against eps, one line per curve: curves {name: (accuracies,
-    losses)}; `paper_acc` and `paper_loss` [(eps, value)] are the source's numbers, drawn as stars."""
+    losses)}; `paper_acc` and `paper_loss` [(eps, value)] are the source's numbers, drawn as stars; `baseline`
+    (name, eps, accuracy), a reference measured at one eps, is drawn as a cross."""
     fig, (acc_ax, loss_ax) = _new_figure(1, 2, figsize=(10.5, 3.8), layout="constrained")
     for i, (name, (acc, _)) in enumerate(curves.items()):
         acc_ax.plot(eps, [100 * a for a in acc], lw=2.4 if i == 0 else 1.2, label=name)
     if paper_acc:
         acc_ax.plot(*zip(*[(e, 100 * a) for e, a in paper_acc]), "*", color=PAPER_COLOR, ms=13,
                     label="the blog's numbers")
+    if baseline:
+        name, at, acc = baseline
+        acc_ax.plot([at], [100 * acc], "x", color=CHANCE_COLOR, ms=10, mew=2.2, label=name)
     acc_ax.set(xlabel="FGSM eps (0-255 scale)", ylabel="test accuracy (%)")
     acc_ax.legend(frameon=False, fontsize=8)
     loss_curves(eps, {name: loss for name, (_, loss) in curves.items()}, "", paper_loss, ax=loss_ax)
