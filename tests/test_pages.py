@@ -211,3 +211,16 @@ def test_sample_sweeps_pool_size_by_size_where_each_seeds_whole_set_differs():
     words = sample_sweep.verdict([record], wording)
     assert "the first 4,632-4,725 of the 18,530-18,901" in words and "over 3 seeds" in words
     assert "1 seed whose sweep has another number of sizes (`sweep_points`) is left out" in words
+
+
+def test_the_gradient_sign_templates_have_a_colour_scale_for_their_values():
+    """The template images' colours are shares (0.5: no template): the figure says so beside the grid."""
+    import matplotlib.pyplot as plt
+
+    from leaklab import records
+    from leaklab.pages import gradient_leak
+
+    fig = gradient_leak.templates_figure(records.full_records("gradient_leak"))
+    (scale,) = [ax for ax in fig.axes if "0.5" in ax.get_ylabel()]
+    assert scale.get_ylim() == (0.0, 1.0)
+    plt.close(fig)

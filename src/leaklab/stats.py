@@ -211,8 +211,10 @@ class Estimate:
         (a control built to sit at its null) the clause says only that it cannot be told apart. `one` names what a
         single seed's number is about (one trained model, or one pair of them for a difference between two)."""
         size = self.text(num, unit, scale)
-        line = (f" (its line is {self.critical_line} its standard error: Student's t for the {self.df:.1f} degrees "
-                f"of freedom {df_source})" if df_source and self.critical > Z else "")
+        # why the line is wider than twice: an error estimated from few seeds is itself uncertain
+        line = (f" (its line is {self.critical_line} its standard error, as an error estimated from so few seeds is "
+                f"itself uncertain: Student's t for the {self.df:.1f} degrees of freedom {df_source})"
+                if df_source and self.critical > Z else "")
         if self.one_model:
             value = num.format(self.value * scale) + ("" if unit.startswith(" ") else unit)
             unit_words = unit if unit.startswith(" ") else ""

@@ -118,15 +118,16 @@ def eps_sweep(eps, score_mean, score_sd, flipped_mean, n_points, paper, paper_ep
 
 
 def image_grid(rows, row_labels, title, col_labels=None, titles=None, cmap="gray", vmin=0, vmax=None,
-               xlabels=None, title_size=12):
+               xlabels=None, title_size=12, colorbar=None):
     """Images in a grid: rows [r][c] of 2-D arrays, one label per row (on the left), an optional
-    label per column and per image (`titles[r][c]` above it, `xlabels[r][c]` below it)."""
+    label per column and per image (`titles[r][c]` above it, `xlabels[r][c]` below it); with `colorbar` (its
+    label), a colour scale beside the grid, for images whose colours are values."""
     n_rows, n_cols = len(rows), len(rows[0])
     fig, axes = _new_figure(n_rows, n_cols, figsize=(1.15 * n_cols + 1.2, 1.3 * n_rows + 0.6), squeeze=False)
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r][c]
-            ax.imshow(rows[r][c], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            shown = ax.imshow(rows[r][c], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if titles is not None:
@@ -137,7 +138,9 @@ def image_grid(rows, row_labels, title, col_labels=None, titles=None, cmap="gray
                 ax.set_xlabel(xlabels[r][c], fontsize=title_size - 1)
         axes[r][0].set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.9, 1) if colorbar else None)
+    if colorbar:  # in the strip the layout left free on the right
+        fig.colorbar(shown, cax=fig.add_axes((0.915, 0.15, 0.012, 0.7)), label=colorbar)
     return fig
 
 

@@ -39,7 +39,8 @@ def templates_figure(recs):
                               [f"{t.replace('_', '-')} label" for t in TEMPLATE_ROWS],
                               f"Mean gradient-sign feature of each MNIST test class (MLP seed "
                               f"{record['per_seed'][0]['seed']}{scale})",
-                              col_labels=[f"digit {c}" for c in range(10)], cmap="RdBu_r", vmin=0, vmax=1)
+                              col_labels=[f"digit {c}" for c in range(10)], cmap="RdBu_r", vmin=0, vmax=1,
+                              colorbar="share of images with gradient ≥ 0 (0.5: none)")
 
 
 LABELS = {"predicted": "predicted", "least_likely": "least-likely", "random": "random"}  # the controls
